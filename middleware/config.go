@@ -1,0 +1,345 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/bearerguard/bearerguard/claims"
+)
+
+// Defaults and limits of [Config]. They are part of the documented behaviour.
+const (
+	// DefaultLeeway is the clock skew tolerated on exp, nbf and iat.
+	DefaultLeeway = 30 * time.Second
+	// MaxLeeway is the largest Config.Leeway accepted by [New].
+	MaxLeeway = 5 * time.Minute
+	// DefaultMaxTokenSize is the largest token accepted, in bytes. Larger
+	// tokens are refused before any parsing.
+	DefaultMaxTokenSize = 16 << 10
+	// DefaultRefreshInterval is how often the issuer's JWKS is refreshed.
+	DefaultRefreshInterval = 15 * time.Minute
+	// DefaultMinRefreshInterval is the least time between two JWKS fetches
+	// caused by tokens with an unknown "kid". A flood of forged kids causes
+	// at most one fetch per interval.
+	DefaultMinRefreshInterval = 30 * time.Second
+	// DefaultKeyWait is the longest a request waits for a JWKS fetch in
+	// flight (the first fetch after start-up, or a fetch for an unknown
+	// kid). When it passes, the request is answered at once: 503 if no keys
+	// were ever obtained, 401 if the kid stays unknown.
+	DefaultKeyWait = 2 * time.Second
+	// DefaultFetchTimeout bounds each discovery or JWKS HTTP request.
+	DefaultFetchTimeout = 10 * time.Second
+	// MaxJWKSSize is the largest JWKS document read, in bytes.
+	MaxJWKSSize = 512 << 10
+	// MaxDiscoverySize is the largest discovery document read, in bytes.
+	MaxDiscoverySize = 256 << 10
+	// DefaultTokenCacheSize is the default number of verified tokens kept
+	// by the token cache.
+	DefaultTokenCacheSize = 4096
+	// MaxTokenCacheTTL is the longest a verified token stays cached, even if
+	// it expires later.
+	MaxTokenCacheTTL = 5 * time.Minute
+)
+
+// DefaultAlgorithms is the algorithm allowlist used when Config.Algorithms is
+// empty: every asymmetric JWS algorithm of RFC 7518 and RFC 8037.
+var DefaultAlgorithms = []string{
+	"RS256", "RS384", "RS512",
+	"PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512",
+	"EdDSA",
+}
+
+// Config configures a [Validator]. The zero value of every optional field is
+// the secure choice.
+type Config struct {
+	// Issuer is the issuer identifier of the authorization server, compared
+	// exactly with the "iss" claim and with the "issuer" of its discovery
+	// document (mind the trailing slash: Auth0's ends with one).
+	// Required. It must be an https URL, or http on a loopback host.
+	Issuer string
+
+	// JWKSURL is the URL of the issuer's JWK Set. Optional: by default it is
+	// discovered from the issuer's OpenID Connect discovery document, or
+	// from its RFC 8414 metadata.
+	JWKSURL string
+
+	// ExtraIssuers are further trusted issuers. Optional. Each token is
+	// routed by its "iss" claim to its own issuer's keys: one issuer's keys
+	// never verify another issuer's tokens. All issuers share the other
+	// settings of this Config.
+	ExtraIssuers []Issuer
+
+	// Audiences are the identifiers of this API. A token is accepted if any
+	// of its "aud" values is one of them (RFC 7519 §4.1.3, RFC 9068 §4).
+	// Required, unless ClientIDs is set.
+	Audiences []string
+
+	// ClientIDs, if set, restricts the clients whose tokens are accepted
+	// (the client id of [claims.Claims]). Optional. It is the audience
+	// check for issuers whose access tokens carry no "aud" claim, such as
+	// Amazon Cognito; with both fields set, both checks apply.
+	ClientIDs []string
+
+	// Algorithms is the allowlist of JWS algorithms. Optional, default
+	// [DefaultAlgorithms]. Only asymmetric algorithms are accepted: "none"
+	// and HS256/384/512 are refused by [New].
+	Algorithms []string
+
+	// Leeway is the clock skew tolerated when checking exp, nbf and iat.
+	// Optional, default [DefaultLeeway]; at most [MaxLeeway]. A negative
+	// value means no leeway.
+	Leeway time.Duration
+
+	// RequireAccessTokenType makes the validator accept only tokens whose
+	// "typ" header is "at+jwt" (RFC 9068 §2.1). Optional, default false:
+	// tokens typed "JWT" or untyped, as issued by Auth0, Entra ID, Okta,
+	// Keycloak and Cognito, are accepted unless they carry ID-token claims.
+	RequireAccessTokenType bool
+
+	// ScopeClaims are the claims the granted scopes are read from, all of
+	// them merged. A claim holds a space-delimited string or an array of
+	// strings. A name that is not a top-level claim is read as a dotted path
+	// into nested objects, such as "realm_access.roles" (Keycloak).
+	// Optional, default ["scope", "scp"]. Auth0 RBAC uses "permissions",
+	// Entra ID application roles "roles".
+	ScopeClaims []string
+
+	// AllowQueryToken accepts a token in the "access_token" URI query
+	// parameter (RFC 6750 §2.3). Optional, default false: such tokens end up
+	// in logs and browser history.
+	AllowQueryToken bool
+
+	// AllowFormToken accepts a token in an "access_token" field of a
+	// form-encoded POST, PUT or PATCH body (RFC 6750 §2.2). Optional,
+	// default false. The body is read (at most 64 KiB) to find it.
+	AllowFormToken bool
+
+	// MaxTokenSize is the largest token accepted, in bytes. Optional,
+	// default [DefaultMaxTokenSize].
+	MaxTokenSize int
+
+	// Validate is called with the claims of every token that passed all
+	// other checks. Optional. A non-nil error refuses the token: an [*Error]
+	// (see [NewError]) is answered as it is, any other error as 401
+	// invalid_token matching [ErrClaimsRejected]. The error text is logged,
+	// never sent to the client.
+	Validate func(ctx context.Context, c *claims.Claims) error
+
+	// Realm is the realm attribute of the WWW-Authenticate challenge.
+	// Optional; no realm attribute if empty.
+	Realm string
+
+	// ErrorHandler writes the answer for a refused request in the net/http
+	// middleware. Optional, default [WriteError]: RFC 6750 header and a small
+	// JSON body. The framework adapters use their framework's own error
+	// path instead.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err *Error)
+
+	// Logger receives the cause of every refusal and of JWKS or discovery
+	// failures, at debug and warn level. It never receives a token.
+	// Optional, default: no logging.
+	Logger *slog.Logger
+
+	// HTTPClient fetches discovery documents and JWK Sets. Optional,
+	// default a client with [DefaultFetchTimeout]. bearerguard uses a copy
+	// that refuses redirects to another origin.
+	HTTPClient *http.Client
+
+	// RefreshInterval is how often the JWKS is fetched again. Optional,
+	// default [DefaultRefreshInterval].
+	RefreshInterval time.Duration
+
+	// MinRefreshInterval is the least time between two JWKS fetches caused
+	// by unknown key ids. Optional, default [DefaultMinRefreshInterval].
+	MinRefreshInterval time.Duration
+
+	// KeyWait is the longest a request waits for keys being fetched.
+	// Optional, default [DefaultKeyWait]. It is also bounded by the
+	// request's context.
+	KeyWait time.Duration
+
+	// TokenCacheSize is the number of verified tokens remembered so that a
+	// token presented again (machine clients reuse one token for its whole
+	// lifetime) skips signature verification. Optional, default
+	// [DefaultTokenCacheSize]; a negative value turns the cache off. Only
+	// the identical token string hits; an entry lives at most until the
+	// token's exp and at most [MaxTokenCacheTTL], and entries of a key that
+	// leaves the issuer's JWKS are dropped. exp, nbf and scopes are checked
+	// on every request, hit or not.
+	TokenCacheSize int
+
+	// Now returns the current time, for tests. Optional, default time.Now.
+	Now func() time.Time
+
+	// InsecureAllowHTTPIssuer allows an http issuer, JWKS URL or discovered
+	// jwks_uri on a host other than loopback. Optional, default false.
+	// Tokens and keys then travel unprotected: anyone on the network path
+	// can substitute keys and forge tokens.
+	InsecureAllowHTTPIssuer bool
+}
+
+// Issuer is a further trusted issuer, see Config.ExtraIssuers.
+type Issuer struct {
+	// Issuer is the issuer identifier. Required.
+	Issuer string
+	// JWKSURL is the issuer's JWK Set URL. Optional, discovered by default.
+	JWKSURL string
+}
+
+var errConfig = errors.New("bearerguard: invalid config")
+
+func configError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errConfig}, args...)...)
+}
+
+// settings is Config with defaults applied.
+type settings struct {
+	Config
+	issuers    []Issuer
+	algs       map[string]bool
+	algList    []string
+	leeway     time.Duration
+	maxToken   int
+	scopeClaim []string
+	now        func() time.Time
+	client     *http.Client
+}
+
+func (c Config) settings() (*settings, error) {
+	s := &settings{Config: c}
+	if c.Issuer == "" {
+		return nil, configError("Issuer is required")
+	}
+	s.issuers = append([]Issuer{{Issuer: c.Issuer, JWKSURL: c.JWKSURL}}, c.ExtraIssuers...)
+	seen := map[string]bool{}
+	for _, is := range s.issuers {
+		if seen[is.Issuer] {
+			return nil, configError("issuer %q given twice", is.Issuer)
+		}
+		seen[is.Issuer] = true
+		if err := checkURL(is.Issuer, c.InsecureAllowHTTPIssuer); err != nil {
+			return nil, configError("issuer %q: %v", is.Issuer, err)
+		}
+		if is.JWKSURL != "" {
+			if err := checkURL(is.JWKSURL, c.InsecureAllowHTTPIssuer); err != nil {
+				return nil, configError("JWKS URL %q: %v", is.JWKSURL, err)
+			}
+		}
+	}
+	if len(c.Audiences) == 0 && len(c.ClientIDs) == 0 {
+		return nil, configError("Audiences is required (or ClientIDs for issuers whose tokens have no aud)")
+	}
+	for _, a := range c.Audiences {
+		if a == "" {
+			return nil, configError("empty audience")
+		}
+	}
+	for _, a := range c.ClientIDs {
+		if a == "" {
+			return nil, configError("empty client id")
+		}
+	}
+	algs := c.Algorithms
+	if len(algs) == 0 {
+		algs = DefaultAlgorithms
+	}
+	s.algs = map[string]bool{}
+	for _, a := range algs {
+		if !contains(DefaultAlgorithms, a) {
+			return nil, configError("algorithm %q is not an allowed asymmetric JWS algorithm", a)
+		}
+		if !s.algs[a] {
+			s.algs[a] = true
+			s.algList = append(s.algList, a)
+		}
+	}
+	switch {
+	case c.Leeway < 0:
+		s.leeway = 0
+	case c.Leeway == 0:
+		s.leeway = DefaultLeeway
+	case c.Leeway > MaxLeeway:
+		return nil, configError("Leeway %v exceeds %v", c.Leeway, MaxLeeway)
+	default:
+		s.leeway = c.Leeway
+	}
+	s.maxToken = c.MaxTokenSize
+	if s.maxToken <= 0 {
+		s.maxToken = DefaultMaxTokenSize
+	}
+	s.scopeClaim = c.ScopeClaims
+	if len(s.scopeClaim) == 0 {
+		s.scopeClaim = []string{"scope", "scp"}
+	}
+	for _, sc := range s.scopeClaim {
+		if sc == "" {
+			return nil, configError("empty scope claim name")
+		}
+	}
+	s.now = c.Now
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.RefreshInterval <= 0 {
+		s.RefreshInterval = DefaultRefreshInterval
+	}
+	if s.MinRefreshInterval <= 0 {
+		s.MinRefreshInterval = DefaultMinRefreshInterval
+	}
+	if s.KeyWait <= 0 {
+		s.KeyWait = DefaultKeyWait
+	}
+	if s.TokenCacheSize == 0 {
+		s.TokenCacheSize = DefaultTokenCacheSize
+	}
+	s.client = safeClient(c.HTTPClient)
+	return s, nil
+}
+
+// checkURL requires an absolute https URL without fragment, or http on a
+// loopback host, or http anywhere with the insecure opt-in.
+func checkURL(raw string, insecure bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	if u.Host == "" || u.Fragment != "" || u.User != nil {
+		return errors.New("must be an absolute URL without user info or fragment")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if insecure || isLoopback(u.Hostname()) {
+			return nil
+		}
+		return errors.New("must use https (http is only allowed on loopback hosts, or with InsecureAllowHTTPIssuer)")
+	default:
+		return errors.New("scheme must be https")
+	}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,52 @@
+// Package middleware is the core of bearerguard: a [Validator] that accepts
+// only genuine OAuth 2.0 access tokens of trusted issuers, and net/http
+// middleware built on it.
+//
+// # Keys
+//
+// The issuer's JWK Set (RFC 7517) is found through OpenID Connect Discovery
+// 1.0 or RFC 8414 authorization server metadata, whose "issuer" must equal
+// the configured issuer exactly, unless Config.JWKSURL names it. Keys are
+// held in a jwkset storage and read through keyfunc. They are fetched in the
+// background by one goroutine per Validator, refreshed periodically, and
+// fetched again, rate-limited, when a token names an unknown "kid"; no
+// request waits longer than Config.KeyWait for a fetch. Symmetric keys,
+// keys whose kid appears twice, and keys marked for encryption are never
+// used. Until keys are first obtained requests get 503 with Retry-After;
+// once obtained, they keep serving through issuer outages.
+//
+// # Tokens
+//
+// A token must be a compact JWS (RFC 7515 §7.1) signed with an allowlisted
+// asymmetric algorithm (RFC 7518 §3, RFC 8037) by a key whose type fits the
+// algorithm; "crit" extensions are refused (RFC 7515 §4.1.11); "jku",
+// "x5u", "jwk" and "x5c" headers are ignored (RFC 8725 §3.10). "exp" is
+// required; "nbf" and "iat" may not be in the future, with Config.Leeway of
+// tolerance (RFC 7519 §4.1). "iss" must equal a trusted issuer and one
+// "aud" value must be a configured audience (RFC 9068 §4).
+//
+// ID tokens and other JWTs are refused (RFC 8725 §3.11, RFC 9068 §4): a
+// "typ" header other than "at+jwt" or "JWT", or ID-token claims ("nonce",
+// "at_hash", "c_hash", Keycloak's "typ": "ID", Cognito's "token_use":
+// "id"). Tokens bound to a key through "cnf" (RFC 9449 §7.2, RFC 8705 §3)
+// are refused as bearer tokens.
+//
+// # Requests and answers
+//
+// Tokens are read from the Authorization header (RFC 6750 §2.1); the query
+// and form-body methods (§2.2, §2.3) are opt-in. Refusals follow RFC 6750
+// §3:
+//
+//	no token                    401  WWW-Authenticate: Bearer
+//	malformed request           400  Bearer error="invalid_request", error_description="..."
+//	invalid token               401  Bearer error="invalid_token", error_description="..."
+//	missing scope               403  Bearer error="insufficient_scope", error_description="...", scope="..."
+//	issuer keys not obtained    503  Retry-After: N
+//
+// with a JSON body {"error": ..., "error_description": ...}. Every error is
+// an [*Error] that matches a category sentinel such as [ErrInvalidToken]
+// and a specific one such as [ErrTokenExpired] with [errors.Is].
+//
+// The claims of an accepted token are in the request's context; see
+// package claims. Scope requirements follow package scopes.
+package middleware

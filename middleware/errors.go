@@ -1,0 +1,208 @@
+package middleware
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// RFC 6750 §3.1 error codes, as carried by [Error.Code].
+const (
+	CodeInvalidRequest    = "invalid_request"
+	CodeInvalidToken      = "invalid_token"
+	CodeInsufficientScope = "insufficient_scope"
+	// CodeUnavailable is not an RFC 6750 code: it is used in the JSON body of
+	// a 503 answer when the issuer's keys could not be obtained. No
+	// WWW-Authenticate error attribute is sent with it.
+	CodeUnavailable = "temporarily_unavailable"
+)
+
+// Categories. Every error returned by a [Validator] matches exactly one of
+// these with [errors.Is], and usually a more specific sentinel below too.
+var (
+	// ErrNoToken: the request carries no bearer token (RFC 6750 §3.1:
+	// 401 with a challenge that has no error code).
+	ErrNoToken = errors.New("bearerguard: no bearer token")
+	// ErrInvalidRequest: the request is malformed (400 invalid_request).
+	ErrInvalidRequest = errors.New("bearerguard: invalid request")
+	// ErrInvalidToken: the token is not acceptable (401 invalid_token).
+	ErrInvalidToken = errors.New("bearerguard: invalid token")
+	// ErrInsufficientScope: the token lacks the scope the route requires
+	// (403 insufficient_scope).
+	ErrInsufficientScope = errors.New("bearerguard: insufficient scope")
+	// ErrKeysUnavailable: the issuer's signing keys have not been obtained,
+	// so no token can be checked yet (503 with Retry-After).
+	ErrKeysUnavailable = errors.New("bearerguard: issuer keys unavailable")
+)
+
+// Causes of ErrInvalidRequest.
+var (
+	// ErrMalformedHeader: the Authorization header is not "Bearer" followed
+	// by a token68 (RFC 6750 §2.1), or the token is empty.
+	ErrMalformedHeader = errors.New("bearerguard: malformed authorization header")
+	// ErrMultipleHeaders: more than one Authorization header.
+	ErrMultipleHeaders = errors.New("bearerguard: more than one authorization header")
+	// ErrMultipleTokens: the token was sent in more than one way
+	// (RFC 6750 §2: clients must not use more than one method).
+	ErrMultipleTokens = errors.New("bearerguard: token sent more than once")
+)
+
+// Causes of ErrInvalidToken.
+var (
+	// ErrTokenTooLarge: the token exceeds Config.MaxTokenSize.
+	ErrTokenTooLarge = errors.New("bearerguard: token too large")
+	// ErrMalformedToken: the token is not a well-formed compact JWS
+	// (RFC 7515 §7.1), or its header or claims are not valid JSON of the
+	// expected types. JWE tokens are refused with this error.
+	ErrMalformedToken = errors.New("bearerguard: malformed token")
+	// ErrUnsupportedAlgorithm: the "alg" header is not in the allowlist, or
+	// does not fit the key.
+	ErrUnsupportedAlgorithm = errors.New("bearerguard: unsupported algorithm")
+	// ErrUnsupportedCritical: the token has a "crit" header (RFC 7515
+	// §4.1.11) naming extensions bearerguard does not implement.
+	ErrUnsupportedCritical = errors.New("bearerguard: unsupported critical header")
+	// ErrUnknownKey: no key of the issuer matches the token's "kid".
+	ErrUnknownKey = errors.New("bearerguard: unknown signing key")
+	// ErrInvalidSignature: the signature does not verify.
+	ErrInvalidSignature = errors.New("bearerguard: invalid signature")
+	// ErrInvalidIssuer: the "iss" claim is missing or not a trusted issuer.
+	ErrInvalidIssuer = errors.New("bearerguard: untrusted issuer")
+	// ErrInvalidAudience: no "aud" value is one of Config.Audiences, or the
+	// client is not one of Config.ClientIDs.
+	ErrInvalidAudience = errors.New("bearerguard: invalid audience")
+	// ErrTokenExpired: "exp" is missing or in the past beyond the leeway.
+	ErrTokenExpired = errors.New("bearerguard: token expired")
+	// ErrTokenNotYetValid: "nbf" or "iat" is in the future beyond the leeway.
+	ErrTokenNotYetValid = errors.New("bearerguard: token not yet valid")
+	// ErrNotAccessToken: the token is an ID token or another kind of JWT
+	// (RFC 8725 §3.11, RFC 9068 §4).
+	ErrNotAccessToken = errors.New("bearerguard: not an access token")
+	// ErrSenderConstrained: the token is bound to a key ("cnf", RFC 9449
+	// §7.2, RFC 8705 §3) but was sent as a plain bearer token.
+	ErrSenderConstrained = errors.New("bearerguard: sender-constrained token sent as bearer")
+	// ErrClaimsRejected: Config.Validate refused the claims.
+	ErrClaimsRejected = errors.New("bearerguard: claims rejected")
+)
+
+// Error is the error returned by a [Validator]. It carries the RFC 6750
+// fields of the answer and unwraps to a category sentinel (such as
+// [ErrInvalidToken]), a specific sentinel (such as [ErrTokenExpired]) and the
+// underlying cause, if any.
+type Error struct {
+	// Status is the HTTP status code of the answer.
+	Status int
+	// Code is the RFC 6750 §3.1 error code, empty for [ErrNoToken].
+	Code string
+	// Description is a fixed, human-readable text in the RFC 6750 character
+	// set. It never contains token content or a dependency's error text.
+	Description string
+	// Scope is the scope attribute of an insufficient_scope challenge.
+	Scope string
+	// RetryAfter is how long a client should wait before retrying, for
+	// [ErrKeysUnavailable]; it becomes the Retry-After header (whole seconds,
+	// at least 1).
+	RetryAfter time.Duration
+
+	category error
+	reason   error
+	cause    error
+}
+
+// Error returns the category, the specific reason and the cause. It is meant
+// for logs; it is never sent to clients.
+func (e *Error) Error() string {
+	s := e.reason.Error()
+	if e.cause != nil {
+		s += ": " + e.cause.Error()
+	}
+	return s
+}
+
+// Unwrap returns the category sentinel, the specific sentinel and the cause.
+func (e *Error) Unwrap() []error {
+	errs := []error{e.category, e.reason}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
+	}
+	return errs
+}
+
+// descriptions are the only texts sent to clients.
+var descriptions = map[error]string{
+	ErrNoToken:              "a bearer token is required",
+	ErrMalformedHeader:      "malformed authorization header",
+	ErrMultipleHeaders:      "more than one authorization header",
+	ErrMultipleTokens:       "the token was sent more than once",
+	ErrTokenTooLarge:        "the token is too large",
+	ErrMalformedToken:       "the token is malformed",
+	ErrUnsupportedAlgorithm: "the token is signed with an unsupported algorithm",
+	ErrUnsupportedCritical:  "the token has an unsupported critical header",
+	ErrUnknownKey:           "the token is signed with an unknown key",
+	ErrInvalidSignature:     "the token signature is invalid",
+	ErrInvalidIssuer:        "the token issuer is not trusted",
+	ErrInvalidAudience:      "the token audience is not accepted",
+	ErrTokenExpired:         "the token has expired",
+	ErrTokenNotYetValid:     "the token is not valid yet",
+	ErrNotAccessToken:       "the token is not an access token",
+	ErrSenderConstrained:    "the token is bound to a key and cannot be used as a bearer token",
+	ErrClaimsRejected:       "the token claims are not accepted",
+	ErrInsufficientScope:    "the token lacks the required scope",
+	ErrKeysUnavailable:      "the issuer keys are temporarily unavailable",
+}
+
+func newError(category, reason, cause error) *Error {
+	e := &Error{category: category, reason: reason, cause: cause, Description: descriptions[reason]}
+	switch category {
+	case ErrNoToken:
+		e.Status = http.StatusUnauthorized
+	case ErrInvalidRequest:
+		e.Status, e.Code = http.StatusBadRequest, CodeInvalidRequest
+	case ErrInvalidToken:
+		e.Status, e.Code = http.StatusUnauthorized, CodeInvalidToken
+	case ErrInsufficientScope:
+		e.Status, e.Code = http.StatusForbidden, CodeInsufficientScope
+	default:
+		e.Status, e.Code = http.StatusServiceUnavailable, CodeUnavailable
+	}
+	return e
+}
+
+func invalidRequest(reason error) *Error { return newError(ErrInvalidRequest, reason, nil) }
+
+func invalidToken(reason, cause error) *Error { return newError(ErrInvalidToken, reason, cause) }
+
+// NewError returns an [Error] for the given category, one of [ErrNoToken],
+// [ErrInvalidRequest], [ErrInvalidToken], [ErrInsufficientScope] and
+// [ErrKeysUnavailable], with a description of the caller's choosing, which
+// must not contain secrets or token content. Config.Validate hooks use it
+// to answer, for example, 403 insufficient_scope instead of the default 401.
+// An unknown category is treated as ErrInvalidToken.
+func NewError(category error, description string, cause error) *Error {
+	switch category {
+	case ErrNoToken, ErrInvalidRequest, ErrInvalidToken, ErrInsufficientScope, ErrKeysUnavailable:
+	default:
+		category = ErrInvalidToken
+	}
+	reason := category
+	if category == ErrInvalidToken {
+		reason = ErrClaimsRejected
+	}
+	e := newError(category, reason, cause)
+	if description != "" {
+		e.Description = sanitize(description)
+	}
+	return e
+}
+
+// sanitize keeps only the characters RFC 6750 §3 allows in
+// error_description: %x20-21 / %x23-5B / %x5D-7E.
+func sanitize(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == 0x20 || c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E) {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}

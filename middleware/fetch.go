@@ -1,0 +1,138 @@
+package middleware
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// safeClient returns a copy of c (or a default client) that never follows a
+// redirect to another origin and has a timeout.
+func safeClient(c *http.Client) *http.Client {
+	var cp http.Client
+	if c != nil {
+		cp = *c
+	}
+	if cp.Timeout <= 0 {
+		cp.Timeout = DefaultFetchTimeout
+	}
+	next := cp.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 3 {
+			return errors.New("too many redirects")
+		}
+		first := via[0].URL
+		if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+			return errors.New("redirect to another origin refused")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	return &cp
+}
+
+var errBodyTooLarge = errors.New("response body too large")
+
+// getJSON fetches u and decodes its JSON body into v, reading at most limit
+// bytes.
+func getJSON(ctx context.Context, client *http.Client, u string, limit int64, v any) (status int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, DefaultFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return resp.StatusCode, fmt.Errorf("GET %s: status %d", u, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if int64(len(body)) > limit {
+		return resp.StatusCode, fmt.Errorf("GET %s: %w (limit %d bytes)", u, errBodyTooLarge, limit)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return resp.StatusCode, fmt.Errorf("GET %s: invalid JSON: %w", u, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// metadata is the part of an OpenID Connect discovery document or RFC 8414
+// authorization server metadata bearerguard reads.
+type metadata struct {
+	Issuer  string `json:"issuer"`
+	JWKSURI string `json:"jwks_uri"`
+}
+
+// discoveryURLs lists where an issuer's metadata may be found: OpenID
+// Connect Discovery 1.0 §4 appends the well-known path to the issuer; RFC
+// 8414 §3.1 inserts it between host and path.
+func discoveryURLs(issuer string) []string {
+	oidc := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return []string{oidc}
+	}
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	rfc := *u
+	rfc.RawPath = ""
+	rfc.Path = ""
+	rfc.RawQuery = ""
+	return []string{oidc, rfc.String() + "/.well-known/oauth-authorization-server" + path}
+}
+
+var errDiscovery = errors.New("discovery failed")
+
+// discover finds the jwks_uri of issuer. The document's issuer must equal
+// the configured one exactly (OpenID Connect Discovery 1.0 §4.3, RFC 8414
+// §3.3).
+func discover(ctx context.Context, client *http.Client, issuer string, insecure bool) (string, error) {
+	var errs []error
+	for _, u := range discoveryURLs(issuer) {
+		var m metadata
+		status, err := getJSON(ctx, client, u, MaxDiscoverySize, &m)
+		if err != nil {
+			errs = append(errs, err)
+			if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+				continue // try the next well-known location
+			}
+			break
+		}
+		if m.Issuer != issuer {
+			return "", fmt.Errorf("%w: %s names issuer %q, want %q", errDiscovery, u, m.Issuer, issuer)
+		}
+		if m.JWKSURI == "" {
+			return "", fmt.Errorf("%w: %s has no jwks_uri", errDiscovery, u)
+		}
+		if err := checkURL(m.JWKSURI, insecure); err != nil {
+			return "", fmt.Errorf("%w: jwks_uri %q: %v", errDiscovery, m.JWKSURI, err)
+		}
+		return m.JWKSURI, nil
+	}
+	return "", fmt.Errorf("%w: %w", errDiscovery, errors.Join(errs...))
+}
+
+// backoff returns the wait before fetch attempt n+1 after n failures.
+func backoff(failures int, ceiling time.Duration) time.Duration {
+	d := time.Second
+	for i := 1; i < failures && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}

@@ -1,0 +1,186 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/scopes"
+)
+
+// Authenticate returns a handler that lets a request through to next only
+// with a valid access token, whatever its scopes. The token's claims are in
+// the request's context ([claims.FromContext]).
+func (v *Validator) Authenticate(next http.Handler) http.Handler {
+	return v.handler(next, nil, false)
+}
+
+// AuthenticateOptional returns a handler that runs next anonymously when
+// the request carries no token, and with the claims when it carries a valid
+// one. A request with an invalid or malformed token is still refused: only
+// the absence of a token is tolerated (as Authlib's optional=True).
+func (v *Validator) AuthenticateOptional(next http.Handler) http.Handler {
+	return v.handler(next, nil, true)
+}
+
+// RequireScope returns a middleware that lets a request through only with a
+// valid access token granted at least one of the alternatives. Each
+// alternative is a space-separated list of scopes that are all required, as
+// with Authlib's require_oauth:
+//
+//	v.RequireScope("read:users")                          // read:users
+//	v.RequireScope("admin", "users:write users:delete")   // admin, or both others
+//
+// It panics if an alternative is empty or a scope is not a valid RFC 6749
+// §3.3 scope token: that is a programmer error, caught when routes are
+// registered.
+func (v *Validator) RequireScope(alternatives ...string) func(http.Handler) http.Handler {
+	req := scopes.MustRequirement(alternatives...)
+	return func(next http.Handler) http.Handler {
+		return v.handler(next, &req, false)
+	}
+}
+
+func (v *Validator) handler(next http.Handler, req *scopes.Requirement, optional bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := v.Check(r, req, optional)
+		if err != nil {
+			v.fail(w, r, err)
+			return
+		}
+		if c != nil {
+			r = r.WithContext(claims.NewContext(r.Context(), c))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Check is the whole decision for one request: extraction, validation and
+// scope requirement (nil for none). With optional set, a request without
+// token yields nil claims and no error. Errors are of type [*Error].
+// Framework adapters are built on it.
+func (v *Validator) Check(r *http.Request, req *scopes.Requirement, optional bool) (*claims.Claims, *Error) {
+	token, e := v.extract(r)
+	if e != nil {
+		if optional && e == errNoToken {
+			return nil, nil
+		}
+		v.logRefusal(r, e)
+		return nil, e
+	}
+	c, err := v.ValidateToken(r.Context(), token)
+	if err != nil {
+		e := asError(err)
+		v.logRefusal(r, e)
+		return nil, e
+	}
+	if req != nil && !req.Allows(c.Scopes) {
+		e := newError(ErrInsufficientScope, ErrInsufficientScope, nil)
+		e.Scope = req.Challenge()
+		v.logRefusal(r, e)
+		return nil, e
+	}
+	return c, nil
+}
+
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return invalidToken(ErrMalformedToken, err)
+}
+
+func (v *Validator) logRefusal(r *http.Request, e *Error) {
+	if l := v.s.Logger; l != nil {
+		l.DebugContext(r.Context(), "bearerguard: request refused",
+			"status", e.Status, "error", e.Error(), "method", r.Method, "path", r.URL.Path)
+	}
+}
+
+func (v *Validator) fail(w http.ResponseWriter, r *http.Request, e *Error) {
+	if v.s.ErrorHandler != nil {
+		v.s.ErrorHandler(w, r, e)
+		return
+	}
+	v.WriteError(w, e)
+}
+
+// WriteError writes the standard answer for e: its status, the
+// WWW-Authenticate challenge (RFC 6750 §3) with the validator's realm,
+// Retry-After for 503, and the JSON body of [Body].
+func (v *Validator) WriteError(w http.ResponseWriter, e *Error) {
+	v.SetHeaders(w.Header(), e)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(e.Body())
+}
+
+// SetHeaders sets the WWW-Authenticate and Retry-After headers for e.
+func (v *Validator) SetHeaders(h http.Header, e *Error) {
+	if c := v.Challenge(e); c != "" {
+		h.Set("WWW-Authenticate", c)
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
+		h.Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	}
+}
+
+// Challenge returns the WWW-Authenticate value for e (RFC 6750 §3), or ""
+// for a 503, which carries no challenge.
+func (v *Validator) Challenge(e *Error) string {
+	if e.Status == http.StatusServiceUnavailable {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Bearer")
+	sep := " "
+	attr := func(name, value string) {
+		b.WriteString(sep)
+		b.WriteString(name)
+		b.WriteString(`="`)
+		b.WriteString(sanitize(value))
+		b.WriteByte('"')
+		sep = ", "
+	}
+	if v.s.Realm != "" {
+		attr("realm", v.s.Realm)
+	}
+	if e.Code != "" {
+		attr("error", e.Code)
+		if e.Description != "" {
+			attr("error_description", e.Description)
+		}
+		if e.Scope != "" {
+			attr("scope", e.Scope)
+		}
+	}
+	return b.String()
+}
+
+// ErrorBody is the JSON body of a refusal.
+type ErrorBody struct {
+	// Error is the RFC 6750 error code, "unauthorized" when no token was
+	// sent, or "temporarily_unavailable" for a 503.
+	Error string `json:"error"`
+	// Description is the fixed description of the error.
+	Description string `json:"error_description,omitempty"`
+	// Scope is the scope that would satisfy the route, for
+	// insufficient_scope.
+	Scope string `json:"scope,omitempty"`
+}
+
+// Body returns the JSON body for e.
+func (e *Error) Body() ErrorBody {
+	code := e.Code
+	if code == "" {
+		code = "unauthorized"
+	}
+	return ErrorBody{Error: code, Description: e.Description, Scope: e.Scope}
+}

@@ -1,0 +1,329 @@
+package middleware
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// issuerKeys holds the signing keys of one trusted issuer, in a jwkset
+// storage read through keyfunc.
+type issuerKeys struct {
+	issuer     string
+	configured string // JWKS URL from the config, empty to discover
+	s          *settings
+	refresh    chan<- *issuerKeys // to the refresh goroutine
+	store      jwkset.Storage     // current keys
+	kf         keyfunc.Keyfunc
+
+	loaded atomic.Bool
+
+	mu          sync.Mutex
+	jwksURL     string        // configured or discovered
+	fetching    bool          // a fetch is in flight or queued
+	queued      bool          // a fetch was requested from the refresh goroutine
+	done        chan struct{} // closed when the fetch in flight ends
+	nextAttempt time.Time     // earliest start of a fetch asked for by a request
+	nextRefresh time.Time     // when the refresh goroutine fetches next
+	failures    int
+	kids        map[string]bool
+}
+
+func newIssuerKeys(ctx context.Context, s *settings, is Issuer, refresh chan<- *issuerKeys) (*issuerKeys, error) {
+	ik := &issuerKeys{
+		refresh:    refresh,
+		issuer:     is.Issuer,
+		configured: is.JWKSURL,
+		s:          s,
+		store:      jwkset.NewMemoryStorage(),
+		done:       make(chan struct{}),
+		fetching:   true, // the refresh goroutine starts with a fetch
+	}
+	kf, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: keyReader{Storage: ik.store, ik: ik}})
+	if err != nil {
+		return nil, err
+	}
+	ik.kf = kf
+	return ik, nil
+}
+
+// keyReader is the jwkset.Storage handed to keyfunc: it reads the issuer's
+// current keys, and a read of an unknown kid waits, within bounds, for a
+// rate-limited JWKS refresh. Writes are refused: keys come from the JWKS only.
+type keyReader struct {
+	jwkset.Storage
+	ik *issuerKeys
+}
+
+var errReadOnly = errors.New("read-only key storage")
+
+func (k keyReader) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
+	jwk, err := k.Storage.KeyRead(ctx, kid)
+	if err == nil || !errors.Is(err, jwkset.ErrKeyNotFound) {
+		return jwk, err
+	}
+	if err := k.ik.awaitKeys(ctx, true); err != nil {
+		return jwkset.JWK{}, err
+	}
+	return k.Storage.KeyRead(ctx, kid)
+}
+
+func (k keyReader) KeyReadAll(ctx context.Context) ([]jwkset.JWK, error) {
+	if err := k.ik.awaitKeys(ctx, false); err != nil {
+		return nil, err
+	}
+	return k.Storage.KeyReadAll(ctx)
+}
+
+func (k keyReader) KeyDelete(context.Context, string) (bool, error) { return false, errReadOnly }
+
+func (k keyReader) KeyReplaceAll(context.Context, []jwkset.JWK) error { return errReadOnly }
+
+func (k keyReader) KeyWrite(context.Context, jwkset.JWK) error { return errReadOnly }
+
+// errNotLoaded and errKidStillUnknown are internal causes.
+var errNotLoaded = errors.New("keys not obtained yet")
+
+// awaitKeys makes sure a fetch happens when keys are missing, and waits for
+// it within KeyWait and ctx. unknownKid is true when a kid was not found
+// among loaded keys: a fetch is then started only if the rate limit allows.
+// It returns an *Error of category ErrKeysUnavailable when no keys were ever
+// obtained, nil otherwise (the caller then reads the store again).
+func (ik *issuerKeys) awaitKeys(ctx context.Context, unknownKid bool) error {
+	if ik.loaded.Load() && !unknownKid {
+		return nil
+	}
+	now := time.Now()
+	ik.mu.Lock()
+	if !ik.fetching {
+		if now.Before(ik.nextAttempt) {
+			retry := ik.nextAttempt.Sub(now)
+			ik.mu.Unlock()
+			if ik.loaded.Load() {
+				return nil // rate limited: the kid stays unknown
+			}
+			return unavailable(retry, errNotLoaded)
+		}
+		ik.startLocked(now)
+		ik.queued = true
+		ik.refresh <- ik // buffered for every issuer; never blocks
+	}
+	done := ik.done
+	ik.mu.Unlock()
+
+	t := time.NewTimer(ik.s.KeyWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if ik.loaded.Load() {
+		return nil
+	}
+	ik.mu.Lock()
+	retry := time.Until(ik.nextAttempt)
+	ik.mu.Unlock()
+	return unavailable(retry, errNotLoaded)
+}
+
+func unavailable(retry time.Duration, cause error) *Error {
+	e := newError(ErrKeysUnavailable, ErrKeysUnavailable, cause)
+	e.RetryAfter = max(retry, time.Second)
+	return e
+}
+
+// startLocked marks a fetch as started. ik.mu must be held.
+func (ik *issuerKeys) startLocked(now time.Time) {
+	if !ik.fetching {
+		ik.fetching = true
+		ik.done = make(chan struct{})
+	}
+	ik.nextAttempt = now.Add(ik.s.MinRefreshInterval)
+}
+
+// fetch runs one discovery (if needed) and JWKS fetch. It is only called by
+// the refresh goroutine. It returns the kids that left the JWKS.
+func (ik *issuerKeys) fetch(ctx context.Context) (removed []string) {
+	now := time.Now()
+	ik.mu.Lock()
+	ik.startLocked(now)
+	ik.queued = false
+	jwksURL := ik.jwksURL
+	ik.mu.Unlock()
+
+	keys, err := ik.load(ctx, jwksURL)
+
+	ik.mu.Lock()
+	defer ik.mu.Unlock()
+	end := time.Now()
+	if err != nil {
+		ik.failures++
+		wait := backoff(ik.failures, ik.s.MinRefreshInterval)
+		ik.nextAttempt = end.Add(wait)
+		if ik.loaded.Load() {
+			ik.nextRefresh = end.Add(ik.s.MinRefreshInterval)
+		} else {
+			ik.nextRefresh = end.Add(wait)
+		}
+		ik.jwksURL = ik.configured // discover again next time
+		ik.log(ctx, slog.LevelWarn, "bearerguard: fetching issuer keys failed", err)
+	} else {
+		ik.failures = 0
+		ik.nextRefresh = end.Add(ik.s.RefreshInterval)
+		kids := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			kids[k.Marshal().KID] = true
+		}
+		for kid := range ik.kids {
+			if !kids[kid] {
+				removed = append(removed, kid)
+			}
+		}
+		ik.kids = kids
+		_ = ik.store.KeyReplaceAll(ctx, keys) // memory storage: cannot fail
+		ik.loaded.Store(true)
+	}
+	ik.fetching = false
+	close(ik.done)
+	return removed
+}
+
+func (ik *issuerKeys) log(ctx context.Context, level slog.Level, msg string, err error) {
+	if l := ik.s.Logger; l != nil {
+		l.Log(ctx, level, msg, "issuer", ik.issuer, "error", err)
+	}
+}
+
+// load discovers the JWKS URL if needed, fetches the JWK Set and returns its
+// usable keys.
+func (ik *issuerKeys) load(ctx context.Context, jwksURL string) ([]jwkset.JWK, error) {
+	if jwksURL == "" {
+		u, err := discover(ctx, ik.s.client, ik.issuer, ik.s.InsecureAllowHTTPIssuer)
+		if err != nil {
+			return nil, err
+		}
+		jwksURL = u
+		ik.mu.Lock()
+		ik.jwksURL = u
+		ik.mu.Unlock()
+	}
+	var set jwkset.JWKSMarshal
+	if _, err := getJSON(ctx, ik.s.client, jwksURL, MaxJWKSSize, &set); err != nil {
+		return nil, err
+	}
+	return ik.usableKeys(ctx, set), nil
+}
+
+// usableKeys converts the JWK Set with jwkset, keeping only public
+// signature keys of an asymmetric type whose kid is unique in the set.
+func (ik *issuerKeys) usableKeys(ctx context.Context, set jwkset.JWKSMarshal) []jwkset.JWK {
+	count := map[string]int{}
+	for _, m := range set.Keys {
+		count[m.KID]++
+	}
+	var keys []jwkset.JWK
+	for _, m := range set.Keys {
+		skip := ""
+		switch {
+		case m.KTY == jwkset.KtyOct:
+			skip = "symmetric key"
+		case m.USE != "" && m.USE != jwkset.UseSig:
+			skip = "not a signature key"
+		case count[m.KID] > 1:
+			skip = "duplicate kid"
+		case m.KTY != jwkset.KtyRSA && m.KTY != jwkset.KtyEC && m.KTY != jwkset.KtyOKP:
+			skip = "unsupported key type"
+		}
+		if skip == "" {
+			// Public parameters only: private material in a JWKS is ignored.
+			jwk, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+			if err == nil {
+				keys = append(keys, jwk)
+				continue
+			}
+			skip = "invalid key"
+		}
+		ik.log(ctx, slog.LevelWarn, "bearerguard: JWKS key ignored", fmt.Errorf("kid %q: %s", m.KID, skip))
+	}
+	return keys
+}
+
+// keyFor is the jwt.Keyfunc body for one issuer: keyfunc finds the key by
+// kid (checking a JWK "alg" against the token's), then the key's type and
+// size must fit the token's algorithm.
+func (ik *issuerKeys) keyFor(ctx context.Context, token *jwt.Token) (any, error) {
+	alg := token.Method.Alg()
+	if _, ok := token.Header["kid"]; !ok {
+		if err := ik.awaitKeys(ctx, false); err != nil {
+			return nil, err
+		}
+	}
+	key, err := ik.kf.KeyfuncCtx(ctx)(token)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
+		}
+		if errors.Is(err, jwkset.ErrKeyNotFound) {
+			return nil, invalidToken(ErrUnknownKey, nil)
+		}
+		if strings.Contains(err.Error(), `"alg"`) {
+			return nil, invalidToken(ErrUnsupportedAlgorithm, err)
+		}
+		return nil, invalidToken(ErrUnknownKey, err)
+	}
+	switch k := key.(type) {
+	case jwt.VerificationKeySet:
+		var fit []jwt.VerificationKey
+		for _, key := range k.Keys {
+			if keyFits(alg, key) {
+				fit = append(fit, key)
+			}
+		}
+		if len(fit) == 0 {
+			return nil, invalidToken(ErrUnknownKey, nil)
+		}
+		return jwt.VerificationKeySet{Keys: fit}, nil
+	default:
+		if !keyFits(alg, key) {
+			return nil, invalidToken(ErrUnsupportedAlgorithm, fmt.Errorf("key of type %T does not fit %s", key, alg))
+		}
+		return key, nil
+	}
+}
+
+// keyFits reports whether key may verify alg: RSA keys of at least 2048
+// bits for RS* and PS*, ECDSA keys on the curve of ES*, Ed25519 for EdDSA.
+// Symmetric keys never fit.
+func keyFits(alg string, key any) bool {
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		return (strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")) && k.N.BitLen() >= 2048
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return k.Curve == elliptic.P256()
+		case "ES384":
+			return k.Curve == elliptic.P384()
+		case "ES512":
+			return k.Curve == elliptic.P521()
+		}
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
+}

@@ -16,7 +16,7 @@ import (
 // with a valid access token, whatever its scopes. The token's claims are in
 // the request's context ([claims.FromContext]).
 func (v *Validator) Authenticate(next http.Handler) http.Handler {
-	return v.handler(next, nil, false)
+	return v.handler(next, Policy{})
 }
 
 // AuthenticateOptional returns a handler that runs next anonymously when
@@ -24,7 +24,7 @@ func (v *Validator) Authenticate(next http.Handler) http.Handler {
 // one. A request with an invalid or malformed token is still refused: only
 // the absence of a token is tolerated (as Authlib's optional=True).
 func (v *Validator) AuthenticateOptional(next http.Handler) http.Handler {
-	return v.handler(next, nil, true)
+	return v.handler(next, Policy{Optional: true})
 }
 
 // RequireScope returns a middleware that lets a request through only with a
@@ -39,15 +39,32 @@ func (v *Validator) AuthenticateOptional(next http.Handler) http.Handler {
 // §3.3 scope token: that is a programmer error, caught when routes are
 // registered.
 func (v *Validator) RequireScope(alternatives ...string) func(http.Handler) http.Handler {
-	req := scopes.MustRequirement(alternatives...)
+	p := ScopePolicy(alternatives...)
 	return func(next http.Handler) http.Handler {
-		return v.handler(next, &req, false)
+		return v.handler(next, p)
 	}
 }
 
-func (v *Validator) handler(next http.Handler, req *scopes.Requirement, optional bool) http.Handler {
+// Policy is what a route requires of a request. The zero Policy requires a
+// valid access token and no particular scope.
+type Policy struct {
+	// Scopes is the scope requirement; nil requires no scope.
+	Scopes *scopes.Requirement
+	// Optional lets requests that carry no token through, without claims.
+	// A request with an invalid token is still refused.
+	Optional bool
+}
+
+// ScopePolicy returns the Policy of [Validator.RequireScope]. It panics if
+// the alternatives are invalid (see [scopes.NewRequirement]).
+func ScopePolicy(alternatives ...string) Policy {
+	req := scopes.MustRequirement(alternatives...)
+	return Policy{Scopes: &req}
+}
+
+func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := v.Check(r, req, optional)
+		c, err := v.Check(r, p)
 		if err != nil {
 			v.fail(w, r, err)
 			return
@@ -59,14 +76,14 @@ func (v *Validator) handler(next http.Handler, req *scopes.Requirement, optional
 	})
 }
 
-// Check is the whole decision for one request: extraction, validation and
-// scope requirement (nil for none). With optional set, a request without
-// token yields nil claims and no error. Errors are of type [*Error].
-// Framework adapters are built on it.
-func (v *Validator) Check(r *http.Request, req *scopes.Requirement, optional bool) (*claims.Claims, *Error) {
+// Check is the whole decision for one request under policy p: token
+// extraction, validation and scope requirement. A request without token
+// under an optional policy yields nil claims and a nil error. Framework
+// adapters are built on it.
+func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, *Error) {
 	token, e := v.extract(r)
 	if e != nil {
-		if optional && e == errNoToken {
+		if p.Optional && e == errNoToken {
 			return nil, nil
 		}
 		v.logRefusal(r, e)
@@ -78,9 +95,9 @@ func (v *Validator) Check(r *http.Request, req *scopes.Requirement, optional boo
 		v.logRefusal(r, e)
 		return nil, e
 	}
-	if req != nil && !req.Allows(c.Scopes) {
+	if p.Scopes != nil && !p.Scopes.Allows(c.Scopes) {
 		e := newError(ErrInsufficientScope, ErrInsufficientScope, nil)
-		e.Scope = req.Challenge()
+		e.Scope = p.Scopes.Challenge()
 		v.logRefusal(r, e)
 		return nil, e
 	}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The full test suite of bearerguard: what CI runs (.ci/run) and what the
+# README tells contributors to run. It installs what a fresh machine lacks:
+# the interop servers' dependencies (npm ci, Debian's python3-authlib and
+# python3-flask) and staticcheck.
+#
+#   bash scripts/test.sh            # everything
+#   FUZZTIME=0 bash scripts/test.sh # skip the bounded fuzz runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME=${FUZZTIME:-15s}
+export PATH="$(go env GOPATH)/bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing test dependencies"
+bash .ci/install-interop.sh
+if ! command -v staticcheck >/dev/null 2>&1; then
+  go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+go vet ./...
+(cd bench && go vet ./...)
+
+step "staticcheck"
+staticcheck ./...
+(cd bench && staticcheck ./...)
+
+step "go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+step "benchmarks compile and run once"
+(cd bench && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null)
+
+if [ "$FUZZTIME" != "0" ]; then
+  step "fuzzing ($FUZZTIME per target)"
+  go test -list '^Fuzz' ./... | awk '/^Fuzz/{f=f" "$1} /^ok/{if(f!=""){print $2 f}; f=""}' |
+  while read -r pkg fns; do
+    for fn in $fns; do
+      echo "  $pkg $fn"
+      log=$(mktemp); go test -run "^$" -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg" >"$log" 2>&1 || { cat "$log"; exit 1; }
+    done
+  done
+fi
+
+step "all tests passed"

@@ -1,0 +1,38 @@
+package echoguard_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/bearerguard/bearerguard/adapters/echoguard"
+	"github.com/bearerguard/bearerguard/internal/conformance"
+	"github.com/bearerguard/bearerguard/middleware"
+)
+
+// echoApp serves the conformance routes with Echo's default error handler.
+func echoApp(v *middleware.Validator) http.Handler {
+	g := echoguard.Wrap(v)
+	e := echo.New()
+	done := func(c echo.Context) error { return c.JSON(http.StatusOK, echo.Map{"ok": true}) }
+	e.GET("/health", done)
+	e.GET("/me", func(c echo.Context) error {
+		cl, _ := echoguard.Claims(c)
+		return c.JSON(http.StatusOK, echo.Map{"sub": cl.Subject, "client_id": cl.ClientID, "scopes": cl.Scopes})
+	}, g.Authenticate())
+	e.GET("/users", done, g.RequireScope("read:users"))
+	e.POST("/users", done, g.RequireScope("write:users"))
+	e.DELETE("/users/:id", done, g.RequireScope("admin", "users:write users:delete"))
+	e.GET("/optional", func(c echo.Context) error {
+		if cl, ok := echoguard.Claims(c); ok {
+			return c.JSON(http.StatusOK, echo.Map{"sub": cl.Subject})
+		}
+		return c.JSON(http.StatusOK, echo.Map{"anonymous": true})
+	}, g.AuthenticateOptional())
+	return e
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, echoApp)
+}

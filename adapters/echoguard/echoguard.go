@@ -1,0 +1,104 @@
+package echoguard
+
+import (
+	"context"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/middleware"
+)
+
+// Config configures the validator of a [Guard]; see [middleware.Config].
+type Config = middleware.Config
+
+// Issuer is a further trusted issuer, see Config.ExtraIssuers.
+type Issuer = middleware.Issuer
+
+// Error is the error behind every refusal: the Internal error of the
+// [*echo.HTTPError] the middleware returns. See [middleware.Error].
+type Error = middleware.Error
+
+// Guard makes Echo middleware from a validator. It is safe for concurrent
+// use.
+type Guard struct {
+	v *middleware.Validator
+}
+
+// New returns a Guard with a new validator for cfg; see [middleware.New].
+// It does not wait for the network: until the issuers' keys are obtained,
+// requests with a token are answered 503. The validator's background
+// goroutine runs until ctx is done.
+func New(ctx context.Context, cfg Config) (*Guard, error) {
+	v, err := middleware.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(v), nil
+}
+
+// Wrap returns a Guard using v, to share one validator, its keys and its
+// token cache between net/http handlers and Echo routes. It panics if v is
+// nil.
+func Wrap(v *middleware.Validator) *Guard {
+	if v == nil {
+		panic("echoguard: Wrap of a nil Validator")
+	}
+	return &Guard{v: v}
+}
+
+// Validator returns the validator of g, for readiness probes
+// ([middleware.Validator.Ready]) and net/http handlers.
+func (g *Guard) Validator() *middleware.Validator { return g.v }
+
+// Authenticate returns middleware that lets a request through only with a
+// valid access token, whatever its scopes.
+func (g *Guard) Authenticate() echo.MiddlewareFunc {
+	return g.middleware(middleware.Policy{})
+}
+
+// AuthenticateOptional returns middleware that lets a request without a
+// token through anonymously ([Claims] then reports false), and one with a
+// valid token through with its claims. A request with an invalid or
+// malformed token is still refused.
+func (g *Guard) AuthenticateOptional() echo.MiddlewareFunc {
+	return g.middleware(middleware.Policy{Optional: true})
+}
+
+// RequireScope returns middleware that lets a request through only with a
+// valid access token granted at least one of the alternatives. Each
+// alternative is a space-separated list of scopes that are all required:
+//
+//	g.RequireScope("read:users")                        // read:users
+//	g.RequireScope("admin", "users:write users:delete") // admin, or both others
+//
+// It panics if an alternative is empty or a scope is not a valid RFC 6749
+// §3.3 scope token: that is a programmer error, caught when routes are
+// registered.
+func (g *Guard) RequireScope(alternatives ...string) echo.MiddlewareFunc {
+	return g.middleware(middleware.ScopePolicy(alternatives...))
+}
+
+func (g *Guard) middleware(p middleware.Policy) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			cl, err := g.v.Check(r, p)
+			if err != nil {
+				g.v.SetHeaders(c.Response().Header(), err)
+				return echo.NewHTTPError(err.Status, err.Body()).SetInternal(err)
+			}
+			if cl != nil {
+				c.SetRequest(r.WithContext(claims.NewContext(r.Context(), cl)))
+			}
+			return next(c)
+		}
+	}
+}
+
+// Claims returns the claims of the request's access token, and false if the
+// request passed [Guard.AuthenticateOptional] without a token or no Guard
+// middleware ran. It reads the request's context, like [claims.FromContext].
+func Claims(c echo.Context) (*claims.Claims, bool) {
+	return claims.FromContext(c.Request().Context())
+}

@@ -1,0 +1,188 @@
+package echoguard_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/goleak"
+
+	"github.com/bearerguard/bearerguard/adapters/echoguard"
+	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/internal/conformance"
+	"github.com/bearerguard/bearerguard/middleware"
+	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
+)
+
+// TestMain checks that no goroutine outlives the tests: the validators'
+// refresh goroutines end with their contexts.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// newGuard returns a ready Guard trusting a new test issuer.
+func newGuard(t *testing.T) (*echoguard.Guard, *middlewaretest.Issuer) {
+	t.Helper()
+	iss := middlewaretest.NewIssuer()
+	t.Cleanup(iss.Close)
+	g, err := echoguard.New(t.Context(), echoguard.Config{Issuer: iss.URL, Audiences: []string{conformance.Audience}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := g.Validator().WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return g, iss
+}
+
+func serve(h http.Handler, token string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// The claims are in the request's context: Claims, claims.FromContext and
+// a net/http handler mounted with echo.WrapHandler all see the same value.
+func TestClaimsInRequestContext(t *testing.T) {
+	g, iss := newGuard(t)
+	for _, tc := range []struct {
+		name string
+		mw   echo.MiddlewareFunc
+	}{
+		{"Authenticate", g.Authenticate()},
+		{"AuthenticateOptional", g.AuthenticateOptional()},
+		{"RequireScope", g.RequireScope("read:users")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var fromEcho, fromNetHTTP *claims.Claims
+			shared := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fromNetHTTP, _ = claims.FromContext(r.Context())
+			})
+			e := echo.New()
+			e.GET("/", func(c echo.Context) error {
+				var ok bool
+				if fromEcho, ok = echoguard.Claims(c); !ok {
+					t.Error("Claims: no claims")
+				}
+				if c2, _ := claims.FromContext(c.Request().Context()); c2 != fromEcho {
+					t.Error("claims.FromContext differs from Claims")
+				}
+				return echo.WrapHandler(shared)(c)
+			}, tc.mw)
+			w := serve(e, iss.Token(middlewaretest.Spec{Subject: "alice", Scopes: []string{"read:users"}}))
+			if w.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			if fromEcho == nil || fromEcho.Subject != "alice" || fromNetHTTP != fromEcho {
+				t.Errorf("claims %+v via Echo, %+v via net/http", fromEcho, fromNetHTTP)
+			}
+		})
+	}
+}
+
+func TestOptionalAnonymous(t *testing.T) {
+	g, _ := newGuard(t)
+	e := echo.New()
+	e.GET("/", func(c echo.Context) error {
+		if cl, ok := echoguard.Claims(c); ok || cl != nil {
+			t.Errorf("Claims = %v, %v for an anonymous request", cl, ok)
+		}
+		return c.NoContent(http.StatusNoContent)
+	}, g.AuthenticateOptional())
+	if w := serve(e, ""); w.Code != http.StatusNoContent {
+		t.Fatalf("status %d", w.Code)
+	}
+}
+
+// A custom HTTPErrorHandler gets the *echo.HTTPError, whose Internal is the
+// core's *Error; the challenge is already on the response.
+func TestCustomErrorHandler(t *testing.T) {
+	g, iss := newGuard(t)
+	var got error
+	e := echo.New()
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		got = err
+		_ = c.NoContent(http.StatusTeapot)
+	}
+	e.GET("/", func(c echo.Context) error { return nil }, g.Authenticate())
+	w := serve(e, iss.Token(middlewaretest.Spec{Lifetime: -time.Hour}))
+
+	var he *echo.HTTPError
+	if !errors.As(got, &he) {
+		t.Fatalf("error %T %v is not an *echo.HTTPError", got, got)
+	}
+	if he.Code != http.StatusUnauthorized {
+		t.Errorf("HTTPError.Code = %d", he.Code)
+	}
+	if !errors.Is(he.Internal, middleware.ErrInvalidToken) || !errors.Is(he.Internal, middleware.ErrTokenExpired) {
+		t.Errorf("Internal %v does not match ErrInvalidToken and ErrTokenExpired", he.Internal)
+	}
+	var ge *echoguard.Error
+	if !errors.As(got, &ge) || ge.Code != middleware.CodeInvalidToken {
+		t.Errorf("errors.As(*echoguard.Error) = %v", ge)
+	}
+	if body, ok := he.Message.(middleware.ErrorBody); !ok || body.Error != middleware.CodeInvalidToken {
+		t.Errorf("HTTPError.Message = %#v", he.Message)
+	}
+	if w.Code != http.StatusTeapot || w.Header().Get("WWW-Authenticate") == "" {
+		t.Errorf("status %d, WWW-Authenticate %q", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+}
+
+// Echo's debug mode does not add the error text to the body: the message
+// is a struct, not a string.
+func TestDebugModeBody(t *testing.T) {
+	g, _ := newGuard(t)
+	e := echo.New()
+	e.Debug = true
+	e.GET("/", func(c echo.Context) error { return nil }, g.Authenticate())
+	w := serve(e, "not-a-jwt")
+	var body map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := body["message"]; ok || w.Code != http.StatusUnauthorized || body["error"] != middleware.CodeInvalidToken {
+		t.Errorf("status %d, body %s", w.Code, w.Body)
+	}
+}
+
+func TestRequireScopePanicsAtRegistration(t *testing.T) {
+	g, _ := newGuard(t)
+	for _, alts := range [][]string{nil, {""}, {"read:users", `bad"scope`}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("RequireScope(%q) did not panic", alts)
+				}
+			}()
+			g.RequireScope(alts...)
+		}()
+	}
+}
+
+func TestNew(t *testing.T) {
+	if _, err := echoguard.New(t.Context(), echoguard.Config{}); err == nil {
+		t.Error("New with an empty Config: no error")
+	}
+	g, _ := newGuard(t)
+	if echoguard.Wrap(g.Validator()).Validator() != g.Validator() {
+		t.Error("Wrap(v).Validator() != v")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Wrap(nil) did not panic")
+		}
+	}()
+	echoguard.Wrap(nil)
+}

@@ -1,0 +1,39 @@
+package ginguard_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/bearerguard/bearerguard/adapters/ginguard"
+	"github.com/bearerguard/bearerguard/internal/conformance"
+	"github.com/bearerguard/bearerguard/middleware"
+)
+
+// ginApp serves the conformance routes.
+func ginApp(v *middleware.Validator) http.Handler {
+	g := ginguard.Wrap(v)
+	r := gin.New()
+	done := func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"ok": true}) }
+	r.GET("/health", done)
+	r.GET("/me", g.Authenticate(), func(c *gin.Context) {
+		cl, _ := ginguard.Claims(c)
+		c.JSON(http.StatusOK, gin.H{"sub": cl.Subject, "client_id": cl.ClientID, "scopes": cl.Scopes})
+	})
+	r.GET("/users", g.RequireScope("read:users"), done)
+	r.POST("/users", g.RequireScope("write:users"), done)
+	r.DELETE("/users/:id", g.RequireScope("admin", "users:write users:delete"), done)
+	r.GET("/optional", g.AuthenticateOptional(), func(c *gin.Context) {
+		if cl, ok := ginguard.Claims(c); ok {
+			c.JSON(http.StatusOK, gin.H{"sub": cl.Subject})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"anonymous": true})
+	})
+	return r
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, ginApp)
+}

@@ -1,0 +1,28 @@
+// Package ginguard protects Gin (github.com/gin-gonic/gin) routes with
+// OAuth 2.0 JWT access tokens, as package middleware of bearerguard does for
+// net/http.
+//
+// It is a translation of the core's decisions into Gin's idioms, with no
+// settings of its own: [New] takes the core's [Config], and [Wrap] shares
+// one validator between net/http handlers and Gin routes. A Gin application
+// imports it without an alias and without bearerguard's middleware package.
+//
+// The bearer token is read from the Authorization header (RFC 6750 §2.1);
+// the query and form-body methods (§2.2, §2.3) follow the Config. A refused
+// request is aborted: the WWW-Authenticate challenge (RFC 6750 §3) and, for
+// a 503, Retry-After are set, the [*Error] with the cause is recorded with
+// [gin.Context.Error] for logging middleware, and the core's JSON error body
+// is written with [gin.Context.AbortWithStatusJSON]. The answers are those
+// of the net/http middleware:
+//
+//	no token                    401  WWW-Authenticate: Bearer
+//	malformed request           400  Bearer error="invalid_request", error_description="..."
+//	invalid token               401  Bearer error="invalid_token", error_description="..."
+//	missing scope               403  Bearer error="insufficient_scope", error_description="...", scope="..."
+//	issuer keys not obtained    503  Retry-After: N
+//
+// The claims of an accepted token are stored in the request's
+// [context.Context], where [Claims] and, in code shared with net/http,
+// [claims.FromContext] find them. Nothing is stored under a string key of
+// the gin.Context.
+package ginguard

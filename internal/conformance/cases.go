@@ -1,0 +1,229 @@
+package conformance
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
+)
+
+// refusal is the expected answer to a refused request.
+type refusal struct {
+	status            int
+	code, desc, scope string
+	retryAfter        bool
+}
+
+// The refusals of the core, as they appear on the wire. The descriptions
+// are fixed texts sent to clients: changing one changes the protocol.
+var (
+	noToken          = refusal{status: 401, code: "unauthorized", desc: "a bearer token is required"}
+	malformedHeader  = invalidRequest("malformed authorization header")
+	multipleHeaders  = invalidRequest("more than one authorization header")
+	malformedToken   = invalidToken("the token is malformed")
+	unsupportedAlg   = invalidToken("the token is signed with an unsupported algorithm")
+	unknownKey       = invalidToken("the token is signed with an unknown key")
+	badSignature     = invalidToken("the token signature is invalid")
+	untrustedIssuer  = invalidToken("the token issuer is not trusted")
+	wrongAudience    = invalidToken("the token audience is not accepted")
+	expired          = invalidToken("the token has expired")
+	notYetValid      = invalidToken("the token is not valid yet")
+	notAccessToken   = invalidToken("the token is not an access token")
+	senderConstraint = invalidToken("the token is bound to a key and cannot be used as a bearer token")
+	keysUnavailable  = refusal{status: 503, code: "temporarily_unavailable", desc: "the issuer keys are temporarily unavailable", retryAfter: true}
+)
+
+func invalidRequest(desc string) refusal {
+	return refusal{status: 400, code: "invalid_request", desc: desc}
+}
+
+func invalidToken(desc string) refusal {
+	return refusal{status: 401, code: "invalid_token", desc: desc}
+}
+
+func insufficientScope(scope string) refusal {
+	return refusal{status: 403, code: "insufficient_scope", desc: "the token lacks the required scope", scope: scope}
+}
+
+// challenge is the WWW-Authenticate value of r for a validator without
+// realm (RFC 6750 §3): none for a 503, no attributes without a token.
+func (r refusal) challenge() string {
+	switch r.status {
+	case 503:
+		return ""
+	case 401:
+		if r.code == "unauthorized" {
+			return "Bearer"
+		}
+	}
+	s := `Bearer error="` + r.code + `", error_description="` + r.desc + `"`
+	if r.scope != "" {
+		s += `, scope="` + r.scope + `"`
+	}
+	return s
+}
+
+func (r refusal) on(name, method, path string, h http.Header) Case {
+	return Case{
+		Name: name, Method: method, Path: path, Header: h,
+		Status: r.status, Challenge: r.challenge(),
+		Error: r.code, Description: r.desc, Scope: r.scope, RetryAfter: r.retryAfter,
+	}
+}
+
+func ok(name, method, path string, h http.Header, body map[string]any) Case {
+	return Case{Name: name, Method: method, Path: path, Header: h, Status: http.StatusOK, Body: body}
+}
+
+func bearer(token string) http.Header {
+	return authorization("Bearer " + token)
+}
+
+func authorization(values ...string) http.Header {
+	return http.Header{"Authorization": values}
+}
+
+// me is the /me body of a token of the default user and client.
+func me(scopes ...string) map[string]any {
+	return map[string]any{"sub": "user-123", "client_id": "test-client", "scopes": scopes}
+}
+
+// Cases returns the cases for an app whose validator trusts iss, accepts
+// [Audience], and leaves every other field of middleware.Config at its
+// default except the timing fields: no realm, tokens in the Authorization
+// header only, scopes read from "scope" and "scp". Tokens are minted at the
+// call and stay valid for an hour.
+//
+// Cases makes iss create the keys of every algorithm it uses, such as
+// ES384: call it before the app under test starts, so that the app's first
+// fetch of the JWK Set has them.
+func Cases(iss *middlewaretest.Issuer) []Case {
+	tok := func(s middlewaretest.Spec) string { return iss.Token(s) }
+	scoped := func(scopes ...string) string { return tok(middlewaretest.Spec{Scopes: scopes}) }
+	valid := scoped("read:users")
+	now := time.Now()
+	registered := map[string]any{
+		"iss": iss.URL, "sub": "user-123", "aud": Audience,
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "client_id": "test-client",
+	}
+	without := func(name string) map[string]any {
+		m := make(map[string]any, len(registered))
+		for k, v := range registered {
+			if k != name {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	seg := strings.Split(valid, ".")
+	other := strings.Split(scoped("admin"), ".")
+	attacker, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(iss.PublicKey("RS256"))
+	if err != nil {
+		panic(err)
+	}
+	const (
+		get, post, del = http.MethodGet, http.MethodPost, http.MethodDelete
+		users, user42  = "/users", "/users/42"
+	)
+
+	return []Case{
+		ok("health is public", get, "/health", nil, nil),
+		ok("health ignores a bad token", get, "/health", bearer("not-a-jwt"), nil),
+
+		// Token extraction (RFC 6750 §2.1).
+		noToken.on("no token", get, "/me", nil),
+		noToken.on("Basic scheme", get, "/me", authorization("Basic dXNlcjpwYXNz")),
+		noToken.on("query token not enabled", get, "/me?access_token="+valid, nil),
+		malformedHeader.on("Bearer without token", get, "/me", authorization("Bearer")),
+		malformedHeader.on("Bearer and space without token", get, "/me", authorization("Bearer ")),
+		malformedHeader.on("token with a space", get, "/me", authorization("Bearer "+seg[0]+" "+seg[1])),
+		malformedHeader.on("token with illegal characters", get, "/me", authorization("Bearer "+valid+"$")),
+		malformedHeader.on("scheme with a colon", get, "/me", authorization("Bearer: "+valid)),
+		multipleHeaders.on("two Authorization headers", get, "/me", authorization("Bearer "+valid, "Bearer "+valid)),
+		ok("lowercase scheme", get, "/me", authorization("bearer "+valid), me("read:users")),
+		ok("uppercase scheme", get, "/me", authorization("BEARER "+valid), me("read:users")),
+		ok("several spaces", get, "/me", authorization("Bearer    "+valid), me("read:users")),
+
+		// Token rules (RFC 9068 §4, RFC 8725).
+		ok("valid token", get, "/me", bearer(valid), me("read:users")),
+		ok("ES256", get, "/me", bearer(tok(middlewaretest.Spec{Alg: "ES256"})), nil),
+		ok("PS256", get, "/me", bearer(tok(middlewaretest.Spec{Alg: "PS256"})), nil),
+		ok("EdDSA", get, "/me", bearer(tok(middlewaretest.Spec{Alg: "EdDSA"})), nil),
+		malformedToken.on("not a JWT", get, "/me", bearer("not-a-jwt")),
+		malformedToken.on("JWE shape", get, "/me", bearer("eyJhbGciOiJSU0EtT0FFUCJ9.a2V5.aXY.Y2lwaGVy.dGFn")),
+		expired.on("expired", get, "/me", bearer(tok(middlewaretest.Spec{Lifetime: -time.Hour}))),
+		expired.on("no exp", get, "/me", bearer(iss.Sign(nil, without("exp")))),
+		notYetValid.on("issued in the future", get, "/me", bearer(tok(middlewaretest.Spec{IssuedAt: now.Add(time.Hour)}))),
+		untrustedIssuer.on("untrusted issuer", get, "/me", bearer(tok(middlewaretest.Spec{Claims: map[string]any{"iss": "https://evil.example.test"}}))),
+		wrongAudience.on("wrong audience", get, "/me", bearer(tok(middlewaretest.Spec{Audience: []string{"https://other.example.test"}}))),
+		notAccessToken.on("ID token", get, "/me", bearer(tok(middlewaretest.Spec{Kind: middlewaretest.IDToken, Audience: []string{Audience}}))),
+		notAccessToken.on("typ logout+jwt", get, "/me", bearer(tok(middlewaretest.Spec{Header: map[string]any{"typ": "logout+jwt"}}))),
+		senderConstraint.on("DPoP-bound token", get, "/me", bearer(tok(middlewaretest.Spec{Claims: map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}}))),
+		malformedToken.on("alg none", get, "/me", bearer(iss.Sign(map[string]any{"alg": "none"}, registered))),
+		unsupportedAlg.on("alg none with a signature", get, "/me", bearer(iss.Sign(map[string]any{"alg": "none"}, registered)+"c2ln")),
+		unsupportedAlg.on("HS256 keyed with the public key", get, "/me", bearer(iss.SignWith(spki, map[string]any{"alg": "HS256", "kid": iss.KeyID("RS256")}, registered))),
+		unknownKey.on("unknown kid", get, "/me", bearer(tok(middlewaretest.Spec{Header: map[string]any{"kid": "unknown-kid"}}))),
+		badSignature.on("signature of another token", get, "/me", bearer(other[0]+"."+seg[1]+"."+other[2])),
+		badSignature.on("attacker key with the issuer's kid", get, "/me", bearer(iss.SignWith(attacker, map[string]any{"alg": "ES256", "kid": iss.KeyID("ES256")}, registered))),
+
+		// Scope requirements: alternatives are ORed, scopes within one ANDed.
+		ok("read:users", get, users, bearer(valid), nil),
+		insufficientScope("read:users").on("read:users missing", get, users, bearer(scoped("write:users"))),
+		insufficientScope("read:users").on("scopes are case-sensitive", get, users, bearer(scoped("READ:USERS"))),
+		noToken.on("scoped route without token", get, users, nil),
+		ok("write:users", post, users, bearer(scoped("write:users")), nil),
+		insufficientScope("write:users").on("write:users missing", post, users, bearer(valid)),
+		ok("admin alone", del, user42, bearer(scoped("admin")), nil),
+		ok("users:write and users:delete", del, user42, bearer(scoped("users:write", "users:delete")), nil),
+		insufficientScope("admin users:write users:delete").on("users:write alone", del, user42, bearer(scoped("users:write"))),
+		insufficientScope("admin users:write users:delete").on("no scope", del, user42, bearer(scoped())),
+
+		// Optional authentication: only the absence of a token is tolerated.
+		ok("optional without token", get, "/optional", nil, map[string]any{"anonymous": true}),
+		ok("optional with Basic scheme", get, "/optional", authorization("Basic dXNlcjpwYXNz"), map[string]any{"anonymous": true}),
+		ok("optional with token", get, "/optional", bearer(valid), map[string]any{"sub": "user-123"}),
+		expired.on("optional with expired token", get, "/optional", bearer(tok(middlewaretest.Spec{Lifetime: -time.Hour}))),
+		malformedHeader.on("optional with malformed header", get, "/optional", authorization("Bearer")),
+
+		// Provider token shapes, with the default scope claims.
+		ok("Auth0 user", get, users, bearer(tok(middlewaretest.Spec{Profile: middlewaretest.Auth0, Scopes: []string{"read:users"}})), nil),
+		ok("Auth0 machine", get, "/me", bearer(tok(middlewaretest.Spec{Profile: middlewaretest.Auth0, Machine: true, Scopes: []string{"read:users"}})),
+			map[string]any{"sub": "test-client@clients", "client_id": "test-client", "scopes": []string{"read:users"}}),
+		ok("Logto ES384", get, users, bearer(tok(middlewaretest.Spec{Profile: middlewaretest.Logto, Alg: "ES384", Scopes: []string{"read:users"}})), nil),
+		ok("Keycloak", get, users, bearer(tok(middlewaretest.Spec{Profile: middlewaretest.Keycloak, Scopes: []string{"read:users"}})), nil),
+		ok("Entra user scp", get, "/me", bearer(tok(middlewaretest.Spec{Profile: middlewaretest.Entra, Scopes: []string{"read:users", "admin"}})), me("read:users", "admin")),
+		insufficientScope("read:users").on("Entra app roles are not scopes by default", get, users, bearer(tok(middlewaretest.Spec{Profile: middlewaretest.Entra, Machine: true, Scopes: []string{"read:users"}}))),
+		ok("Okta scp array", get, "/me", bearer(tok(middlewaretest.Spec{Profile: middlewaretest.Okta, Scopes: []string{"read:users"}})), me("read:users")),
+		ok("Okta scp array on scoped route", del, user42, bearer(tok(middlewaretest.Spec{Profile: middlewaretest.Okta, Scopes: []string{"users:delete", "users:write"}})), nil),
+		wrongAudience.on("Cognito has no aud", get, "/me", bearer(tok(middlewaretest.Spec{Profile: middlewaretest.Cognito, Scopes: []string{"read:users"}}))),
+	}
+}
+
+// unavailableCases are the cases for an app whose validator trusts only
+// iss, whose keys could not be obtained. other is an issuer it does not
+// trust.
+func unavailableCases(iss, other *middlewaretest.Issuer) []Case {
+	token := bearer(iss.Token(middlewaretest.Spec{Scopes: []string{"read:users"}}))
+	return []Case{
+		ok("health is public", http.MethodGet, "/health", nil, nil),
+		keysUnavailable.on("token", http.MethodGet, "/me", token),
+		keysUnavailable.on("token on scoped route", http.MethodGet, "/users", token),
+		keysUnavailable.on("token on optional route", http.MethodGet, "/optional", token),
+		keysUnavailable.on("token without kid", http.MethodGet, "/me",
+			bearer(iss.Token(middlewaretest.Spec{Header: map[string]any{"kid": nil}}))),
+		noToken.on("no token", http.MethodGet, "/me", nil),
+		ok("optional without token", http.MethodGet, "/optional", nil, map[string]any{"anonymous": true}),
+		malformedHeader.on("malformed header", http.MethodGet, "/me", authorization("Bearer")),
+		untrustedIssuer.on("token of an untrusted issuer", http.MethodGet, "/me",
+			bearer(other.Token(middlewaretest.Spec{}))),
+	}
+}

@@ -1,0 +1,50 @@
+package conformance_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/internal/conformance"
+	"github.com/bearerguard/bearerguard/middleware"
+)
+
+// netHTTPApp serves the conformance routes with the net/http middleware.
+func netHTTPApp(v *middleware.Validator) http.Handler {
+	writeJSON := func(w http.ResponseWriter, body any) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(body)
+	}
+	done := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]bool{"ok": true})
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /health", done)
+	mux.Handle("GET /me", v.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := claims.FromContext(r.Context())
+		writeJSON(w, map[string]any{"sub": c.Subject, "client_id": c.ClientID, "scopes": c.Scopes})
+	})))
+	mux.Handle("GET /users", v.RequireScope("read:users")(done))
+	mux.Handle("POST /users", v.RequireScope("write:users")(done))
+	mux.Handle("DELETE /users/{id}", v.RequireScope("admin", "users:write users:delete")(done))
+	mux.Handle("GET /optional", v.AuthenticateOptional(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := claims.FromContext(r.Context()); ok {
+			writeJSON(w, map[string]any{"sub": c.Subject})
+			return
+		}
+		writeJSON(w, map[string]any{"anonymous": true})
+	})))
+	return mux
+}
+
+// TestMain checks that no goroutine outlives the tests.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestNetHTTP(t *testing.T) {
+	conformance.Run(t, netHTTPApp)
+}

@@ -1,0 +1,133 @@
+package readme
+
+// Every ```go block of README.md, verbatim, so that the compiler checks
+// them. They are compiled, not run: they name real providers' hosts.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+
+	"github.com/bearerguard/bearerguard/adapters/echoguard"
+	"github.com/bearerguard/bearerguard/adapters/ginguard"
+	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/middleware"
+	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
+	"github.com/gin-gonic/gin"
+	"github.com/labstack/echo/v4"
+)
+
+var snippets = []any{
+	netHTTPSnippet, echoSnippet, ginSnippet, me, decodeSnippet,
+	auth0Snippet, multiIssuerSnippet, testKitSnippet,
+}
+
+func netHTTPSnippet(ctx context.Context) http.Handler {
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:    "https://tenant.eu.auth0.com/",
+		Audiences: []string{"https://api.example.com"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /me", v.Authenticate(http.HandlerFunc(me)))
+	mux.Handle("GET /users", v.RequireScope("read:users")(http.HandlerFunc(listUsers)))
+	mux.Handle("DELETE /users/{id}", v.RequireScope("admin", "users:write users:delete")(http.HandlerFunc(deleteUser)))
+	return mux
+}
+
+func echoSnippet(ctx context.Context) *echo.Echo {
+	g, err := echoguard.New(ctx, echoguard.Config{
+		Issuer:    "https://tenant.eu.auth0.com/",
+		Audiences: []string{"https://api.example.com"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	e := echo.New()
+	e.GET("/me", meEcho, g.Authenticate())
+	e.GET("/users", listUsersEcho, g.RequireScope("read:users"))
+	e.DELETE("/users/:id", deleteUserEcho, g.RequireScope("admin", "users:write users:delete"))
+	return e
+}
+
+func ginSnippet(ctx context.Context) *gin.Engine {
+	g, err := ginguard.New(ctx, ginguard.Config{
+		Issuer:    "https://tenant.eu.auth0.com/",
+		Audiences: []string{"https://api.example.com"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := gin.New()
+	r.GET("/me", g.Authenticate(), meGin)
+	r.GET("/users", g.RequireScope("read:users"), listUsersGin)
+	r.DELETE("/users/:id", g.RequireScope("admin", "users:write users:delete"), deleteUserGin)
+	return r
+}
+
+func me(w http.ResponseWriter, r *http.Request) {
+	c, _ := claims.FromContext(r.Context()) // echoguard.Claims(c) / ginguard.Claims(c) in Echo and Gin
+	fmt.Fprintf(w, "subject %s, client %s, machine %t, scopes %v\n", c.Subject, c.ClientID, c.Machine, c.Scopes)
+}
+
+func decodeSnippet(w http.ResponseWriter, c *claims.Claims) {
+	var custom struct {
+		OrgID string `json:"org_id"`
+	}
+	if err := c.Decode(&custom); err != nil {
+		http.Error(w, "bad claims", http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintln(w, custom.OrgID)
+}
+
+func auth0Snippet(ctx context.Context) (*middleware.Validator, error) {
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:      "https://tenant.eu.auth0.com/",
+		Audiences:   []string{"https://api.example.com"},
+		ScopeClaims: []string{"scope", "permissions"},
+		Validate: func(ctx context.Context, c *claims.Claims) error {
+			var org struct {
+				OrgID string `json:"org_id"`
+			}
+			if err := c.Decode(&org); err != nil || org.OrgID == "" {
+				return errors.New("token is not issued for an organization")
+			}
+			return nil
+		},
+	})
+	return v, err
+}
+
+func multiIssuerSnippet(ctx context.Context) (*middleware.Validator, error) {
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:       "https://tenant.eu.auth0.com/",
+		ExtraIssuers: []middleware.Issuer{{Issuer: "https://tenant.logto.app/oidc"}},
+		Audiences:    []string{"https://api.example.com"},
+	})
+	return v, err
+}
+
+func testKitSnippet(ctx context.Context) (*middleware.Validator, string) {
+	iss := middlewaretest.NewIssuer()
+	defer iss.Close()
+	v, err := middleware.New(ctx, middleware.Config{Issuer: iss.URL, Audiences: []string{"https://api.example.test"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	token := iss.Token(middlewaretest.Spec{Profile: middlewaretest.Auth0, Scopes: []string{"read:users"}})
+	return v, token
+}
+
+func listUsers(w http.ResponseWriter, r *http.Request)  {}
+func deleteUser(w http.ResponseWriter, r *http.Request) {}
+func meEcho(c echo.Context) error                       { return nil }
+func listUsersEcho(c echo.Context) error                { return nil }
+func deleteUserEcho(c echo.Context) error               { return nil }
+func meGin(c *gin.Context)                              {}
+func listUsersGin(c *gin.Context)                       {}
+func deleteUserGin(c *gin.Context)                      {}

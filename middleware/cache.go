@@ -21,6 +21,9 @@ const cacheEntryOverhead = 512
 // the issuer's JWKS are dropped.
 type tokenCache struct {
 	max int
+	// valid, if set, reports whether the key that verified an entry is
+	// still published; entries of other keys are misses.
+	valid func(issuer, kid string) bool
 
 	mu      sync.RWMutex
 	entries map[string]*cacheEntry
@@ -45,6 +48,9 @@ func (c *tokenCache) get(token string, now time.Time) (*claims.Claims, bool) {
 	e, ok := c.entries[token]
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.expires) {
+		return nil, false
+	}
+	if c.valid != nil && !c.valid(e.issuer, e.kid) {
 		return nil, false
 	}
 	return e.claims, true

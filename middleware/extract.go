@@ -40,12 +40,11 @@ func (v *Validator) extract(r *http.Request) (string, *Error) {
 		}
 	}
 	if !found {
-		return "", errNoToken
+		return "", newError(ErrNoToken, ErrNoToken, nil)
 	}
 	return token, nil
 }
 
-var errNoToken = newError(ErrNoToken, ErrNoToken, nil)
 
 // headerToken reads "Authorization: Bearer <token68>" (RFC 6750 §2.1). The
 // scheme is case-insensitive (RFC 9110 §11.1) and followed by one or more
@@ -79,9 +78,7 @@ func headerToken(h http.Header) (token string, found bool, err *Error) {
 func isToken68(s string) bool {
 	i := 0
 	for ; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+		if !token68Char[s[i]] {
 			break
 		}
 	}
@@ -95,6 +92,17 @@ func isToken68(s string) bool {
 	}
 	return true
 }
+
+// token68Char is the character class of token68 before the padding:
+// ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/". A table: the token is
+// scanned on every request, cached or not.
+var token68Char = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
 
 // isToken reports whether s is an RFC 9110 §5.6.2 token (an auth-scheme).
 func isToken(s string) bool {

@@ -83,7 +83,7 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, *Error) {
 	token, e := v.extract(r)
 	if e != nil {
-		if p.Optional && e == errNoToken {
+		if p.Optional && e.category == ErrNoToken {
 			return nil, nil
 		}
 		v.logRefusal(r, e)
@@ -133,13 +133,15 @@ func (v *Validator) fail(w http.ResponseWriter, r *http.Request, e *Error) {
 func (v *Validator) WriteError(w http.ResponseWriter, e *Error) {
 	v.SetHeaders(w.Header(), e)
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(e.Body())
 }
 
-// SetHeaders sets the WWW-Authenticate and Retry-After headers for e.
+// SetHeaders sets the WWW-Authenticate and Retry-After headers for e, and
+// Cache-Control: no-store (RFC 6750 §5.3 asks that refusals not be cached
+// with the credentials they concern).
 func (v *Validator) SetHeaders(h http.Header, e *Error) {
+	h.Set("Cache-Control", "no-store")
 	if c := v.Challenge(e); c != "" {
 		h.Set("WWW-Authenticate", c)
 	}

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -28,6 +29,7 @@ type issuerKeys struct {
 	refresh    chan<- *issuerKeys // to the refresh goroutine
 	store      jwkset.Storage     // current keys
 	kf         keyfunc.Keyfunc
+	byKid      atomic.Pointer[map[string]kidKey] // store's keys by kid, for keyFor
 
 	loaded atomic.Bool
 
@@ -47,6 +49,7 @@ func newIssuerKeys(ctx context.Context, s *settings, is Issuer, refresh chan<- *
 		refresh:    refresh,
 		issuer:     is.Issuer,
 		configured: is.JWKSURL,
+		jwksURL:    is.JWKSURL, // empty: discover on the first fetch
 		s:          s,
 		store:      jwkset.NewMemoryStorage(),
 		done:       make(chan struct{}),
@@ -97,6 +100,8 @@ func (k keyReader) KeyWrite(context.Context, jwkset.JWK) error { return errReadO
 // errNotLoaded and errKidStillUnknown are internal causes.
 var errNotLoaded = errors.New("keys not obtained yet")
 
+var errNotJWKSet = errors.New(`JWKS document has no "keys" array`)
+
 // awaitKeys makes sure a fetch happens when keys are missing, and waits for
 // it within KeyWait and ctx. unknownKid is true when a kid was not found
 // among loaded keys: a fetch is then started only if the rate limit allows.
@@ -117,7 +122,11 @@ func (ik *issuerKeys) awaitKeys(ctx context.Context, unknownKid bool) error {
 			}
 			return unavailable(retry, errNotLoaded)
 		}
-		ik.startLocked(now)
+		ik.startLocked()
+		// Only fetches asked for by requests count against the rate
+		// limit: the first and the periodic fetches do not delay the
+		// discovery of a key published just after them.
+		ik.nextAttempt = now.Add(ik.s.MinRefreshInterval)
 		ik.queued = true
 		ik.refresh <- ik // buffered for every issuer; never blocks
 	}
@@ -147,20 +156,18 @@ func unavailable(retry time.Duration, cause error) *Error {
 }
 
 // startLocked marks a fetch as started. ik.mu must be held.
-func (ik *issuerKeys) startLocked(now time.Time) {
+func (ik *issuerKeys) startLocked() {
 	if !ik.fetching {
 		ik.fetching = true
 		ik.done = make(chan struct{})
 	}
-	ik.nextAttempt = now.Add(ik.s.MinRefreshInterval)
 }
 
 // fetch runs one discovery (if needed) and JWKS fetch. It is only called by
 // the refresh goroutine. It returns the kids that left the JWKS.
 func (ik *issuerKeys) fetch(ctx context.Context) (removed []string) {
-	now := time.Now()
 	ik.mu.Lock()
-	ik.startLocked(now)
+	ik.startLocked()
 	ik.queued = false
 	jwksURL := ik.jwksURL
 	ik.mu.Unlock()
@@ -194,6 +201,10 @@ func (ik *issuerKeys) fetch(ctx context.Context) (removed []string) {
 			}
 		}
 		ik.kids = kids
+		// byKid first: a request that sees the new store also sees the
+		// new byKid, which decides whether cached tokens still count
+		// (Validator.keyPublished).
+		ik.byKid.Store(keysByKid(keys))
 		_ = ik.store.KeyReplaceAll(ctx, keys) // memory storage: cannot fail
 		ik.loaded.Store(true)
 	}
@@ -224,6 +235,11 @@ func (ik *issuerKeys) load(ctx context.Context, jwksURL string) ([]jwkset.JWK, e
 	var set jwkset.JWKSMarshal
 	if _, err := getJSON(ctx, ik.s.client, jwksURL, MaxJWKSSize, &set); err != nil {
 		return nil, err
+	}
+	if set.Keys == nil {
+		// Not a JWK Set (RFC 7517 §5: "keys" is required), such as an
+		// error document served with status 200: keep the keys held.
+		return nil, errNotJWKSet
 	}
 	return ik.usableKeys(ctx, set), nil
 }
@@ -265,12 +281,34 @@ func (ik *issuerKeys) usableKeys(ctx context.Context, set jwkset.JWKSMarshal) []
 // keyFor is the jwt.Keyfunc body for one issuer: keyfunc finds the key by
 // kid (checking a JWK "alg" against the token's), then the key's type and
 // size must fit the token's algorithm.
-func (ik *issuerKeys) keyFor(ctx context.Context, token *jwt.Token) (any, error) {
-	alg := token.Method.Alg()
-	if _, ok := token.Header["kid"]; !ok {
+func (ik *issuerKeys) keyFor(ctx context.Context, h *joseHeader, method jwt.SigningMethod) (any, error) {
+	alg := method.Alg()
+	if h.kidSet {
+		// The common case, a kid of the keys held, without keyfunc: no
+		// lock, no copy of the key set, the same rules.
+		if m := ik.byKid.Load(); m != nil {
+			if k, ok := (*m)[h.kid]; ok {
+				if k.alg != "" && k.alg != alg {
+					return nil, invalidToken(ErrUnsupportedAlgorithm, fmt.Errorf(`JWK "alg" %q does not match token "alg" %q`, k.alg, alg))
+				}
+				if !keyFits(alg, k.key) {
+					return nil, invalidToken(ErrUnsupportedAlgorithm, fmt.Errorf("key of type %T does not fit %s", k.key, alg))
+				}
+				return k.key, nil
+			}
+		}
+	}
+	// No kid, or a kid not held: keyfunc, whose storage waits for a
+	// rate-limited refresh (keyReader).
+	token := &jwt.Token{Method: method, Header: map[string]any{"alg": h.alg}}
+	if h.kidSet {
+		token.Header["kid"] = h.kid
+	}
+	if !h.kidSet {
 		if err := ik.awaitKeys(ctx, false); err != nil {
 			return nil, err
 		}
+		return ik.keysFor(ctx, alg)
 	}
 	key, err := ik.kf.KeyfuncCtx(ctx)(token)
 	if err != nil {
@@ -304,6 +342,58 @@ func (ik *issuerKeys) keyFor(ctx context.Context, token *jwt.Token) (any, error)
 		}
 		return key, nil
 	}
+}
+
+// keysFor returns the keys that may verify a token without kid: every key
+// of the issuer whose JWK "alg", if any, is alg and whose type fits alg.
+// (keyfunc's VerificationKeySet drops the JWK "alg", which must still bind:
+// a key published for RS256 never verifies RS512 or PS256, kid or not.)
+func (ik *issuerKeys) keysFor(ctx context.Context, alg string) (any, error) {
+	jwks, err := ik.store.KeyReadAll(ctx)
+	if err != nil {
+		return nil, invalidToken(ErrUnknownKey, err)
+	}
+	var fit []jwt.VerificationKey
+	for _, jwk := range jwks {
+		if a := jwk.Marshal().ALG.String(); a != "" && a != alg {
+			continue
+		}
+		key := jwk.Key()
+		if pk, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+			key = pk.Public()
+		}
+		if keyFits(alg, key) {
+			fit = append(fit, key)
+		}
+	}
+	if len(fit) == 0 {
+		return nil, invalidToken(ErrUnknownKey, nil)
+	}
+	return jwt.VerificationKeySet{Keys: fit}, nil
+}
+
+// kidKey is a JWK's public key and its "alg" ("" if none).
+type kidKey struct {
+	key any
+	alg string
+}
+
+// keysByKid indexes keys by kid as keyfunc reads them: the first key of a
+// kid (usableKeys leaves one), its public key, its "alg".
+func keysByKid(keys []jwkset.JWK) *map[string]kidKey {
+	m := make(map[string]kidKey, len(keys))
+	for _, jwk := range keys {
+		kid := jwk.Marshal().KID
+		if _, dup := m[kid]; dup {
+			continue
+		}
+		key := jwk.Key()
+		if pk, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+			key = pk.Public()
+		}
+		m[kid] = kidKey{key: key, alg: jwk.Marshal().ALG.String()}
+	}
+	return &m
 }
 
 // keyFits reports whether key may verify alg: RSA keys of at least 2048

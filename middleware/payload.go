@@ -3,6 +3,7 @@ package middleware
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 
 	"github.com/bearerguard/bearerguard/claims"
@@ -52,18 +53,38 @@ type confirmation struct {
 
 var errPayloadNotObject = errors.New("payload is not a JSON object")
 
-// UnmarshalJSON keeps a copy of the raw payload for claims.Claims.Payload.
+// UnmarshalJSON decodes the claims as the request path does
+// ([payload.decode]) and keeps a copy of b as the raw payload for
+// claims.Claims.Payload.
 func (p *payload) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || b[0] != '{' {
 		return errPayloadNotObject
 	}
-	type plain payload
-	if err := json.Unmarshal(b, (*plain)(p)); err != nil {
-		return err
-	}
-	p.raw = append([]byte(nil), b...)
-	return nil
+	return p.decode(append([]byte(nil), b...))
 }
+
+// claimNames are the claim names the payload struct reads.
+var claimNames = func() []string {
+	t := reflect.TypeFor[payload]()
+	var names []string
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}()
+
+// NumericDate bounds: 0001-01-01 and 9999-12-31T23:59:59Z.
+const (
+	minNumericDate = -62135596800
+	maxNumericDate = 253402300799
+)
+
+var (
+	errClaimNameCase = errors.New("claim name differs only in case from a registered one")
+	errNumericDate   = errors.New("NumericDate is not a JSON number of a representable time")
+)
 
 func (p *payload) GetExpirationTime() (*jwt.NumericDate, error) { return p.Exp, nil }
 func (p *payload) GetNotBefore() (*jwt.NumericDate, error)      { return p.Nbf, nil }

@@ -21,7 +21,7 @@ type Validator struct {
 	s       *settings
 	issuers map[string]*issuerKeys
 	order   []*issuerKeys
-	parser  *jwt.Parser
+	times   *jwt.Validator // exp, nbf and iat
 	cache   *tokenCache
 	stopped chan struct{}
 }
@@ -42,12 +42,11 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		s:       s,
 		issuers: make(map[string]*issuerKeys, len(s.issuers)),
 		stopped: make(chan struct{}),
-		parser: jwt.NewParser(
+		times: jwt.NewValidator(
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(s.leeway),
 			jwt.WithTimeFunc(s.now),
-			jwt.WithStrictDecoding(),
 		),
 	}
 	for _, is := range s.issuers {
@@ -60,6 +59,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	if s.TokenCacheSize > 0 {
 		v.cache = newTokenCache(s.TokenCacheSize)
+		v.cache.valid = v.keyPublished
 	}
 	go v.run(ctx, refresh)
 	return v, nil
@@ -189,8 +189,9 @@ func (v *Validator) WaitReady(ctx context.Context) error {
 
 // ValidateRequest extracts the bearer token of r (RFC 6750 §2) and
 // validates it with [Validator.ValidateToken]. Errors are of type [*Error].
-// Framework adapters use it; net/http applications use
-// [Validator.Authenticate] and [Validator.RequireScope].
+// It is for custom integrations; net/http applications use
+// [Validator.Authenticate] and [Validator.RequireScope], framework adapters
+// [Validator.Check].
 func (v *Validator) ValidateRequest(r *http.Request) (*claims.Claims, error) {
 	token, e := v.extract(r)
 	if e != nil {
@@ -218,49 +219,64 @@ func (v *Validator) ValidateToken(ctx context.Context, token string) (*claims.Cl
 		return nil, invalidToken(ErrMalformedToken, nil)
 	}
 	var p payload
-	var ik *issuerKeys
-	var kid string
-	_, err := v.parser.ParseWithClaims(token, &p, func(t *jwt.Token) (any, error) {
-		var err error
-		ik, kid, err = v.checkHeader(t, &p)
-		if err != nil {
-			return nil, err
-		}
-		return ik.keyFor(ctx, t)
-	})
+	ik, kid, err := v.parseAndVerify(ctx, token, &p)
 	if err != nil {
-		return nil, v.mapError(err)
+		return nil, err
 	}
 	c, err := v.checkClaims(ctx, &p)
 	if err != nil {
 		return nil, err
 	}
-	if v.cache != nil {
+	if v.cache != nil && kid != "" {
+		// Tokens without kid are not cached: which of the issuer's keys
+		// verified them is not known, so neither is when to forget them.
 		v.cache.put(token, ik.issuer, kid, c, v.s.now())
 	}
 	return v.withHook(ctx, c)
 }
 
+// keyPublished reports whether kid is among the issuer's keys as last
+// fetched. A cached token counts only while the key that verified it is
+// published: a request that looked its key up just before a refresh
+// removed it caches the token after the refresh dropped that key's
+// entries, and the entry would otherwise outlive the key.
+func (v *Validator) keyPublished(issuer, kid string) bool {
+	ik := v.issuers[issuer]
+	if ik == nil || kid == "" {
+		return false
+	}
+	m := ik.byKid.Load()
+	if m == nil {
+		return false
+	}
+	_, ok := (*m)[kid]
+	return ok
+}
+
 // checkHeader applies the header rules before any key is looked up, and
 // routes the token to its issuer's keys.
-func (v *Validator) checkHeader(t *jwt.Token, p *payload) (*issuerKeys, string, error) {
-	alg := t.Method.Alg()
-	if !v.s.algs[alg] {
+func (v *Validator) checkHeader(h *joseHeader, p *payload) (*issuerKeys, string, error) {
+	if !v.s.algs[h.alg] {
 		return nil, "", invalidToken(ErrUnsupportedAlgorithm, nil)
 	}
-	if _, ok := t.Header["crit"]; ok {
+	if h.crit {
 		return nil, "", invalidToken(ErrUnsupportedCritical, nil)
 	}
-	if _, ok := t.Header["enc"]; ok {
+	if h.enc {
 		return nil, "", invalidToken(ErrMalformedToken, nil)
 	}
-	if err := v.checkType(t.Header["typ"], p); err != nil {
+	if p.raw == nil {
+		// The payload was JSON null, which leaves p without a raw
+		// payload: not a JWT Claims Set (RFC 7519 §7.2).
+		return nil, "", invalidToken(ErrMalformedToken, nil)
+	}
+	if err := v.checkType(h, p); err != nil {
 		return nil, "", err
 	}
-	kid, ok := t.Header["kid"].(string)
-	if _, present := t.Header["kid"]; present && !ok {
+	if h.kidSet && !h.kidOK {
 		return nil, "", invalidToken(ErrMalformedToken, nil)
 	}
+	kid := h.kid
 	ik := v.issuers[p.Iss]
 	if ik == nil {
 		return nil, "", invalidToken(ErrInvalidIssuer, nil)
@@ -270,13 +286,12 @@ func (v *Validator) checkHeader(t *jwt.Token, p *payload) (*issuerKeys, string, 
 
 // checkType tells access tokens from ID tokens and other JWTs (RFC 9068
 // §2.1 and §4, RFC 8725 §3.11).
-func (v *Validator) checkType(typ any, p *payload) error {
-	if typ != nil {
-		s, ok := typ.(string)
-		if !ok {
+func (v *Validator) checkType(h *joseHeader, p *payload) error {
+	if h.typSet {
+		if !h.typOK {
 			return invalidToken(ErrMalformedToken, nil)
 		}
-		mt := strings.ToLower(s)
+		mt := strings.ToLower(h.typ)
 		mt = strings.TrimPrefix(mt, "application/")
 		switch mt {
 		case "at+jwt":
@@ -376,20 +391,26 @@ func compactJWS(token string) bool {
 	last := -1
 	for i := 0; i < len(token); i++ {
 		c := token[i]
-		switch {
-		case c == '.':
+		if c == '.' {
 			if i == last+1 {
 				return false // empty segment
 			}
 			dots++
 			last = i
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
+		} else if !base64urlChar[c] {
 			return false
 		}
 	}
 	return dots == 2 && last < len(token)-1
 }
+
+// base64urlChar is the base64url alphabet (RFC 4648 §5), as a table.
+var base64urlChar = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	return t
+}()
 
 func anyIn(have, want []string) bool {
 	for _, h := range have {

@@ -1,0 +1,264 @@
+package middleware_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/middleware"
+	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
+)
+
+// Protect routes with any valid access token, one scope, or alternatives
+// of scopes. The test issuer stands in for Auth0, Keycloak, Entra ID, ...
+func ExampleNew() {
+	issuer := middlewaretest.NewIssuer()
+	defer issuer.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // ends the validator's key refresh before the issuer closes
+
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:    issuer.URL,                           // https in production
+		Audiences: []string{"https://api.example.test"}, // this API
+	})
+	if err != nil {
+		panic(err)
+	}
+	// Optional: a readiness probe. Without it the first requests wait
+	// briefly for the keys, then get 503.
+	if err := v.WaitReady(ctx); err != nil {
+		panic(err)
+	}
+
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := claims.FromContext(r.Context())
+		fmt.Fprint(w, "hello ", c.Subject)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /me", v.Authenticate(hello))
+	mux.Handle("GET /users", v.RequireScope("read:users")(hello))
+	// "admin", or both "users:write" and "users:delete".
+	mux.Handle("DELETE /users/{id}", v.RequireScope("admin", "users:write users:delete")(hello))
+
+	reader := issuer.Token(middlewaretest.Spec{Subject: "alice", Scopes: []string{"read:users"}})
+	writer := issuer.Token(middlewaretest.Spec{Subject: "bob", Scopes: []string{"users:write", "users:delete"}})
+
+	// call sends a request and prints the status, the challenge and the body.
+	call := func(h http.Handler, method, path, token string) {
+		r := httptest.NewRequest(method, path, nil)
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"), strings.TrimSpace(w.Body.String()))
+	}
+	call(mux, "GET", "/me", reader)
+	call(mux, "GET", "/users", reader)
+	call(mux, "DELETE", "/users/1", writer)
+	call(mux, "DELETE", "/users/1", reader)
+	call(mux, "GET", "/me", "")
+	// Output:
+	// 200  hello alice
+	// 200  hello alice
+	// 200  hello bob
+	// 403 Bearer error="insufficient_scope", error_description="the token lacks the required scope", scope="admin users:write users:delete" {"error":"insufficient_scope","error_description":"the token lacks the required scope","scope":"admin users:write users:delete"}
+	// 401 Bearer {"error":"unauthorized","error_description":"a bearer token is required"}
+}
+
+// AuthenticateOptional lets anonymous requests through, but still refuses
+// a bad token.
+func ExampleValidator_AuthenticateOptional() {
+	issuer := middlewaretest.NewIssuer()
+	defer issuer.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := middleware.New(ctx, middleware.Config{Issuer: issuer.URL, Audiences: []string{"https://api.example.test"}})
+	if err != nil {
+		panic(err)
+	}
+
+	h := v.AuthenticateOptional(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := claims.FromContext(r.Context()); ok {
+			fmt.Fprint(w, "hello ", c.Subject)
+			return
+		}
+		fmt.Fprint(w, "hello stranger")
+	}))
+	// call sends a request and prints the status, the challenge and the body.
+	call := func(h http.Handler, method, path, token string) {
+		r := httptest.NewRequest(method, path, nil)
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"), strings.TrimSpace(w.Body.String()))
+	}
+	call(h, "GET", "/", "")
+	call(h, "GET", "/", issuer.Token(middlewaretest.Spec{Subject: "alice"}))
+	call(h, "GET", "/", issuer.Token(middlewaretest.Spec{Kind: middlewaretest.IDToken}))
+	// Output:
+	// 200  hello stranger
+	// 200  hello alice
+	// 401 Bearer error="invalid_token", error_description="the token is not an access token" {"error":"invalid_token","error_description":"the token is not an access token"}
+}
+
+// ValidateToken checks a token obtained some other way, such as from a
+// WebSocket subprotocol. Errors match a category and a specific sentinel.
+func ExampleValidator_ValidateToken() {
+	issuer := middlewaretest.NewIssuer()
+	defer issuer.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := middleware.New(ctx, middleware.Config{Issuer: issuer.URL, Audiences: []string{"https://api.example.test"}})
+	if err != nil {
+		panic(err)
+	}
+
+	c, err := v.ValidateToken(ctx, issuer.Token(middlewaretest.Spec{Machine: true, ClientID: "billing", Scopes: []string{"invoices:read"}}))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(c.ClientID, c.Machine, c.Scopes)
+
+	_, err = v.ValidateToken(ctx, issuer.Token(middlewaretest.Spec{Lifetime: -time.Hour}))
+	fmt.Println(errors.Is(err, middleware.ErrInvalidToken), errors.Is(err, middleware.ErrTokenExpired))
+	var e *middleware.Error
+	if errors.As(err, &e) {
+		fmt.Println(e.Status, e.Code)
+	}
+	// Output:
+	// billing true [invoices:read]
+	// true true
+	// 401 invalid_token
+}
+
+// Handlers read the verified claims from the request's context, including
+// custom claims decoded into their own struct.
+func Example_claimsFromContext() {
+	issuer := middlewaretest.NewIssuer()
+	defer issuer.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := middleware.New(ctx, middleware.Config{Issuer: issuer.URL, Audiences: []string{"https://api.example.test"}})
+	if err != nil {
+		panic(err)
+	}
+
+	h := v.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, ok := claims.FromContext(r.Context())
+		if !ok {
+			http.Error(w, "no claims", http.StatusInternalServerError)
+			return
+		}
+		var custom struct {
+			OrgID string `json:"org_id"`
+		}
+		if err := c.Decode(&custom); err != nil {
+			http.Error(w, "bad claims", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "%s of %s via %s, scopes %v", c.Subject, custom.OrgID, c.ClientID, c.Scopes)
+	}))
+	// call sends a request and prints the status, the challenge and the body.
+	call := func(h http.Handler, method, path, token string) {
+		r := httptest.NewRequest(method, path, nil)
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"), strings.TrimSpace(w.Body.String()))
+	}
+	call(h, "GET", "/", issuer.Token(middlewaretest.Spec{
+		Subject: "alice", ClientID: "web-app", Scopes: []string{"openid", "read:users"},
+		Claims: map[string]any{"org_id": "org_42"},
+	}))
+	// Output:
+	// 200  alice of org_42 via web-app, scopes [openid read:users]
+}
+
+// Config.Validate adds the application's own rules. A plain error refuses
+// the token with 401 invalid_token; NewError chooses the answer.
+func ExampleConfig_validate() {
+	issuer := middlewaretest.NewIssuer()
+	defer issuer.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:    issuer.URL,
+		Audiences: []string{"https://api.example.test"},
+		Validate: func(ctx context.Context, c *claims.Claims) error {
+			org, _ := c.Lookup("org_id")
+			switch org {
+			case nil:
+				return errors.New("no organization") // logged, never sent
+			case "org_blocked":
+				return middleware.NewError(middleware.ErrInsufficientScope, "organization suspended", nil)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	h := v.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+
+	// call sends a request and prints the status, the challenge and the body.
+	call := func(h http.Handler, method, path, token string) {
+		r := httptest.NewRequest(method, path, nil)
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"), strings.TrimSpace(w.Body.String()))
+	}
+	call(h, "GET", "/", issuer.Token(middlewaretest.Spec{Claims: map[string]any{"org_id": "org_42"}}))
+	call(h, "GET", "/", issuer.Token(middlewaretest.Spec{}))
+	call(h, "GET", "/", issuer.Token(middlewaretest.Spec{Claims: map[string]any{"org_id": "org_blocked"}}))
+	// Output:
+	// 200  ok
+	// 401 Bearer error="invalid_token", error_description="the token claims are not accepted" {"error":"invalid_token","error_description":"the token claims are not accepted"}
+	// 403 Bearer error="insufficient_scope", error_description="organization suspended" {"error":"insufficient_scope","error_description":"organization suspended"}
+}
+
+// Providers put scopes in different claims: choose ScopeClaims to match.
+// Auth0 RBAC uses "permissions", Keycloak "realm_access.roles", Entra ID
+// application roles "roles"; Amazon Cognito access tokens have no "aud",
+// so ClientIDs replaces Audiences.
+func ExampleConfig_scopeClaims() {
+	issuer := middlewaretest.NewIssuer()
+	defer issuer.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	keycloak, err := middleware.New(ctx, middleware.Config{
+		Issuer:      issuer.URL,
+		Audiences:   []string{"https://api.example.test"},
+		ScopeClaims: []string{"realm_access.roles"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	c, err := keycloak.ValidateToken(ctx, issuer.Token(middlewaretest.Spec{Profile: middlewaretest.Keycloak, Scopes: []string{"reports"}, Claims: map[string]any{"scope": nil}}))
+	fmt.Println(c.Scopes, err)
+
+	cognito, err := middleware.New(ctx, middleware.Config{
+		Issuer:    issuer.URL,
+		ClientIDs: []string{"test-client"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	c, err = cognito.ValidateToken(ctx, issuer.Token(middlewaretest.Spec{Profile: middlewaretest.Cognito, Scopes: []string{"reports"}}))
+	fmt.Println(c.ClientID, c.Scopes, err)
+	// Output:
+	// [reports] <nil>
+	// test-client [reports] <nil>
+}

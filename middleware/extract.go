@@ -45,7 +45,6 @@ func (v *Validator) extract(r *http.Request) (string, *Error) {
 	return token, nil
 }
 
-
 // headerToken reads "Authorization: Bearer <token68>" (RFC 6750 §2.1). The
 // scheme is case-insensitive (RFC 9110 §11.1) and followed by one or more
 // spaces. A header with another scheme counts as no bearer token.

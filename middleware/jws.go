@@ -197,15 +197,20 @@ func (p *payload) decode(b []byte) error {
 // payloadClaims are the claims payload reads, each with its decoder, which
 // follows encoding/json for the field's type.
 var payloadClaims = map[string]func(p *payload, v []byte) error{
-	"iss":       func(p *payload, v []byte) error { return setString(&p.Iss, v) },
-	"sub":       func(p *payload, v []byte) error { return setString(&p.Sub, v) },
-	"aud":       func(p *payload, v []byte) error { return setList(&p.Aud, v) },
-	"exp":       func(p *payload, v []byte) error { return setDate(&p.Exp, v) },
-	"nbf":       func(p *payload, v []byte) error { return setDate(&p.Nbf, v) },
-	"iat":       func(p *payload, v []byte) error { return setDate(&p.Iat, v) },
-	"jti":       func(p *payload, v []byte) error { return setString(&p.Jti, v) },
-	"scope":     setScope,
-	"scp":       func(p *payload, v []byte) error { return setList(&p.Scp, v) },
+	"iss":   func(p *payload, v []byte) error { return setString(&p.Iss, v) },
+	"sub":   func(p *payload, v []byte) error { return setString(&p.Sub, v) },
+	"aud":   func(p *payload, v []byte) error { return setList(&p.Aud, v) },
+	"exp":   func(p *payload, v []byte) error { return setDate(&p.Exp, v) },
+	"nbf":   func(p *payload, v []byte) error { return setDate(&p.Nbf, v) },
+	"iat":   func(p *payload, v []byte) error { return setDate(&p.Iat, v) },
+	"jti":   func(p *payload, v []byte) error { return setString(&p.Jti, v) },
+	"scope": setScope,
+	"scp": func(p *payload, v []byte) error {
+		if v[0] == '"' || v[0] == '[' {
+			p.scpString = v[0] == '"'
+		}
+		return setList(&p.Scp, v)
+	},
 	"client_id": func(p *payload, v []byte) error { return setString(&p.ClientID, v) },
 	"azp":       func(p *payload, v []byte) error { return setString(&p.Azp, v) },
 	"cid":       func(p *payload, v []byte) error { return setString(&p.Cid, v) },

@@ -25,6 +25,8 @@ type payload struct {
 	Scope *string          `json:"scope"`
 	Scp   stringList       `json:"scp"`
 
+	scpString bool // "scp" was a JSON string, not an array
+
 	ClientID string `json:"client_id"`
 	Azp      string `json:"azp"`
 	Cid      string `json:"cid"`
@@ -166,7 +168,7 @@ func (p *payload) claims(scopeClaims []string) (*claims.Claims, error) {
 				c.Scopes = appendScopes(c.Scopes, scopes.Parse(*p.Scope))
 			}
 		case "scp":
-			c.Scopes = appendScopes(c.Scopes, p.Scp.scopes())
+			c.Scopes = appendScopes(c.Scopes, scpScopes(p.Scp, p.scpString))
 		default:
 			if generic == nil {
 				m, err := c.Map()
@@ -251,13 +253,14 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 
 var errNotStringOrArray = errors.New("claim is neither a string nor an array of strings")
 
-// scopes returns the scopes of an "scp" value: a space-delimited string or
-// an array of scope tokens.
-func (l stringList) scopes() []string {
-	switch len(l) {
-	case 0:
-		return nil
-	case 1:
+// scpScopes returns the scopes of an "scp" value: a space-delimited string
+// (Entra ID) or an array of scope tokens (Okta), whose elements are never
+// split.
+func scpScopes(l stringList, fromString bool) []string {
+	if fromString {
+		if len(l) == 0 {
+			return nil
+		}
 		return scopes.Parse(l[0])
 	}
 	out := make([]string, 0, len(l))

@@ -194,10 +194,8 @@ type Issuer struct {
 	JWKSURL string
 }
 
-var errConfig = errors.New("bearerguard: invalid config")
-
 func configError(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{errConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 }
 
 // settings is Config with defaults applied.

@@ -35,6 +35,10 @@ var (
 	ErrKeysUnavailable = errors.New("bearerguard: issuer keys unavailable")
 )
 
+// ErrInvalidConfig is matched by every error [New] returns for a Config that
+// is missing a required field or contradicts itself.
+var ErrInvalidConfig = errors.New("bearerguard: invalid config")
+
 // Causes of ErrInvalidRequest.
 var (
 	// ErrMalformedHeader: the Authorization header is not "Bearer" followed
@@ -130,6 +134,7 @@ func (e *Error) Unwrap() []error {
 // descriptions are the only texts sent to clients.
 var descriptions = map[error]string{
 	ErrNoToken:              "a bearer token is required",
+	ErrInvalidRequest:       "the request is malformed",
 	ErrMalformedHeader:      "malformed authorization header",
 	ErrMultipleHeaders:      "more than one authorization header",
 	ErrMultipleTokens:       "the token was sent more than once",

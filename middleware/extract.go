@@ -118,8 +118,11 @@ func queryToken(u *url.URL) (string, bool, *Error) {
 	if u == nil || !strings.Contains(u.RawQuery, "access_token") {
 		return "", false, nil
 	}
+	// ParseQuery returns what it could parse along with the first error:
+	// a ";" or a bad escape elsewhere in the query does not matter, one
+	// in the access_token parameter does.
 	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
+	if err != nil && len(q["access_token"]) == 0 {
 		return "", false, invalidRequest(ErrMalformedHeader)
 	}
 	return single(q["access_token"])

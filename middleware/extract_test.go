@@ -275,3 +275,15 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+// TestQueryTokenIgnoresOtherMalformedParameters: with AllowQueryToken, a
+// ";" or a bad escape in another parameter does not spoil a good token.
+func TestQueryTokenIgnoresOtherMalformedParameters(t *testing.T) {
+	v := &Validator{s: &settings{Config: Config{AllowQueryToken: true}}}
+	for _, q := range []string{"a=1;b=2&access_token=abc", "x=%zz&access_token=abc"} {
+		tok, err := v.extract(ktRequest("GET", q, "", ""))
+		if err != nil || tok != "abc" {
+			t.Errorf("query %q: token %q, error %v; want abc", q, tok, err)
+		}
+	}
+}

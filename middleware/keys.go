@@ -26,8 +26,9 @@ type issuerKeys struct {
 	issuer     string
 	configured string // JWKS URL from the config, empty to discover
 	s          *settings
-	refresh    chan<- *issuerKeys // to the refresh goroutine
-	store      jwkset.Storage     // current keys
+	wake       chan<- struct{} // wakes the refresh goroutine to look at queued
+	stopped    <-chan struct{} // closed when the refresh goroutine ends
+	store      jwkset.Storage  // current keys
 	kf         keyfunc.Keyfunc
 	byKid      atomic.Pointer[map[string]kidKey] // store's keys by kid, for keyFor
 
@@ -44,9 +45,10 @@ type issuerKeys struct {
 	kids        map[string]bool
 }
 
-func newIssuerKeys(ctx context.Context, s *settings, is Issuer, refresh chan<- *issuerKeys) (*issuerKeys, error) {
+func newIssuerKeys(ctx context.Context, s *settings, is Issuer, wake chan<- struct{}) (*issuerKeys, error) {
 	ik := &issuerKeys{
-		refresh:    refresh,
+		wake:       wake,
+		stopped:    ctx.Done(),
 		issuer:     is.Issuer,
 		configured: is.JWKSURL,
 		jwksURL:    is.JWKSURL, // empty: discover on the first fetch
@@ -78,14 +80,14 @@ func (k keyReader) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) 
 	if err == nil || !errors.Is(err, jwkset.ErrKeyNotFound) {
 		return jwk, err
 	}
-	if err := k.ik.awaitKeys(ctx, true); err != nil {
+	if err := k.ik.awaitKeys(ctx, true, kid); err != nil {
 		return jwkset.JWK{}, err
 	}
 	return k.Storage.KeyRead(ctx, kid)
 }
 
 func (k keyReader) KeyReadAll(ctx context.Context) ([]jwkset.JWK, error) {
-	if err := k.ik.awaitKeys(ctx, false); err != nil {
+	if err := k.ik.awaitKeys(ctx, false, ""); err != nil {
 		return nil, err
 	}
 	return k.Storage.KeyReadAll(ctx)
@@ -100,19 +102,31 @@ func (k keyReader) KeyWrite(context.Context, jwkset.JWK) error { return errReadO
 // errNotLoaded and errKidStillUnknown are internal causes.
 var errNotLoaded = errors.New("keys not obtained yet")
 
-var errNotJWKSet = errors.New(`JWKS document has no "keys" array`)
+var (
+	errNotJWKSet    = errors.New(`JWKS document has no "keys" array`)
+	errNoUsableKeys = errors.New("JWKS has no usable signature key")
+)
 
 // awaitKeys makes sure a fetch happens when keys are missing, and waits for
 // it within KeyWait and ctx. unknownKid is true when a kid was not found
 // among loaded keys: a fetch is then started only if the rate limit allows.
 // It returns an *Error of category ErrKeysUnavailable when no keys were ever
 // obtained, nil otherwise (the caller then reads the store again).
-func (ik *issuerKeys) awaitKeys(ctx context.Context, unknownKid bool) error {
+func (ik *issuerKeys) awaitKeys(ctx context.Context, unknownKid bool, kid string) error {
 	if ik.loaded.Load() && !unknownKid {
 		return nil
 	}
 	now := time.Now()
 	ik.mu.Lock()
+	if unknownKid && !ik.fetching {
+		// A fetch may have ended since the caller missed kid: the store
+		// only changes under ik.mu. Without this, requests racing the
+		// first fetch would each start another one.
+		if _, err := ik.store.KeyRead(ctx, kid); err == nil {
+			ik.mu.Unlock()
+			return nil
+		}
+	}
 	if !ik.fetching {
 		if now.Before(ik.nextAttempt) {
 			retry := ik.nextAttempt.Sub(now)
@@ -128,7 +142,10 @@ func (ik *issuerKeys) awaitKeys(ctx context.Context, unknownKid bool) error {
 		// discovery of a key published just after them.
 		ik.nextAttempt = now.Add(ik.s.MinRefreshInterval)
 		ik.queued = true
-		ik.refresh <- ik // buffered for every issuer; never blocks
+		select {
+		case ik.wake <- struct{}{}:
+		default: // a wake-up is pending already; it will see queued
+		}
 	}
 	done := ik.done
 	ik.mu.Unlock()
@@ -139,6 +156,7 @@ func (ik *issuerKeys) awaitKeys(ctx context.Context, unknownKid bool) error {
 	case <-done:
 	case <-t.C:
 	case <-ctx.Done():
+	case <-ik.stopped: // no fetch will happen any more
 	}
 	if ik.loaded.Load() {
 		return nil
@@ -241,7 +259,14 @@ func (ik *issuerKeys) load(ctx context.Context, jwksURL string) ([]jwkset.JWK, e
 		// error document served with status 200: keep the keys held.
 		return nil, errNotJWKSet
 	}
-	return ik.usableKeys(ctx, set), nil
+	keys := ik.usableKeys(ctx, set)
+	if len(keys) == 0 {
+		// An empty or unusable set is far more often an issuer glitch
+		// than a deliberate withdrawal of every key: keep the keys held,
+		// as for any failed fetch.
+		return nil, errNoUsableKeys
+	}
+	return keys, nil
 }
 
 // usableKeys converts the JWK Set with jwkset, keeping only public
@@ -305,7 +330,7 @@ func (ik *issuerKeys) keyFor(ctx context.Context, h *joseHeader, method jwt.Sign
 		token.Header["kid"] = h.kid
 	}
 	if !h.kidSet {
-		if err := ik.awaitKeys(ctx, false); err != nil {
+		if err := ik.awaitKeys(ctx, false, ""); err != nil {
 			return nil, err
 		}
 		return ik.keysFor(ctx, alg)

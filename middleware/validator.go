@@ -37,7 +37,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	refresh := make(chan *issuerKeys, len(s.issuers))
+	wake := make(chan struct{}, 1)
 	v := &Validator{
 		s:       s,
 		issuers: make(map[string]*issuerKeys, len(s.issuers)),
@@ -50,7 +50,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		),
 	}
 	for _, is := range s.issuers {
-		ik, err := newIssuerKeys(ctx, s, is, refresh)
+		ik, err := newIssuerKeys(ctx, s, is, wake)
 		if err != nil {
 			return nil, err
 		}
@@ -61,13 +61,13 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		v.cache = newTokenCache(s.TokenCacheSize)
 		v.cache.valid = v.keyPublished
 	}
-	go v.run(ctx, refresh)
+	go v.run(ctx, wake)
 	return v, nil
 }
 
 // run is the refresh goroutine: it fetches every issuer's keys at start,
 // then when a refresh is due or asked for by a request.
-func (v *Validator) run(ctx context.Context, refresh <-chan *issuerKeys) {
+func (v *Validator) run(ctx context.Context, wake <-chan struct{}) {
 	defer close(v.stopped)
 	for _, ik := range v.order {
 		if ctx.Err() != nil {
@@ -90,12 +90,14 @@ func (v *Validator) run(ctx context.Context, refresh <-chan *issuerKeys) {
 				ik.mu.Unlock()
 			}
 			return
-		case ik := <-refresh:
-			ik.mu.Lock()
-			queued := ik.queued
-			ik.mu.Unlock()
-			if queued {
-				v.fetch(ctx, ik)
+		case <-wake:
+			for _, ik := range v.order {
+				ik.mu.Lock()
+				queued := ik.queued
+				ik.mu.Unlock()
+				if queued {
+					v.fetch(ctx, ik)
+				}
 			}
 		case <-timer.C:
 			now := time.Now()

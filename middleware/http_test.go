@@ -57,15 +57,14 @@ func TestAnswers(t *testing.T) {
 				code     string
 				scope    string
 				noChall  bool
-				noDescr  bool
 				bodyCode string
 			}{
-				{name: "no token", v: v, r: vtRequest(""), status: 401, want: []error{middleware.ErrNoToken}, noDescr: true, bodyCode: "unauthorized"},
+				{name: "no token", v: v, r: vtRequest(""), status: 401, want: []error{middleware.ErrNoToken}, bodyCode: "unauthorized"},
 				{name: "other scheme", v: v, r: func() *http.Request {
 					r := vtRequest("")
 					r.Header.Set("Authorization", "Basic dXNlcjpwYXNz")
 					return r
-				}(), status: 401, want: []error{middleware.ErrNoToken}, noDescr: true, bodyCode: "unauthorized"},
+				}(), status: 401, want: []error{middleware.ErrNoToken}, bodyCode: "unauthorized"},
 				{name: "two headers", v: v, r: func() *http.Request {
 					r := vtRequest("abc")
 					r.Header.Add("Authorization", "Bearer abc")
@@ -143,9 +142,6 @@ func TestAnswers(t *testing.T) {
 					}
 					if e.Description == "" {
 						t.Error("empty description")
-					}
-					if !tc.noDescr && !strings.Contains(w.Header().Get("WWW-Authenticate"), "error_description=") && !tc.noChall {
-						t.Error("no error_description attribute")
 					}
 				})
 			}

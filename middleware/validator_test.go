@@ -655,7 +655,6 @@ func TestProfiles(t *testing.T) {
 		alg     string
 		machine bool
 		claims  map[string]any // applied to the access token
-		client  string
 	}{
 		{profile: middlewaretest.Generic},
 		{profile: middlewaretest.Generic, machine: true},

@@ -254,20 +254,135 @@ func FuzzPayloadDecoding(f *testing.F) {
 		if err != nil {
 			return // one of decode's own rules
 		}
-		ref.raw = p.raw
 		if !reflect.DeepEqual(normalize(p), normalize(ref)) {
 			t.Fatalf("%q:\n%+v\nencoding/json:\n%+v", b, p, ref)
 		}
 	})
 }
 
-// normalize makes raw members comparable: decode keeps them as slices of
-// the payload, encoding/json as copies.
+// normalize makes payloads comparable: decode keeps raw members as slices
+// of the payload, encoding/json as copies; unexported fields (the raw
+// payload, decoding notes) are not claims.
 func normalize(p payload) payload {
 	for _, r := range []*json.RawMessage{&p.Typ, &p.TokenUse, &p.Nonce, &p.AtHash, &p.CHash} {
 		if *r != nil {
 			*r = append(json.RawMessage{}, *r...)
 		}
 	}
+	v := reflect.ValueOf(&p).Elem()
+	for i := range v.NumField() {
+		if !v.Type().Field(i).IsExported() {
+			f := v.Field(i)
+			reflect.NewAt(f.Type(), f.Addr().UnsafePointer()).Elem().SetZero()
+		}
+	}
 	return p
+}
+
+// BenchmarkDecode is the decoding of a token without its signature check:
+// base64url, the JSON checks and the walk over header and payload.
+func BenchmarkDecode(b *testing.B) {
+	iss := middlewaretest.NewIssuer()
+	defer iss.Close()
+	token := benchToken(iss, "RS256")
+	i := strings.IndexByte(token, '.')
+	j := i + 1 + strings.IndexByte(token[i+1:], '.')
+	hb, _ := decodeSegment(token[:i])
+	pb, _ := decodeSegment(token[i+1 : j])
+	b.Run("part=base64", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeSegment(token[i+1 : j]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("part=header", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := parseHeader(hb); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("part=payload-valid", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !json.Valid(pb) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("part=payload", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var p payload
+			if err := p.decode(pb); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("part=compactJWS", func(b *testing.B) {
+		for b.Loop() {
+			if !compactJWS(token) {
+				b.Fatal("not compact")
+			}
+		}
+	})
+}
+
+// FuzzTokenScans compares the table scans of compactJWS and isToken68 with
+// the byte-by-byte definitions they replaced.
+func FuzzTokenScans(f *testing.F) {
+	for _, s := range []string{"a.b.c", "a..c", ".b.c", "a.b.", "a.b.c.d", "abc", "", "a.b.c=", "a+b/c~d==", "==", "a=b",
+		"eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJlX3NpZ25hdHVyZQ", "a.b.c\x00", "a.b.c\xff", "é.b.c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := compactJWS(s), compactJWSReference(s); got != want {
+			t.Fatalf("compactJWS(%q) = %v, want %v", s, got, want)
+		}
+		if got, want := isToken68(s), isToken68Reference(s); got != want {
+			t.Fatalf("isToken68(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
+
+func compactJWSReference(token string) bool {
+	dots, last := 0, -1
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		switch {
+		case c == '.':
+			if i == last+1 {
+				return false
+			}
+			dots++
+			last = i
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return dots == 2 && last < len(token)-1
+}
+
+func isToken68Reference(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
 }

@@ -75,6 +75,9 @@ func headerToken(h http.Header) (token string, found bool, err *Error) {
 // isToken68 reports whether s matches RFC 9110 §11.2 token68:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isToken68(s string) bool {
+	if allOf(s, &notToken68Char) {
+		return s != "" // the common case: no padding
+	}
 	i := 0
 	for ; i < len(s); i++ {
 		if !token68Char[s[i]] {
@@ -99,6 +102,16 @@ var token68Char = func() (t [256]bool) {
 	for c := range 256 {
 		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
+
+// notToken68Char marks the bytes that token68Char does not hold.
+var notToken68Char = func() (t [256]uint8) {
+	for c := range 256 {
+		if !token68Char[c] {
+			t[c] = 1
+		}
 	}
 	return t
 }()

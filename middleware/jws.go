@@ -107,7 +107,7 @@ func parseHeader(b []byte) (joseHeader, error) {
 		case "alg":
 			h.alg, h.algOK = "", false
 			if value[0] == '"' {
-				s, err := jsonString(value)
+				s, err := commonString(value)
 				if err != nil {
 					return h, err
 				}
@@ -125,7 +125,7 @@ func parseHeader(b []byte) (joseHeader, error) {
 		case "typ":
 			h.typ, h.typSet, h.typOK = "", value[0] != 'n', false
 			if value[0] == '"' {
-				s, err := jsonString(value)
+				s, err := commonString(value)
 				if err != nil {
 					return h, err
 				}
@@ -345,6 +345,28 @@ func jsonString(v []byte) (string, error) {
 		}
 	}
 	return string(s), nil
+}
+
+// commonHeaderValues are "alg" and "typ" values that parseHeader returns
+// without allocating.
+var commonHeaderValues = func() map[string]string {
+	m := map[string]string{}
+	for _, list := range [][]string{DefaultAlgorithms, {"HS256", "HS384", "HS512", "none",
+		"at+jwt", "application/at+jwt", "JWT", "jwt", "application/jwt"}} {
+		for _, v := range list {
+			m[v] = v
+		}
+	}
+	return m
+}()
+
+// commonString is jsonString, without allocating for the values of
+// commonHeaderValues.
+func commonString(v []byte) (string, error) {
+	if s, ok := commonHeaderValues[string(v[1:len(v)-1])]; ok {
+		return s, nil // plain ASCII: no escapes in these values
+	}
+	return jsonString(v)
 }
 
 // memberName returns the text between the quotes of a member name, and

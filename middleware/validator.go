@@ -389,30 +389,46 @@ func (v *Validator) mapError(err error) error {
 // JWS: three non-empty base64url segments without padding. JWE (five
 // segments) and anything else is refused before parsing.
 func compactJWS(token string) bool {
-	dots := 0
-	last := -1
-	for i := 0; i < len(token); i++ {
-		c := token[i]
-		if c == '.' {
-			if i == last+1 {
-				return false // empty segment
-			}
-			dots++
-			last = i
-		} else if !base64urlChar[c] {
-			return false
-		}
+	i := strings.IndexByte(token, '.')
+	if i <= 0 {
+		return false // no dot, or an empty header
 	}
-	return dots == 2 && last < len(token)-1
+	j := strings.IndexByte(token[i+1:], '.')
+	if j <= 0 {
+		return false // one dot, or an empty payload
+	}
+	j += i + 1
+	if j == len(token)-1 || strings.IndexByte(token[j+1:], '.') >= 0 {
+		return false // an empty signature, or more segments
+	}
+	return allOf(token, &notBase64urlOrDot)
 }
 
-// base64urlChar is the base64url alphabet (RFC 4648 §5), as a table.
-var base64urlChar = func() (t [256]bool) {
+// notBase64urlOrDot marks the bytes outside the base64url alphabet (RFC
+// 4648 §5) and ".".
+var notBase64urlOrDot = func() (t [256]uint8) {
 	for c := range 256 {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			t[c] = 1
+		}
 	}
 	return t
 }()
+
+// allOf reports whether no byte of s is marked in not. Tokens are scanned
+// on every request, cached or not: eight bytes a step, without branches.
+func allOf(s string, not *[256]uint8) bool {
+	var bad uint8
+	for len(s) >= 8 {
+		bad |= not[s[0]] | not[s[1]] | not[s[2]] | not[s[3]] |
+			not[s[4]] | not[s[5]] | not[s[6]] | not[s[7]]
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		bad |= not[s[i]]
+	}
+	return bad == 0
+}
 
 func anyIn(have, want []string) bool {
 	for _, h := range have {

@@ -1,0 +1,172 @@
+// Command benchratio reads `go test -bench` output of this module's
+// BenchmarkVerify and BenchmarkPaired (any -count) and prints, per
+// algorithm, each implementation's cost as a multiple of the bare signature
+// check, its allocations, and the target of issue 5 where there is one.
+//
+//	go test -run '^$' -bench . -count 6 | tee out.txt
+//	go run ./cmd/benchratio out.txt
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Targets of issue 5, as multiples of bare verify of the same algorithm;
+// cached hits are measured against bare RS256.
+var uncachedTarget = map[string]float64{"RS256": 1.25, "ES256": 1.15, "EdDSA": 1.18}
+
+const (
+	cachedTarget = 0.10
+	allocsTarget = 60
+)
+
+type key struct{ family, alg, impl string }
+
+type samples map[string][]float64 // unit → values
+
+func main() {
+	var in io.Reader = os.Stdin
+	if len(os.Args) > 1 {
+		var readers []io.Reader
+		for _, name := range os.Args[1:] {
+			f, err := os.Open(name)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer f.Close()
+			readers = append(readers, f)
+		}
+		in = io.MultiReader(readers...)
+	}
+	data := map[key]samples{}
+	var algs, impls []string
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 4 {
+			continue
+		}
+		family, name, ok := strings.Cut(fields[0], "/")
+		if !ok || (family != "BenchmarkVerify" && family != "BenchmarkPaired") {
+			continue
+		}
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i] // GOMAXPROCS suffix
+		}
+		k := key{family: family}
+		for _, part := range strings.Split(name, "/") {
+			if v, ok := strings.CutPrefix(part, "alg="); ok {
+				k.alg = v
+			} else if v, ok := strings.CutPrefix(part, "impl="); ok {
+				k.impl = v
+			}
+		}
+		if k.alg == "" || k.impl == "" {
+			continue
+		}
+		if !slices.Contains(algs, k.alg) {
+			algs = append(algs, k.alg)
+		}
+		if !slices.Contains(impls, k.impl) {
+			impls = append(impls, k.impl)
+		}
+		if data[k] == nil {
+			data[k] = samples{}
+		}
+		for i := 2; i+1 < len(fields); i += 2 {
+			if v, err := strconv.ParseFloat(fields[i], 64); err == nil {
+				data[k][fields[i+1]] = append(data[k][fields[i+1]], v)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		log.Fatal(err)
+	}
+	if len(algs) == 0 {
+		log.Fatal("no BenchmarkVerify or BenchmarkPaired results in the input")
+	}
+	// The bare RS256 check, for the cached targets: from the paired runs
+	// when there are any.
+	var bareRS256 []float64
+	for k, s := range data {
+		if k.family == "BenchmarkPaired" && k.alg == "RS256" {
+			bareRS256 = append(bareRS256, s["bare-ns/op"]...)
+		}
+	}
+	bareRS256Paired := len(bareRS256) > 0
+	if !bareRS256Paired {
+		bareRS256 = data[key{"BenchmarkVerify", "RS256", "bare"}]["ns/op"]
+	}
+
+	fmt.Println("ns/op, allocs/op, B/op: BenchmarkVerify, median of the runs (the harness rows: handler and recorder alone).")
+	fmt.Println("× bare: BenchmarkPaired, the request's time over the bare check's, both timed in the same iterations;")
+	fmt.Println("median of the runs [lowest–highest]. × bare (apart): the same from the BenchmarkVerify medians.")
+	fmt.Println("Targets (issue 5): uncached ≤ 1.25× RS256, 1.15× ES256, 1.18× EdDSA, ≤ 60 allocs/op; cached ≤ 0.10× bare RS256.")
+	fmt.Println()
+	fmt.Println("| alg | impl | ns/op | × bare | × bare (apart) | allocs/op | B/op | target | met |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---|---|")
+	for _, alg := range algs {
+		bare := data[key{"BenchmarkVerify", alg, "bare"}]["ns/op"]
+		for _, impl := range impls {
+			v := data[key{"BenchmarkVerify", alg, impl}]
+			p := data[key{"BenchmarkPaired", alg, impl}]
+			if v == nil && p == nil {
+				continue
+			}
+			ns := median(v["ns/op"])
+			allocs, bytes := median(v["allocs/op"]), median(v["B/op"])
+			apart := ns / median(bare)
+			paired, rangeText := apart, "–"
+			if x := p["x-bare"]; len(x) > 0 {
+				paired = median(x)
+				rangeText = fmt.Sprintf("%.3f [%.3f–%.3f]", paired, slices.Min(x), slices.Max(x))
+			}
+			if impl == "bare" {
+				rangeText = "1"
+			}
+			target, met := "", ""
+			switch {
+			case strings.HasSuffix(impl, "bearerguard-uncached"):
+				t := uncachedTarget[alg]
+				target = fmt.Sprintf("≤ %.2f×, ≤ %d allocs", t, allocsTarget)
+				met = yesNo(paired <= t && allocs <= allocsTarget)
+			case strings.HasSuffix(impl, "bearerguard-cached"):
+				req := ns
+				if r := p["req-ns/op"]; len(r) > 0 && bareRS256Paired {
+					req = median(r)
+				}
+				x := req / median(bareRS256)
+				target = fmt.Sprintf("≤ %.2f× bare RS256: %.3f×", cachedTarget, x)
+				met = yesNo(x <= cachedTarget)
+			}
+			fmt.Printf("| %s | %s | %.0f | %s | %.3f | %.0f | %.0f | %s | %s |\n",
+				alg, impl, ns, rangeText, apart, allocs, bytes, target, met)
+		}
+	}
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "NO"
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -117,7 +117,7 @@ func TestTokenCacheUnit(t *testing.T) {
 		c.mu.RLock()
 		bytes := c.bytes
 		c.mu.RUnlock()
-		if want := len("tok") + len(`{}`) + cacheEntryOverhead; bytes != want {
+		if want := entrySize("tok", second); bytes != want {
 			t.Errorf("bytes %d, want %d", bytes, want)
 		}
 	})

@@ -6,20 +6,27 @@
 //
 // The issuer's JWK Set (RFC 7517) is found through OpenID Connect Discovery
 // 1.0 or RFC 8414 authorization server metadata, whose "issuer" must equal
-// the configured issuer exactly, unless Config.JWKSURL names it. Keys are
-// held in a jwkset storage and read through keyfunc. They are fetched in the
+// the configured issuer exactly, unless Config.JWKSURL names it. JWK Sets
+// are decoded by jwkset and held in a jwkset storage; a token's key is
+// found through keyfunc over that storage, with a lock-free snapshot by
+// "kid" for the keys already held. Keys are fetched in the
 // background by one goroutine per Validator, refreshed periodically, and
 // fetched again, rate-limited, when a token names an unknown "kid"; no
 // request waits longer than Config.KeyWait for a fetch. Symmetric keys,
 // keys whose kid appears twice, and keys marked for encryption are never
 // used. Until keys are first obtained requests get 503 with Retry-After;
-// once obtained, they keep serving through issuer outages.
+// once obtained, they keep serving through issuer outages (a failed fetch,
+// or a JWK Set without a usable key, keeps the keys held).
 //
 // # Tokens
 //
-// A token must be a compact JWS (RFC 7515 §7.1) signed with an allowlisted
-// asymmetric algorithm (RFC 7518 §3, RFC 8037) by a key whose type fits the
-// algorithm; "crit" extensions are refused (RFC 7515 §4.1.11); "jku",
+// A token must be a compact JWS (RFC 7515 §7.1), decoded strictly
+// (base64url without padding, one JSON object per part, case-sensitive
+// claim names: "ISS" or "Scope" are refused, never read as "iss" or
+// "scope"), signed with an allowlisted asymmetric algorithm (RFC 7518 §3,
+// RFC 8037) by a key whose type fits the algorithm. Signatures are checked
+// by golang-jwt's signing methods, exp, nbf and iat by golang-jwt's
+// Validator. "crit" extensions are refused (RFC 7515 §4.1.11); "jku",
 // "x5u", "jwk" and "x5c" headers are ignored (RFC 8725 §3.10). "exp" is
 // required; "nbf" and "iat" may not be in the future, with Config.Leeway of
 // tolerance (RFC 7519 §4.1). "iss" must equal a trusted issuer and one

@@ -39,7 +39,9 @@ type Claims struct {
 	// Machine reports whether the token was issued to a client acting on its
 	// own behalf (client_credentials grant) rather than to a user: Auth0's
 	// "gty" is "client-credentials", Entra ID's "idtyp" is "app", or the
-	// subject equals the client id (RFC 9068 §2.2).
+	// subject equals the client id (RFC 9068 §2.2). Keycloak service-account
+	// tokens carry none of these signals (their subject is a user id) and
+	// read as false; tell them by client id instead.
 	Machine bool
 	// Payload is the verified JSON payload of the token, for custom claims.
 	Payload json.RawMessage

@@ -138,7 +138,7 @@ type Config struct {
 	Realm string
 
 	// ErrorHandler writes the answer for a refused request in the net/http
-	// middleware. Optional, default [WriteError]: RFC 6750 header and a small
+	// middleware. Optional, default [Validator.WriteError]: RFC 6750 header and a small
 	// JSON body. The framework adapters use their framework's own error
 	// path instead.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err *Error)

@@ -59,8 +59,12 @@ func NewIssuer() *Issuer {
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", i.serveMetadata)
 	mux.HandleFunc("GET /jwks", i.serveJWKS)
 	mux.HandleFunc("POST /oauth/token", i.serveToken)
-	i.srv = httptest.NewServer(mux)
-	i.URL = i.srv.URL
+	// URL is set before the server starts, so that a request arriving at
+	// once (a client of an earlier server on the same port) reads it
+	// without a race.
+	i.srv = httptest.NewUnstartedServer(mux)
+	i.URL = "http://" + i.srv.Listener.Addr().String()
+	i.srv.Start()
 	return i
 }
 

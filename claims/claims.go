@@ -84,7 +84,9 @@ func (c *Claims) Map() (map[string]any, error) {
 // Lookup returns the value of the claim at path. A path is either a claim
 // name, which may itself contain dots (Auth0's namespaced claims such as
 // "https://example.com/roles"), or, when no claim has that name, a dotted
-// path into nested objects such as "realm_access.roles" (Keycloak). The bool
+// path into nested objects such as "realm_access.roles" (Keycloak). At each
+// level the longest dotted prefix that names an object is followed, so a
+// namespaced name may lead a path: "https://example.com/org.id". The bool
 // is false if the claim is absent.
 func (c *Claims) Lookup(path string) (any, bool) {
 	m, err := c.Map()
@@ -99,15 +101,14 @@ func LookupMap(m map[string]any, path string) (any, bool) {
 	if v, ok := m[path]; ok {
 		return v, true
 	}
-	head, rest, found := strings.Cut(path, ".")
-	if !found {
-		return nil, false
+	// The longest prefix that names an object wins, so that a claim name
+	// with dots may lead a nested path: "https://example.com/org.id".
+	for i := strings.LastIndexByte(path, '.'); i > 0; i = strings.LastIndexByte(path[:i], '.') {
+		if next, ok := m[path[:i]].(map[string]any); ok {
+			return LookupMap(next, path[i+1:])
+		}
 	}
-	next, ok := m[head].(map[string]any)
-	if !ok {
-		return nil, false
-	}
-	return LookupMap(next, rest)
+	return nil, false
 }
 
 // ErrNoPayload is returned by [Claims.Decode] and [Claims.Map] when the

@@ -157,9 +157,14 @@ func TestLookupMapNested(t *testing.T) {
 	if v, ok := claims.LookupMap(m, "realm_access.roles"); !ok || !reflect.DeepEqual(v, []any{"a", "b"}) {
 		t.Errorf("realm_access.roles = %v, %v", v, ok)
 	}
-	// The first dot splits first: "a" then "b.c".
-	if v, ok := claims.LookupMap(m, "a.b.c"); !ok || v != 2 {
-		t.Errorf("a.b.c = %v, %v, want 2", v, ok)
+	// The longest prefix naming an object wins: "a.b" then "c".
+	if v, ok := claims.LookupMap(m, "a.b.c"); !ok || v != 1 {
+		t.Errorf("a.b.c = %v, %v, want 1", v, ok)
+	}
+	// A namespaced claim name with dots leads a nested path (Auth0).
+	ns := map[string]any{"https://example.com/org": map[string]any{"id": "o-1"}}
+	if v, ok := claims.LookupMap(ns, "https://example.com/org.id"); !ok || v != "o-1" {
+		t.Errorf("https://example.com/org.id = %v, %v, want o-1", v, ok)
 	}
 	if v, ok := claims.LookupMap(nil, "x"); ok {
 		t.Errorf("LookupMap(nil) = %v, true", v)

@@ -7,23 +7,27 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 oidc="$root/internal/interop/oidcprovider"
 
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt_install() {
+  if ! $sudo apt-get install -y --no-install-recommends "$@"; then
+    $sudo apt-get update
+    $sudo apt-get install -y --no-install-recommends "$@"
+  fi
+}
+
+# The machine image ships Node.js 20; a bare Debian gets its own.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "install-interop: node and npm are required (Node.js 20 or later)" >&2
-  exit 1
+  apt_install nodejs npm
 fi
 
 # npm ci installs exactly the lock, replacing any node_modules there is.
 npm ci --prefix "$oidc" --no-audit --no-fund
 
 if ! /usr/bin/python3 -c 'import authlib, flask' 2>/dev/null; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    sudo="sudo"
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  if ! $sudo apt-get install -y --no-install-recommends python3-authlib python3-flask; then
-    $sudo apt-get update
-    $sudo apt-get install -y --no-install-recommends python3-authlib python3-flask
-  fi
+  apt_install python3 python3-authlib python3-flask
   /usr/bin/python3 -c 'import authlib, flask'
 fi

@@ -551,7 +551,7 @@ func (v *Validator) parseAndVerify(ctx context.Context, token string, p *payload
 		return nil, "", invalidToken(ErrInvalidSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
 	}
 	if err := v.times.Validate(p); err != nil {
-		return nil, "", v.mapError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
+		return nil, "", timeError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
 	}
 	return ik, kid, nil
 }

@@ -86,13 +86,6 @@ func (k keyReader) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) 
 	return k.Storage.KeyRead(ctx, kid)
 }
 
-func (k keyReader) KeyReadAll(ctx context.Context) ([]jwkset.JWK, error) {
-	if err := k.ik.awaitKeys(ctx, false, ""); err != nil {
-		return nil, err
-	}
-	return k.Storage.KeyReadAll(ctx)
-}
-
 func (k keyReader) KeyDelete(context.Context, string) (bool, error) { return false, errReadOnly }
 
 func (k keyReader) KeyReplaceAll(context.Context, []jwkset.JWK) error { return errReadOnly }
@@ -303,38 +296,28 @@ func (ik *issuerKeys) usableKeys(ctx context.Context, set jwkset.JWKSMarshal) []
 	return keys
 }
 
-// keyFor is the jwt.Keyfunc body for one issuer: keyfunc finds the key by
-// kid (checking a JWK "alg" against the token's), then the key's type and
-// size must fit the token's algorithm.
+// keyFor finds the key that may verify a token of this issuer signed with
+// method. A kid of the keys held is looked up in a lock-free snapshot;
+// another kid goes through keyfunc, whose storage (keyReader) waits for a
+// rate-limited refresh. A JWK "alg" must equal the token's, and the key's
+// type and size must fit it. A token without kid gets every key that fits.
 func (ik *issuerKeys) keyFor(ctx context.Context, h *joseHeader, method jwt.SigningMethod) (any, error) {
 	alg := method.Alg()
-	if h.kidSet {
-		// The common case, a kid of the keys held, without keyfunc: no
-		// lock, no copy of the key set, the same rules.
-		if m := ik.byKid.Load(); m != nil {
-			if k, ok := (*m)[h.kid]; ok {
-				if k.alg != "" && k.alg != alg {
-					return nil, invalidToken(ErrUnsupportedAlgorithm, fmt.Errorf(`JWK "alg" %q does not match token "alg" %q`, k.alg, alg))
-				}
-				if !keyFits(alg, k.key) {
-					return nil, invalidToken(ErrUnsupportedAlgorithm, fmt.Errorf("key of type %T does not fit %s", k.key, alg))
-				}
-				return k.key, nil
-			}
-		}
-	}
-	// No kid, or a kid not held: keyfunc, whose storage waits for a
-	// rate-limited refresh (keyReader).
-	token := &jwt.Token{Method: method, Header: map[string]any{"alg": h.alg}}
-	if h.kidSet {
-		token.Header["kid"] = h.kid
-	}
 	if !h.kidSet {
 		if err := ik.awaitKeys(ctx, false, ""); err != nil {
 			return nil, err
 		}
 		return ik.keysFor(ctx, alg)
 	}
+	if m := ik.byKid.Load(); m != nil {
+		if k, ok := (*m)[h.kid]; ok {
+			if k.alg != "" && k.alg != alg {
+				return nil, invalidToken(ErrUnsupportedAlgorithm, fmt.Errorf(`JWK "alg" %q does not match token "alg" %q`, k.alg, alg))
+			}
+			return fitting(alg, k.key)
+		}
+	}
+	token := &jwt.Token{Method: method, Header: map[string]any{"alg": h.alg, "kid": h.kid}}
 	key, err := ik.kf.KeyfuncCtx(ctx)(token)
 	if err != nil {
 		var e *Error
@@ -349,24 +332,24 @@ func (ik *issuerKeys) keyFor(ctx context.Context, h *joseHeader, method jwt.Sign
 		}
 		return nil, invalidToken(ErrUnknownKey, err)
 	}
-	switch k := key.(type) {
-	case jwt.VerificationKeySet:
-		var fit []jwt.VerificationKey
-		for _, key := range k.Keys {
-			if keyFits(alg, key) {
-				fit = append(fit, key)
-			}
-		}
-		if len(fit) == 0 {
-			return nil, invalidToken(ErrUnknownKey, nil)
-		}
-		return jwt.VerificationKeySet{Keys: fit}, nil
-	default:
-		if !keyFits(alg, key) {
-			return nil, invalidToken(ErrUnsupportedAlgorithm, fmt.Errorf("key of type %T does not fit %s", key, alg))
-		}
-		return key, nil
+	return fitting(alg, key)
+}
+
+// fitting returns key if it may verify alg, else an ErrUnsupportedAlgorithm.
+func fitting(alg string, key any) (any, error) {
+	if !keyFits(alg, key) {
+		return nil, invalidToken(ErrUnsupportedAlgorithm, fmt.Errorf("key of type %T does not fit %s", key, alg))
 	}
+	return key, nil
+}
+
+// publicKey returns the public key of jwk, as keyfunc hands it out.
+func publicKey(jwk jwkset.JWK) any {
+	key := jwk.Key()
+	if pk, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+		return pk.Public()
+	}
+	return key
 }
 
 // keysFor returns the keys that may verify a token without kid: every key
@@ -383,11 +366,7 @@ func (ik *issuerKeys) keysFor(ctx context.Context, alg string) (any, error) {
 		if a := jwk.Marshal().ALG.String(); a != "" && a != alg {
 			continue
 		}
-		key := jwk.Key()
-		if pk, ok := key.(interface{ Public() crypto.PublicKey }); ok {
-			key = pk.Public()
-		}
-		if keyFits(alg, key) {
+		if key := publicKey(jwk); keyFits(alg, key) {
 			fit = append(fit, key)
 		}
 	}
@@ -412,11 +391,7 @@ func keysByKid(keys []jwkset.JWK) *map[string]kidKey {
 		if _, dup := m[kid]; dup {
 			continue
 		}
-		key := jwk.Key()
-		if pk, ok := key.(interface{ Public() crypto.PublicKey }); ok {
-			key = pk.Public()
-		}
-		m[kid] = kidKey{key: key, alg: jwk.Marshal().ALG.String()}
+		m[kid] = kidKey{key: publicKey(jwk), alg: jwk.Marshal().ALG.String()}
 	}
 	return &m
 }

@@ -55,16 +55,6 @@ type confirmation struct {
 
 var errPayloadNotObject = errors.New("payload is not a JSON object")
 
-// UnmarshalJSON decodes the claims as the request path does
-// ([payload.decode]) and keeps a copy of b as the raw payload for
-// claims.Claims.Payload.
-func (p *payload) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || b[0] != '{' {
-		return errPayloadNotObject
-	}
-	return p.decode(append([]byte(nil), b...))
-}
-
 // claimNames are the claim names the payload struct reads.
 var claimNames = func() []string {
 	t := reflect.TypeFor[payload]()

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -27,5 +28,28 @@ func TestEmptyKeySetKeepsKeys(t *testing.T) {
 			}
 			ktWant(t, ktValidate(v, tok))
 		})
+	}
+}
+
+// TestNoWaitOnceStopped: once the validator's context is done no fetch will
+// happen, so a request that needs keys is answered at once rather than
+// after KeyWait.
+func TestNoWaitOnceStopped(t *testing.T) {
+	kit := ktKit(t)
+	kit.SetStatus(500) // never ready
+	ctx, cancel := context.WithCancel(context.Background())
+	v, err := New(ctx, Config{Issuer: kit.URL, Audiences: []string{ktAPI}, KeyWait: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-v.stopped
+	done := make(chan error, 1)
+	go func() { done <- ktValidate(v, kit.Token(middlewaretest.Spec{})) }()
+	select {
+	case err := <-done:
+		ktWant(t, err, ErrKeysUnavailable)
+	case <-time.After(30 * time.Second):
+		t.Fatal("a request waited for keys after the validator stopped")
 	}
 }

@@ -135,10 +135,9 @@ func BenchmarkTokenCacheMemory(b *testing.B) {
 						}
 					}
 					after := heapAfterGC()
-					v.cache.mu.RLock()
-					entries = float64(len(v.cache.entries))
-					accounted = float64(v.cache.bytes) / entries
-					v.cache.mu.RUnlock()
+					st := v.cache.stats(b)
+					entries = float64(st.entries)
+					accounted = float64(st.bytes) / entries
 					perEntry = float64(after-before) / entries
 					runtime.KeepAlive(v)
 				}

@@ -25,14 +25,17 @@ const (
 	DefaultMaxTokenSize = 16 << 10
 	// DefaultRefreshInterval is how often the issuer's JWKS is refreshed.
 	DefaultRefreshInterval = 15 * time.Minute
-	// DefaultMinRefreshInterval is the least time between two JWKS fetches
-	// caused by tokens with an unknown "kid". A flood of forged kids causes
-	// at most one fetch per interval.
-	DefaultMinRefreshInterval = 30 * time.Second
-	// DefaultKeyWait is the longest a request waits for a JWKS fetch in
-	// flight (the first fetch after start-up, or a fetch for an unknown
-	// kid). When it passes, the request is answered at once: 503 if no keys
-	// were ever obtained, 401 if the kid stays unknown.
+	// DefaultMinRefreshInterval is the least time between the starts of two
+	// JWKS fetches of one issuer, whatever causes them (tokens with an
+	// unknown "kid", retries after a failure). A flood of forged kids causes
+	// at most one fetch per interval; a key published by a rotation is found
+	// within about this long. It is below DefaultKeyWait, so that a request
+	// with a new kid is answered after the fetch it waits for.
+	DefaultMinRefreshInterval = time.Second
+	// DefaultKeyWait is the longest a request waits for keys: the first
+	// fetch after start-up, or a fetch for an unknown kid. A request whose
+	// key cannot be fetched within it is answered 503 with Retry-After,
+	// never 401: the token may well be valid.
 	DefaultKeyWait = 2 * time.Second
 	// DefaultFetchTimeout bounds each discovery or JWKS HTTP request.
 	DefaultFetchTimeout = 10 * time.Second
@@ -48,14 +51,20 @@ const (
 	MaxTokenCacheTTL = 5 * time.Minute
 )
 
-// DefaultAlgorithms is the algorithm allowlist used when Config.Algorithms is
-// empty: every asymmetric JWS algorithm of RFC 7518 and RFC 8037.
-var DefaultAlgorithms = []string{
+// supportedAlgorithms are the JWS algorithms bearerguard can accept: every
+// asymmetric algorithm of RFC 7518 §3 and RFC 8037. Config.Algorithms may
+// only narrow this list.
+var supportedAlgorithms = [...]string{
 	"RS256", "RS384", "RS512",
 	"PS256", "PS384", "PS512",
 	"ES256", "ES384", "ES512",
 	"EdDSA",
 }
+
+// DefaultAlgorithms returns the algorithm allowlist used when
+// Config.Algorithms is empty: every asymmetric JWS algorithm of RFC 7518 and
+// RFC 8037. The slice is a new copy on each call.
+func DefaultAlgorithms() []string { return append([]string(nil), supportedAlgorithms[:]...) }
 
 // Config configures a [Validator]. The zero value of every optional field is
 // the secure choice.
@@ -89,7 +98,7 @@ type Config struct {
 	ClientIDs []string
 
 	// Algorithms is the allowlist of JWS algorithms. Optional, default
-	// [DefaultAlgorithms]. Only asymmetric algorithms are accepted: "none"
+	// [DefaultAlgorithms]() (every asymmetric algorithm). Only asymmetric algorithms are accepted: "none"
 	// and HS256/384/512 are refused by [New].
 	Algorithms []string
 
@@ -157,8 +166,11 @@ type Config struct {
 	// default [DefaultRefreshInterval].
 	RefreshInterval time.Duration
 
-	// MinRefreshInterval is the least time between two JWKS fetches caused
-	// by unknown key ids. Optional, default [DefaultMinRefreshInterval].
+	// MinRefreshInterval is the least time between the starts of two JWKS
+	// fetches of one issuer, whatever causes them. Optional, default
+	// [DefaultMinRefreshInterval]. A request with an unknown key id waits
+	// (within KeyWait) for the next fetch allowed; if none is allowed within
+	// KeyWait it is answered 503 with Retry-After.
 	MinRefreshInterval time.Duration
 
 	// KeyWait is the longest a request waits for keys being fetched.
@@ -198,27 +210,83 @@ func configError(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 }
 
-// settings is Config with defaults applied.
-type settings struct {
-	Config
-	issuers    []Issuer
-	algs       map[string]bool
-	algList    []string
-	leeway     time.Duration
-	maxToken   int
-	scopeClaim []string
-	now        func() time.Time
-	client     *http.Client
+// The accessors below apply the defaults where a setting is used, so that
+// each setting has one name: the Config field.
+
+func (c *Config) leeway() time.Duration {
+	switch {
+	case c.Leeway < 0:
+		return 0
+	case c.Leeway == 0:
+		return DefaultLeeway
+	}
+	return c.Leeway
 }
 
-func (c Config) settings() (*settings, error) {
-	s := &settings{Config: c}
+func (c *Config) maxTokenSize() int {
+	if c.MaxTokenSize <= 0 {
+		return DefaultMaxTokenSize
+	}
+	return c.MaxTokenSize
+}
+
+var defaultScopeClaims = []string{"scope", "scp"}
+
+func (c *Config) scopeClaims() []string {
+	if len(c.ScopeClaims) == 0 {
+		return defaultScopeClaims
+	}
+	return c.ScopeClaims
+}
+
+func (c *Config) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
+func (c *Config) refreshInterval() time.Duration {
+	if c.RefreshInterval <= 0 {
+		return DefaultRefreshInterval
+	}
+	return c.RefreshInterval
+}
+
+func (c *Config) minRefreshInterval() time.Duration {
+	if c.MinRefreshInterval <= 0 {
+		return DefaultMinRefreshInterval
+	}
+	return c.MinRefreshInterval
+}
+
+func (c *Config) keyWait() time.Duration {
+	if c.KeyWait <= 0 {
+		return DefaultKeyWait
+	}
+	return c.KeyWait
+}
+
+func (c *Config) tokenCacheSize() int {
+	if c.TokenCacheSize == 0 {
+		return DefaultTokenCacheSize
+	}
+	return max(c.TokenCacheSize, 0)
+}
+
+// issuers returns every trusted issuer, the main one first.
+func (c *Config) issuers() []Issuer {
+	return append([]Issuer{{Issuer: c.Issuer, JWKSURL: c.JWKSURL}}, c.ExtraIssuers...)
+}
+
+// check reports the first missing or contradictory setting of c, and
+// returns the algorithm allowlist as a set.
+func (c *Config) check() (algs map[string]bool, err error) {
 	if c.Issuer == "" {
 		return nil, configError("Issuer is required")
 	}
-	s.issuers = append([]Issuer{{Issuer: c.Issuer, JWKSURL: c.JWKSURL}}, c.ExtraIssuers...)
 	seen := map[string]bool{}
-	for _, is := range s.issuers {
+	for _, is := range c.issuers() {
 		if seen[is.Issuer] {
 			return nil, configError("issuer %q given twice", is.Issuer)
 		}
@@ -235,71 +303,30 @@ func (c Config) settings() (*settings, error) {
 	if len(c.Audiences) == 0 && len(c.ClientIDs) == 0 {
 		return nil, configError("Audiences is required (or ClientIDs for issuers whose tokens have no aud)")
 	}
-	for _, a := range c.Audiences {
-		if a == "" {
-			return nil, configError("empty audience")
-		}
+	if contains(c.Audiences, "") {
+		return nil, configError("empty audience")
 	}
-	for _, a := range c.ClientIDs {
-		if a == "" {
-			return nil, configError("empty client id")
-		}
+	if contains(c.ClientIDs, "") {
+		return nil, configError("empty client id")
 	}
-	algs := c.Algorithms
-	if len(algs) == 0 {
-		algs = DefaultAlgorithms
+	if c.Leeway > MaxLeeway {
+		return nil, configError("Leeway %v exceeds %v", c.Leeway, MaxLeeway)
 	}
-	s.algs = map[string]bool{}
-	for _, a := range algs {
-		if !contains(DefaultAlgorithms, a) {
+	if contains(c.ScopeClaims, "") {
+		return nil, configError("empty scope claim name")
+	}
+	list := c.Algorithms
+	if len(list) == 0 {
+		list = supportedAlgorithms[:]
+	}
+	algs = make(map[string]bool, len(list))
+	for _, a := range list {
+		if !contains(supportedAlgorithms[:], a) {
 			return nil, configError("algorithm %q is not an allowed asymmetric JWS algorithm", a)
 		}
-		if !s.algs[a] {
-			s.algs[a] = true
-			s.algList = append(s.algList, a)
-		}
+		algs[a] = true
 	}
-	switch {
-	case c.Leeway < 0:
-		s.leeway = 0
-	case c.Leeway == 0:
-		s.leeway = DefaultLeeway
-	case c.Leeway > MaxLeeway:
-		return nil, configError("Leeway %v exceeds %v", c.Leeway, MaxLeeway)
-	default:
-		s.leeway = c.Leeway
-	}
-	s.maxToken = c.MaxTokenSize
-	if s.maxToken <= 0 {
-		s.maxToken = DefaultMaxTokenSize
-	}
-	s.scopeClaim = c.ScopeClaims
-	if len(s.scopeClaim) == 0 {
-		s.scopeClaim = []string{"scope", "scp"}
-	}
-	for _, sc := range s.scopeClaim {
-		if sc == "" {
-			return nil, configError("empty scope claim name")
-		}
-	}
-	s.now = c.Now
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if s.RefreshInterval <= 0 {
-		s.RefreshInterval = DefaultRefreshInterval
-	}
-	if s.MinRefreshInterval <= 0 {
-		s.MinRefreshInterval = DefaultMinRefreshInterval
-	}
-	if s.KeyWait <= 0 {
-		s.KeyWait = DefaultKeyWait
-	}
-	if s.TokenCacheSize == 0 {
-		s.TokenCacheSize = DefaultTokenCacheSize
-	}
-	s.client = safeClient(c.HTTPClient)
-	return s, nil
+	return algs, nil
 }
 
 // checkURL requires an absolute https URL without fragment, or http on a

@@ -39,6 +39,12 @@ var (
 // is missing a required field or contradicts itself.
 var ErrInvalidConfig = errors.New("bearerguard: invalid config")
 
+// ErrStopped is matched by the error of [Validator.Ready] once the context
+// given to [New] has ended: the validator no longer fetches keys. Keys
+// already held keep verifying tokens; a token that needs a key not held is
+// answered 503 ([ErrKeysUnavailable]), and its error matches ErrStopped too.
+var ErrStopped = errors.New("bearerguard: validator stopped (the context given to New has ended)")
+
 // Causes of ErrInvalidRequest.
 var (
 	// ErrMalformedHeader: the Authorization header is not "Bearer" followed
@@ -112,8 +118,8 @@ type Error struct {
 	cause    error
 }
 
-// Error returns the category, the specific reason and the cause. It is meant
-// for logs; it is never sent to clients.
+// Error returns the specific reason and the cause. It is meant for logs; it
+// is never sent to clients.
 func (e *Error) Error() string {
 	s := e.reason.Error()
 	if e.cause != nil {
@@ -169,6 +175,14 @@ func newError(category, reason, cause error) *Error {
 	default:
 		e.Status, e.Code = http.StatusServiceUnavailable, CodeUnavailable
 	}
+	return e
+}
+
+// unavailable returns the 503 answer for keys that could not be obtained;
+// clients are told to retry after retry, at least a second.
+func unavailable(retry time.Duration, cause error) *Error {
+	e := newError(ErrKeysUnavailable, ErrKeysUnavailable, cause)
+	e.RetryAfter = max(retry, time.Second)
 	return e
 }
 

@@ -12,14 +12,16 @@ import (
 // maxFormBody bounds the body read when Config.AllowFormToken is set.
 const maxFormBody = 64 << 10
 
-// extract finds the bearer token of r (RFC 6750 §2). It returns the token,
-// or an *Error of category ErrNoToken or ErrInvalidRequest.
-func (v *Validator) extract(r *http.Request) (string, *Error) {
+// extractToken finds the bearer token of r (RFC 6750 §2): in the
+// Authorization header, and where cfg allows it in the query or the form
+// body. It returns the token, or an *Error of category ErrNoToken or
+// ErrInvalidRequest.
+func extractToken(r *http.Request, cfg *Config) (string, *Error) {
 	token, found, err := headerToken(r.Header)
 	if err != nil {
 		return "", err
 	}
-	if v.s.AllowQueryToken {
+	if cfg.AllowQueryToken {
 		if t, ok, err := queryToken(r.URL); err != nil {
 			return "", err
 		} else if ok {
@@ -29,7 +31,7 @@ func (v *Validator) extract(r *http.Request) (string, *Error) {
 			token, found = t, true
 		}
 	}
-	if v.s.AllowFormToken {
+	if cfg.AllowFormToken {
 		if t, ok, err := formToken(r); err != nil {
 			return "", err
 		} else if ok {

@@ -126,7 +126,7 @@ func TestExtract(t *testing.T) {
 		{"query on, form in body ignored", query, ktRequest("POST", "", form, "access_token=abc"), "", noToken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			token, e := tc.v.extract(tc.r)
+			token, e := extractToken(tc.r, &tc.v.cfg)
 			if len(tc.want) == 0 {
 				if e != nil {
 					t.Fatalf("error %v, want token %q", e, tc.token)
@@ -154,7 +154,7 @@ func TestExtractFormBodyRestored(t *testing.T) {
 	v := ktExtractors(t, kit)[2]
 	for _, body := range []string{"access_token=abc&name=x", "name=x", strings.Repeat("b", maxFormBody)} {
 		r := ktRequest("POST", "", form, body)
-		if _, e := v.extract(r); e != nil && !errors.Is(e, ErrNoToken) {
+		if _, e := extractToken(r, &v.cfg); e != nil && !errors.Is(e, ErrNoToken) {
 			t.Fatalf("extract: %v", e)
 		}
 		got, err := io.ReadAll(r.Body)
@@ -185,7 +185,7 @@ func TestTokenSize(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ktRequest("GET", "", "", "", "Bearer "+tc.token)
-			_, err := tc.v.ValidateRequest(r)
+			_, err := tc.v.Check(r, Policy{})
 			ktWant(t, err, tc.want...)
 		})
 	}
@@ -235,12 +235,12 @@ func FuzzExtract(f *testing.F) {
 		}
 		v := vs[mode&3]
 		r := ktRequest(method, query, ct, body, auth...)
-		token, e := v.extract(r)
+		token, e := extractToken(r, &v.cfg)
 		if e == nil {
 			if !isToken68(token) {
 				t.Fatalf("extracted %q, which is not token68", token)
 			}
-			if !strings.Contains(h1, token) && !strings.Contains(h2, token) && !v.s.AllowQueryToken && !v.s.AllowFormToken {
+			if !strings.Contains(h1, token) && !strings.Contains(h2, token) && !v.cfg.AllowQueryToken && !v.cfg.AllowFormToken {
 				t.Fatalf("extracted %q from headers %q, %q", token, h1, h2)
 			}
 			return
@@ -279,9 +279,9 @@ func FuzzExtract(f *testing.F) {
 // TestQueryTokenIgnoresOtherMalformedParameters: with AllowQueryToken, a
 // ";" or a bad escape in another parameter does not spoil a good token.
 func TestQueryTokenIgnoresOtherMalformedParameters(t *testing.T) {
-	v := &Validator{s: &settings{Config: Config{AllowQueryToken: true}}}
+	v := &Validator{cfg: Config{AllowQueryToken: true}}
 	for _, q := range []string{"a=1;b=2&access_token=abc", "x=%zz&access_token=abc"} {
-		tok, err := v.extract(ktRequest("GET", q, "", ""))
+		tok, err := extractToken(ktRequest("GET", q, "", ""), &v.cfg)
 		if err != nil || tok != "abc" {
 			t.Errorf("query %q: token %q, error %v; want abc", q, tok, err)
 		}

@@ -157,7 +157,7 @@ func hgFuzzSeeds(t testing.TB) []string {
 		return hgMustJSON(hgWith(map[string]any{"alg": alg, "kid": kid, "typ": "at+jwt"}, extra...))
 	}
 	var seeds []string
-	for _, alg := range middleware.DefaultAlgorithms {
+	for _, alg := range middleware.DefaultAlgorithms() {
 		seeds = append(seeds, hgFuzzToken(t, alg, hdr(alg), claims))
 	}
 	valid := seeds[0]
@@ -318,7 +318,11 @@ func FuzzValidateToken(f *testing.F) {
 		// Over HTTP, in the header and in the query.
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Header["Authorization"] = []string{"Bearer " + token}
-		if _, he := wide.Check(r, middleware.Policy{}); he != nil {
+		if _, err := wide.Check(r, middleware.Policy{}); err != nil {
+			var he *middleware.Error
+			if !errors.As(err, &he) {
+				t.Fatalf("Check error %v is not an *Error", err)
+			}
 			if he.Status != http.StatusBadRequest && he.Status != http.StatusUnauthorized {
 				t.Fatalf("HTTP status %d: %v", he.Status, he)
 			}
@@ -346,7 +350,7 @@ func TestHardeningFuzzSeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < len(middleware.DefaultAlgorithms) {
+	if len(files) < len(middleware.DefaultAlgorithms()) {
 		t.Fatalf("%d committed valid seeds, want one per algorithm at least", len(files))
 	}
 	for _, name := range files {

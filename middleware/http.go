@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,7 +65,7 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := v.Check(r, p)
 		if err != nil {
-			v.fail(w, r, err)
+			v.fail(w, r, requestError(err))
 			return
 		}
 		if c != nil {
@@ -77,51 +76,50 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 }
 
 // Check is the whole decision for one request under policy p: token
-// extraction, validation and scope requirement. A request without token
-// under an optional policy yields nil claims and a nil error. Framework
-// adapters are built on it.
-func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, *Error) {
-	token, e := v.extract(r)
+// extraction (RFC 6750 §2), validation ([Validator.ValidateToken]) and the
+// policy's requirements. A request without token under an optional policy
+// yields nil claims and a nil error. Every error is an [*Error]; use
+// [errors.As] to get its status and challenge. Framework adapters and
+// custom integrations are built on it.
+func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, error) {
+	c, e := v.check(r, p)
 	if e != nil {
-		if p.Optional && e.category == ErrNoToken {
-			return nil, nil
-		}
-		v.logRefusal(r, e)
-		return nil, e
-	}
-	c, err := v.ValidateToken(r.Context(), token)
-	if err != nil {
-		e := asError(err)
-		v.logRefusal(r, e)
-		return nil, e
-	}
-	if p.Scopes != nil && !p.Scopes.Allows(c.Scopes) {
-		e := newError(ErrInsufficientScope, ErrInsufficientScope, nil)
-		e.Scope = p.Scopes.Challenge()
 		v.logRefusal(r, e)
 		return nil, e
 	}
 	return c, nil
 }
 
-func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
+func (v *Validator) check(r *http.Request, p Policy) (*claims.Claims, *Error) {
+	token, e := extractToken(r, &v.cfg)
+	if e != nil {
+		if p.Optional && e.category == ErrNoToken {
+			return nil, nil
+		}
+		return nil, e
 	}
-	return invalidToken(ErrMalformedToken, err)
+	c, err := v.ValidateToken(r.Context(), token)
+	if err != nil {
+		return nil, requestError(err)
+	}
+	if p.Scopes != nil && !p.Scopes.Allows(c.Scopes) {
+		e := newError(ErrInsufficientScope, ErrInsufficientScope, nil)
+		e.Scope = p.Scopes.Challenge()
+		return nil, e
+	}
+	return c, nil
 }
 
 func (v *Validator) logRefusal(r *http.Request, e *Error) {
-	if l := v.s.Logger; l != nil {
+	if l := v.cfg.Logger; l != nil {
 		l.DebugContext(r.Context(), "bearerguard: request refused",
 			"status", e.Status, "error", e.Error(), "method", r.Method, "path", r.URL.Path)
 	}
 }
 
 func (v *Validator) fail(w http.ResponseWriter, r *http.Request, e *Error) {
-	if v.s.ErrorHandler != nil {
-		v.s.ErrorHandler(w, r, e)
+	if v.cfg.ErrorHandler != nil {
+		v.cfg.ErrorHandler(w, r, e)
 		return
 	}
 	v.WriteError(w, e)
@@ -168,8 +166,8 @@ func (v *Validator) Challenge(e *Error) string {
 		b.WriteByte('"')
 		sep = ", "
 	}
-	if v.s.Realm != "" {
-		attr("realm", v.s.Realm)
+	if v.cfg.Realm != "" {
+		attr("realm", v.cfg.Realm)
 	}
 	if e.Code != "" {
 		attr("error", e.Code)

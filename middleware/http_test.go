@@ -86,9 +86,10 @@ func TestAnswers(t *testing.T) {
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					// The error, as adapters see it.
-					_, e := tc.v.Check(tc.r, policy)
-					vtCheck(t, e, tc.want...)
-					if e.Status != tc.status {
+					_, err := tc.v.Check(tc.r, policy)
+					vtCheck(t, err, tc.want...)
+					var e *middleware.Error
+					if !errors.As(err, &e) || e.Status != tc.status {
 						t.Fatalf("Error.Status %d, want %d", e.Status, tc.status)
 					}
 
@@ -532,21 +533,22 @@ func TestClaimsInContext(t *testing.T) {
 	}
 }
 
-// TestValidateRequest: the entry point of framework adapters.
-func TestValidateRequest(t *testing.T) {
+// TestCheckExtracts: Check, the entry point of framework adapters,
+// extracts the token as the middleware does.
+func TestCheckExtracts(t *testing.T) {
 	kit := vtKit(t)
 	v := vtReady(t, kit, middleware.Config{AllowQueryToken: true})
-	c, err := v.ValidateRequest(vtRequest(vtToken(kit, middlewaretest.Spec{Subject: "bob"})))
+	c, err := v.Check(vtRequest(vtToken(kit, middlewaretest.Spec{Subject: "bob"})), middleware.Policy{})
 	vtCheck(t, err)
 	if c.Subject != "bob" {
 		t.Errorf("Subject %q", c.Subject)
 	}
 	q := httptest.NewRequest(http.MethodGet, "/?access_token="+vtToken(kit, middlewaretest.Spec{Subject: "carol"}), nil)
-	c, err = v.ValidateRequest(q)
+	c, err = v.Check(q, middleware.Policy{})
 	vtCheck(t, err)
 	if c.Subject != "carol" {
 		t.Errorf("Subject %q", c.Subject)
 	}
-	_, err = v.ValidateRequest(vtRequest(""))
+	_, err = v.Check(vtRequest(""), middleware.Policy{})
 	vtCheck(t, err, middleware.ErrNoToken)
 }

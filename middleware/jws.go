@@ -1,11 +1,9 @@
 package middleware
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -351,7 +349,7 @@ func jsonString(v []byte) (string, error) {
 // without allocating.
 var commonHeaderValues = func() map[string]string {
 	m := map[string]string{}
-	for _, list := range [][]string{DefaultAlgorithms, {"HS256", "HS384", "HS512", "none",
+	for _, list := range [][]string{supportedAlgorithms[:], {"HS256", "HS384", "HS512", "none",
 		"at+jwt", "application/at+jwt", "JWT", "jwt", "application/jwt"}} {
 		for _, v := range list {
 			m[v] = v
@@ -482,82 +480,156 @@ func skipValue(b []byte, i int) int {
 	return i
 }
 
-// parseAndVerify decodes token (already checked by compactJWS) into p and
-// verifies it: header rules, key, signature, then exp, nbf and iat. The
-// order of the checks, and so the error reported for a token with several
-// faults, is golang-jwt's Parser.ParseWithClaims with bearerguard's
-// keyfunc. It returns the issuer's keys and the token's kid.
-func (v *Validator) parseAndVerify(ctx context.Context, token string, p *payload) (*issuerKeys, string, error) {
+// jwsToken is a decoded compact JWS.
+type jwsToken struct {
+	header       joseHeader
+	claims       payload
+	signingInput string
+	signature    []byte
+	method       jwt.SigningMethod
+}
+
+// parseToken decodes a compact JWS (RFC 7515 §7.1).
+func parseToken(token string) (*jwsToken, error) {
+	if !compactJWS(token) {
+		return nil, invalidToken(ErrMalformedToken, nil)
+	}
+	t := &jwsToken{}
+	p := &t.claims
 	i := strings.IndexByte(token, '.')
 	j := i + 1 + strings.IndexByte(token[i+1:], '.')
 	hseg, pseg, sseg := token[:i], token[i+1:j], token[j+1:]
 
-	// The header and the signature are only read here: one buffer.
 	hlen := b64.DecodedLen(len(hseg))
 	buf := make([]byte, hlen+b64.DecodedLen(len(sseg)))
 	hb, err := decodeSegmentInto(buf, hseg)
 	if err != nil {
-		return nil, "", invalidToken(ErrMalformedToken, err)
+		return nil, invalidToken(ErrMalformedToken, err)
 	}
 	h, err := parseHeader(hb)
 	if err != nil {
-		return nil, "", invalidToken(ErrMalformedToken, err)
+		return nil, invalidToken(ErrMalformedToken, err)
 	}
+	t.header = h
 	pb, err := decodeSegment(pseg)
 	if err != nil {
-		return nil, "", invalidToken(ErrMalformedToken, err)
+		return nil, invalidToken(ErrMalformedToken, err)
 	}
-	// JSON null leaves p empty, without raw payload: checkHeader refuses it.
 	if !jsonNull(pb) {
 		if err := p.decode(pb); err != nil {
-			return nil, "", invalidToken(ErrMalformedToken, err)
+			return nil, invalidToken(ErrMalformedToken, err)
 		}
 	}
-	var method jwt.SigningMethod
 	if h.algOK {
-		method = jwt.GetSigningMethod(h.alg)
+		t.method = jwt.GetSigningMethod(h.alg)
 	}
-	if method == nil {
-		return nil, "", invalidToken(ErrUnsupportedAlgorithm, jwt.ErrTokenUnverifiable)
+	if t.method == nil {
+		return nil, invalidToken(ErrUnsupportedAlgorithm, jwt.ErrTokenUnverifiable)
 	}
-	sig, err := decodeSegmentInto(buf[hlen:], sseg)
+	t.signature, err = decodeSegmentInto(buf[hlen:], sseg)
 	if err != nil {
-		return nil, "", invalidToken(ErrMalformedToken, err)
+		return nil, invalidToken(ErrMalformedToken, err)
 	}
+	t.signingInput = token[:j]
+	return t, nil
+}
 
-	ik, kid, err := v.checkHeader(&h, p)
-	if err != nil {
-		return nil, "", err
+// checkHeader applies the header rules before any key is looked up.
+func (t *jwsToken) checkHeader(algs map[string]bool) error {
+	h, p := &t.header, &t.claims
+	if !algs[h.alg] {
+		return invalidToken(ErrUnsupportedAlgorithm, nil)
 	}
-	key, err := ik.keyFor(ctx, &h, method)
-	if err != nil {
-		return nil, "", err
+	if h.crit {
+		return invalidToken(ErrUnsupportedCritical, nil)
 	}
-	signingInput := token[:j]
-	switch k := key.(type) {
-	case jwt.VerificationKeySet:
-		if len(k.Keys) == 0 {
-			return nil, "", invalidToken(ErrUnsupportedAlgorithm, jwt.ErrTokenUnverifiable)
+	if h.enc {
+		return invalidToken(ErrMalformedToken, nil)
+	}
+	if p.raw == nil {
+		return invalidToken(ErrMalformedToken, nil)
+	}
+	if h.kidSet && !h.kidOK {
+		return invalidToken(ErrMalformedToken, nil)
+	}
+	return nil
+}
+
+// checkType tells access tokens from ID tokens and other JWTs (RFC 9068
+// §2.1 and §4, RFC 8725 §3.11).
+func (t *jwsToken) checkType(requireAccessTokenType bool) error {
+	h, p := &t.header, &t.claims
+	if h.typSet {
+		if !h.typOK {
+			return invalidToken(ErrMalformedToken, nil)
 		}
-		for _, key := range k.Keys {
-			if err = method.Verify(signingInput, sig, key); err == nil {
-				break
+		mt := strings.ToLower(h.typ)
+		mt = strings.TrimPrefix(mt, "application/")
+		switch mt {
+		case "at+jwt":
+		case "jwt":
+			if requireAccessTokenType {
+				return invalidToken(ErrNotAccessToken, nil)
 			}
+		default:
+			return invalidToken(ErrNotAccessToken, nil)
 		}
-	default:
-		err = method.Verify(signingInput, sig, key)
+	} else if requireAccessTokenType {
+		return invalidToken(ErrNotAccessToken, nil)
 	}
-	if err != nil {
-		return nil, "", invalidToken(ErrInvalidSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
+	if p.idTokenSignal() {
+		return invalidToken(ErrNotAccessToken, nil)
 	}
-	if err := v.times.Validate(p); err != nil {
-		return nil, "", timeError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
-	}
-	return ik, kid, nil
+	return nil
 }
 
 // jsonNull reports whether b is the JSON document null.
 func jsonNull(b []byte) bool {
 	i := skipSpace(b, 0)
 	return len(b) >= i+4 && string(b[i:i+4]) == "null" && skipSpace(b, i+4) == len(b)
+}
+
+// compactJWS reports whether token has the shape of an RFC 7515 §7.1 compact
+// JWS: three non-empty base64url segments without padding. JWE (five
+// segments) and anything else is refused before parsing.
+func compactJWS(token string) bool {
+	i := strings.IndexByte(token, '.')
+	if i <= 0 {
+		return false // no dot, or an empty header
+	}
+	j := strings.IndexByte(token[i+1:], '.')
+	if j <= 0 {
+		return false // one dot, or an empty payload
+	}
+	j += i + 1
+	if j == len(token)-1 || strings.IndexByte(token[j+1:], '.') >= 0 {
+		return false // an empty signature, or more segments
+	}
+	return allOf(token, &notBase64urlOrDot)
+}
+
+// notBase64urlOrDot marks the bytes outside the base64url alphabet (RFC
+// 4648 §5) and ".".
+var notBase64urlOrDot = func() (t [256]uint8) {
+	for c := range 256 {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
+// allOf reports whether no byte of s is marked in not. Tokens are scanned
+// on every request, cached or not: eight bytes a step, without branches.
+func allOf(s string, not *[256]uint8) bool {
+	var bad uint8
+	for len(s) >= 8 {
+		bad |= not[s[0]] | not[s[1]] | not[s[2]] | not[s[3]] |
+			not[s[4]] | not[s[5]] | not[s[6]] | not[s[7]]
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		bad |= not[s[i]]
+	}
+	return bad == 0
 }

@@ -7,234 +7,410 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
-	"github.com/MicahParks/keyfunc/v3"
-	"github.com/golang-jwt/jwt/v5"
 )
 
-// issuerKeys holds the signing keys of one trusted issuer, in a jwkset
-// storage read through keyfunc.
+// This file owns one issuer's keys: the key set it holds (one immutable
+// snapshot, swapped atomically), the goroutine that fetches and refreshes
+// it, its readiness, and the budget of fetches that requests may cause.
+// It knows nothing of HTTP requests or tokens beyond a kid and an alg.
+
+// Bounds on the work one key set, and one token, can cause. They are part of
+// the documented behaviour (SECURITY.md).
+const (
+	// MaxJWKSKeys is the largest number of keys used from one JWK Set; the
+	// keys after it are ignored.
+	MaxJWKSKeys = 100
+	// MaxRSAKeyBits is the largest RSA modulus accepted in a JWK Set; larger
+	// keys are ignored. RSA verification costs grow with the square of the
+	// modulus size.
+	MaxRSAKeyBits = 8192
+	// MaxCandidateKeys is the largest number of keys a token's signature is
+	// tried against: the keys published under its kid, or for a token
+	// without kid the first keys of the set that fit its algorithm.
+	MaxCandidateKeys = 4
+	// maxRetryInterval bounds the wait before a failed fetch is retried, so
+	// that keys are picked up again soon after an issuer comes back.
+	maxRetryInterval = 2 * time.Second
+)
+
+// verifyKey is one public key of an issuer's JWK Set.
+type verifyKey struct {
+	kid string // "" for a JWK without kid
+	alg string // the JWK "alg", "" if none
+	pub crypto.PublicKey
+}
+
+// fits reports whether k may verify a signature made with alg: the JWK's
+// "alg", if any, is alg, and the key's type and size fit alg.
+func (k *verifyKey) fits(alg string) bool {
+	return (k.alg == "" || k.alg == alg) && keyFits(alg, k.pub)
+}
+
+// keySet is a snapshot of an issuer's usable keys. It is never changed once
+// built: a refresh builds a new one.
+type keySet struct {
+	keys  []*verifyKey            // in JWK Set order
+	byKid map[string][]*verifyKey // keys that share a kid stay together
+}
+
+// candidates is a short list of keys, returned without allocating.
+type candidates struct {
+	n    int
+	keys [MaxCandidateKeys]*verifyKey
+}
+
+func (c *candidates) add(k *verifyKey) bool {
+	if c.n == len(c.keys) {
+		return false
+	}
+	c.keys[c.n] = k
+	c.n++
+	return true
+}
+
+// candidates returns the keys that may verify a token signed with alg. A
+// token with a kid gets the keys published under it that fit alg (found is
+// false when no key has that kid); a token without kid gets the first keys
+// of the set that fit alg. Either list has at most MaxCandidateKeys keys.
+func (s *keySet) candidates(kid string, hasKid bool, alg string) (c candidates, found bool) {
+	list := s.keys
+	if hasKid {
+		var ok bool
+		if list, ok = s.byKid[kid]; !ok {
+			return c, false
+		}
+	}
+	for _, k := range list {
+		if k.fits(alg) && !c.add(k) {
+			break
+		}
+	}
+	return c, true
+}
+
+// holds reports whether k is still one of the keys of s. Keys that are
+// unchanged across refreshes keep their identity (see newKeySet), so a
+// replaced key under the same kid is not held.
+func (s *keySet) holds(k *verifyKey) bool {
+	for _, h := range s.byKid[k.kid] {
+		if h == k {
+			return true
+		}
+	}
+	return false
+}
+
+// newKeySet builds a key set of keys, reusing the keys of prev that are
+// unchanged (same kid, alg and public key).
+func newKeySet(keys []*verifyKey, prev *keySet) *keySet {
+	s := &keySet{keys: make([]*verifyKey, 0, len(keys)), byKid: make(map[string][]*verifyKey, len(keys))}
+	for _, k := range keys {
+		if prev != nil {
+			for _, old := range prev.byKid[k.kid] {
+				if old.alg == k.alg && samePublicKey(old.pub, k.pub) {
+					k = old
+					break
+				}
+			}
+		}
+		s.keys = append(s.keys, k)
+		s.byKid[k.kid] = append(s.byKid[k.kid], k)
+	}
+	return s
+}
+
+func samePublicKey(a, b crypto.PublicKey) bool {
+	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(b)
+}
+
+// fetchRound is one JWKS fetch that requests can wait for.
+type fetchRound struct {
+	done chan struct{} // closed when the fetch has ended
+	err  error         // why it failed, nil on success; set before done is closed
+}
+
+func newRound() *fetchRound { return &fetchRound{done: make(chan struct{})} }
+
+// issuerKeys holds the keys of one trusted issuer and fetches them. Each
+// issuer has its own refresh goroutine, so a stalled issuer holds up no
+// other.
 type issuerKeys struct {
 	issuer     string
 	configured string // JWKS URL from the config, empty to discover
-	s          *settings
-	wake       chan<- struct{} // wakes the refresh goroutine to look at queued
-	stopped    <-chan struct{} // closed when the refresh goroutine ends
-	store      jwkset.Storage  // current keys
-	kf         keyfunc.Keyfunc
-	byKid      atomic.Pointer[map[string]kidKey] // store's keys by kid, for keyFor
-
-	loaded atomic.Bool
+	cfg        *Config
+	client     *http.Client
+	set        atomic.Pointer[keySet] // nil until keys are first obtained
+	ready      chan struct{}          // closed when keys are first obtained
+	onReady    func()                 // called once, when keys are first obtained
+	onStop     func()                 // called when the refresh goroutine ends
+	wake       chan struct{}          // tells the refresh goroutine a fetch is asked for
 
 	mu          sync.Mutex
-	jwksURL     string        // configured or discovered
-	fetching    bool          // a fetch is in flight or queued
-	queued      bool          // a fetch was requested from the refresh goroutine
-	done        chan struct{} // closed when the fetch in flight ends
-	nextAttempt time.Time     // earliest start of a fetch asked for by a request
-	nextRefresh time.Time     // when the refresh goroutine fetches next
+	stopped     bool
+	jwksURL     string      // configured or discovered
+	inflight    *fetchRound // the fetch running now, if any
+	next        *fetchRound // the fetch requests wait for, if one is asked for
+	nextAt      time.Time   // when next may start
+	lastStart   time.Time   // start of the last fetch
+	nextRefresh time.Time   // when the next periodic fetch, or retry, is due
 	failures    int
-	kids        map[string]bool
+	lastErr     error // why the last fetch failed; nil after a success
 }
 
-func newIssuerKeys(ctx context.Context, s *settings, is Issuer, wake chan<- struct{}) (*issuerKeys, error) {
-	ik := &issuerKeys{
-		wake:       wake,
-		stopped:    ctx.Done(),
+func newIssuerKeys(cfg *Config, client *http.Client, is Issuer) *issuerKeys {
+	return &issuerKeys{
 		issuer:     is.Issuer,
 		configured: is.JWKSURL,
 		jwksURL:    is.JWKSURL, // empty: discover on the first fetch
-		s:          s,
-		store:      jwkset.NewMemoryStorage(),
-		done:       make(chan struct{}),
-		fetching:   true, // the refresh goroutine starts with a fetch
+		cfg:        cfg,
+		client:     client,
+		ready:      make(chan struct{}),
+		wake:       make(chan struct{}, 1),
 	}
-	kf, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: keyReader{Storage: ik.store, ik: ik}})
-	if err != nil {
-		return nil, err
-	}
-	ik.kf = kf
-	return ik, nil
 }
 
-// keyReader is the jwkset.Storage handed to keyfunc: it reads the issuer's
-// current keys, and a read of an unknown kid waits, within bounds, for a
-// rate-limited JWKS refresh. Writes are refused: keys come from the JWKS only.
-type keyReader struct {
-	jwkset.Storage
-	ik *issuerKeys
-}
-
-var errReadOnly = errors.New("read-only key storage")
-
-func (k keyReader) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
-	jwk, err := k.Storage.KeyRead(ctx, kid)
-	if err == nil || !errors.Is(err, jwkset.ErrKeyNotFound) {
-		return jwk, err
-	}
-	if err := k.ik.awaitKeys(ctx, true, kid); err != nil {
-		return jwkset.JWK{}, err
-	}
-	return k.Storage.KeyRead(ctx, kid)
-}
-
-func (k keyReader) KeyDelete(context.Context, string) (bool, error) { return false, errReadOnly }
-
-func (k keyReader) KeyReplaceAll(context.Context, []jwkset.JWK) error { return errReadOnly }
-
-func (k keyReader) KeyWrite(context.Context, jwkset.JWK) error { return errReadOnly }
-
-// errNotLoaded and errKidStillUnknown are internal causes.
-var errNotLoaded = errors.New("keys not obtained yet")
-
-var (
-	errNotJWKSet    = errors.New(`JWKS document has no "keys" array`)
-	errNoUsableKeys = errors.New("JWKS has no usable signature key")
-)
-
-// awaitKeys makes sure a fetch happens when keys are missing, and waits for
-// it within KeyWait and ctx. unknownKid is true when a kid was not found
-// among loaded keys: a fetch is then started only if the rate limit allows.
-// It returns an *Error of category ErrKeysUnavailable when no keys were ever
-// obtained, nil otherwise (the caller then reads the store again).
-func (ik *issuerKeys) awaitKeys(ctx context.Context, unknownKid bool, kid string) error {
-	if ik.loaded.Load() && !unknownKid {
-		return nil
-	}
-	now := time.Now()
-	ik.mu.Lock()
-	if unknownKid && !ik.fetching {
-		// A fetch may have ended since the caller missed kid: the store
-		// only changes under ik.mu. Without this, requests racing the
-		// first fetch would each start another one.
-		if _, err := ik.store.KeyRead(ctx, kid); err == nil {
-			ik.mu.Unlock()
-			return nil
-		}
-	}
-	if !ik.fetching {
-		if now.Before(ik.nextAttempt) {
-			retry := ik.nextAttempt.Sub(now)
-			ik.mu.Unlock()
-			if ik.loaded.Load() {
-				return nil // rate limited: the kid stays unknown
-			}
-			return unavailable(retry, errNotLoaded)
-		}
-		ik.startLocked()
-		// Only fetches asked for by requests count against the rate
-		// limit: the first and the periodic fetches do not delay the
-		// discovery of a key published just after them.
-		ik.nextAttempt = now.Add(ik.s.MinRefreshInterval)
-		ik.queued = true
+// run is the issuer's refresh goroutine: a fetch at once, then one when a
+// periodic refresh, a retry or a request asks for it, never two starting
+// closer than MinRefreshInterval. It ends when ctx is done.
+func (ik *issuerKeys) run(ctx context.Context) {
+	defer ik.stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
 		select {
-		case ik.wake <- struct{}{}:
-		default: // a wake-up is pending already; it will see queued
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-ik.wake:
 		}
+		if wait := ik.due(time.Now()); wait > 0 {
+			timer.Reset(wait)
+			continue
+		}
+		ik.fetch(ctx)
+		timer.Reset(ik.due(time.Now()))
 	}
-	done := ik.done
-	ik.mu.Unlock()
+}
 
-	t := time.NewTimer(ik.s.KeyWait)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	case <-ctx.Done():
-	case <-ik.stopped: // no fetch will happen any more
-	}
-	if ik.loaded.Load() {
-		return nil
-	}
+// due returns how long until the next fetch may start: the periodic
+// refresh or retry, or a fetch asked for by a request, whichever comes
+// first, and never less than MinRefreshInterval after the last start.
+func (ik *issuerKeys) due(now time.Time) time.Duration {
 	ik.mu.Lock()
-	retry := time.Until(ik.nextAttempt)
-	ik.mu.Unlock()
-	return unavailable(retry, errNotLoaded)
-}
-
-func unavailable(retry time.Duration, cause error) *Error {
-	e := newError(ErrKeysUnavailable, ErrKeysUnavailable, cause)
-	e.RetryAfter = max(retry, time.Second)
-	return e
-}
-
-// startLocked marks a fetch as started. ik.mu must be held.
-func (ik *issuerKeys) startLocked() {
-	if !ik.fetching {
-		ik.fetching = true
-		ik.done = make(chan struct{})
+	defer ik.mu.Unlock()
+	if ik.lastStart.IsZero() {
+		return 0
 	}
+	at := ik.nextRefresh
+	if ik.next != nil && ik.nextAt.Before(at) {
+		at = ik.nextAt
+	}
+	if earliest := ik.lastStart.Add(ik.cfg.minRefreshInterval()); at.Before(earliest) {
+		at = earliest
+	}
+	return at.Sub(now)
 }
 
-// fetch runs one discovery (if needed) and JWKS fetch. It is only called by
-// the refresh goroutine. It returns the kids that left the JWKS.
-func (ik *issuerKeys) fetch(ctx context.Context) (removed []string) {
+// fetch runs one discovery (if needed) and JWKS fetch, and makes its keys
+// the issuer's keys if it found any usable.
+func (ik *issuerKeys) fetch(ctx context.Context) {
 	ik.mu.Lock()
-	ik.startLocked()
-	ik.queued = false
+	r := ik.next
+	if r == nil {
+		r = newRound()
+	}
+	ik.next = nil
+	ik.inflight = r
+	ik.lastStart = time.Now()
 	jwksURL := ik.jwksURL
 	ik.mu.Unlock()
 
 	keys, err := ik.load(ctx, jwksURL)
 
 	ik.mu.Lock()
-	defer ik.mu.Unlock()
 	end := time.Now()
 	if err != nil {
 		ik.failures++
-		wait := backoff(ik.failures, ik.s.MinRefreshInterval)
-		ik.nextAttempt = end.Add(wait)
-		if ik.loaded.Load() {
-			ik.nextRefresh = end.Add(ik.s.MinRefreshInterval)
-		} else {
-			ik.nextRefresh = end.Add(wait)
-		}
+		ik.lastErr = err
+		ik.nextRefresh = end.Add(retryDelay(ik.failures, ik.cfg.minRefreshInterval()))
 		ik.jwksURL = ik.configured // discover again next time
-		ik.log(ctx, slog.LevelWarn, "bearerguard: fetching issuer keys failed", err)
 	} else {
 		ik.failures = 0
-		ik.nextRefresh = end.Add(ik.s.RefreshInterval)
-		kids := make(map[string]bool, len(keys))
-		for _, k := range keys {
-			kids[k.Marshal().KID] = true
-		}
-		for kid := range ik.kids {
-			if !kids[kid] {
-				removed = append(removed, kid)
-			}
-		}
-		ik.kids = kids
-		// byKid first: a request that sees the new store also sees the
-		// new byKid, which decides whether cached tokens still count
-		// (Validator.keyPublished).
-		ik.byKid.Store(keysByKid(keys))
-		_ = ik.store.KeyReplaceAll(ctx, keys) // memory storage: cannot fail
-		ik.loaded.Store(true)
+		ik.lastErr = nil
+		ik.nextRefresh = end.Add(ik.cfg.refreshInterval())
+		ik.set.Store(newKeySet(keys, ik.set.Load()))
 	}
-	ik.fetching = false
-	close(ik.done)
-	return removed
+	r.err = err
+	close(r.done)
+	ik.inflight = nil
+	first := err == nil && !isClosed(ik.ready)
+	if first {
+		close(ik.ready)
+	}
+	ik.mu.Unlock()
+
+	if err != nil && ctx.Err() == nil {
+		ik.log(ctx, slog.LevelWarn, "bearerguard: fetching issuer keys failed", "error", err)
+	} else if err == nil && first && ik.onReady != nil {
+		ik.onReady()
+	}
 }
 
-func (ik *issuerKeys) log(ctx context.Context, level slog.Level, msg string, err error) {
-	if l := ik.s.Logger; l != nil {
-		l.Log(ctx, level, msg, "issuer", ik.issuer, "error", err)
+// stop releases the requests waiting for a fetch that will not happen.
+func (ik *issuerKeys) stop() {
+	ik.mu.Lock()
+	ik.stopped = true
+	if r := ik.next; r != nil {
+		r.err = ErrStopped
+		close(r.done)
+		ik.next = nil
+	}
+	ik.mu.Unlock()
+	if ik.onStop != nil {
+		ik.onStop()
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// retryDelay is the wait before the next attempt after n failed fetches:
+// MinRefreshInterval doubled per failure, at most maxRetryInterval (or
+// MinRefreshInterval, if that is longer).
+func retryDelay(failures int, minInterval time.Duration) time.Duration {
+	ceiling := max(maxRetryInterval, minInterval)
+	d := minInterval
+	for i := 1; i < failures && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}
+
+var (
+	errNotLoaded    = errors.New("keys not obtained yet")
+	errFetchWait    = errors.New("keys not fetched within KeyWait")
+	errFetchBudget  = errors.New("no JWKS fetch allowed within KeyWait (MinRefreshInterval)")
+	errNotJWKSet    = errors.New(`JWKS document has no "keys" array`)
+	errNoUsableKeys = errors.New("JWKS has no usable signature key")
+)
+
+// candidatesFor returns the keys that may verify a token with the given kid
+// and alg. When the issuer's keys are not held yet, it waits for them; when
+// kid is unknown, for a fetch that starts after this call. It waits at most
+// KeyWait and as long as ctx allows, and answers 503 (ErrKeysUnavailable)
+// when the keys could not be obtained in that time: never 401 for a token
+// whose key may well exist.
+func (ik *issuerKeys) candidatesFor(ctx context.Context, kid string, hasKid bool, alg string) (candidates, error) {
+	set := ik.set.Load()
+	if set != nil {
+		if c, found := set.candidates(kid, hasKid, alg); found {
+			return c, nil
+		}
+	}
+	set, err := ik.await(ctx, set == nil)
+	if err != nil {
+		return candidates{}, err
+	}
+	c, found := set.candidates(kid, hasKid, alg)
+	if !found {
+		return c, invalidToken(ErrUnknownKey, nil)
+	}
+	return c, nil
+}
+
+// await waits for a fetch and returns the keys held after it. With
+// anyFetch, a fetch in flight will do (no keys are held yet); otherwise the
+// fetch must start after this call, so that it sees a key published before
+// the request came.
+func (ik *issuerKeys) await(ctx context.Context, anyFetch bool) (*keySet, error) {
+	now := time.Now()
+	wait := ik.cfg.keyWait()
+	ik.mu.Lock()
+	if ik.stopped {
+		ik.mu.Unlock()
+		return nil, unavailable(wait, ErrStopped)
+	}
+	r := ik.inflight
+	if !anyFetch || r == nil {
+		if ik.next == nil {
+			ik.next = newRound()
+			ik.nextAt = now
+			if earliest := ik.lastStart.Add(ik.cfg.minRefreshInterval()); !ik.lastStart.IsZero() && now.Before(earliest) {
+				ik.nextAt = earliest
+			}
+			select {
+			case ik.wake <- struct{}{}:
+			default: // a wake-up is pending already
+			}
+		}
+		r = ik.next
+		if start := ik.nextAt.Sub(now); start >= wait {
+			// The fetch budget allows no fetch within KeyWait. The fetch
+			// stays asked for, so the keys are found when it runs.
+			ik.mu.Unlock()
+			return nil, unavailable(start, errFetchBudget)
+		}
+	}
+	ik.mu.Unlock()
+
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-r.done:
+	case <-t.C:
+		return nil, unavailable(ik.cfg.minRefreshInterval(), errFetchWait)
+	case <-ctx.Done():
+		return nil, unavailable(ik.cfg.minRefreshInterval(), ctx.Err())
+	}
+	if r.err != nil {
+		return nil, unavailable(ik.cfg.minRefreshInterval(), r.err)
+	}
+	return ik.set.Load(), nil
+}
+
+// status returns nil when the issuer's keys are held, else why not.
+func (ik *issuerKeys) status() error {
+	if ik.set.Load() != nil {
+		return nil
+	}
+	ik.mu.Lock()
+	defer ik.mu.Unlock()
+	cause := ik.lastErr
+	if cause == nil {
+		cause = errNotLoaded
+	}
+	return fmt.Errorf("issuer %s: %w", ik.issuer, cause)
+}
+
+func (ik *issuerKeys) log(ctx context.Context, level slog.Level, msg string, args ...any) {
+	if l := ik.cfg.Logger; l != nil {
+		l.Log(ctx, level, msg, append([]any{"issuer", ik.issuer}, args...)...)
 	}
 }
 
 // load discovers the JWKS URL if needed, fetches the JWK Set and returns its
 // usable keys.
-func (ik *issuerKeys) load(ctx context.Context, jwksURL string) ([]jwkset.JWK, error) {
+func (ik *issuerKeys) load(ctx context.Context, jwksURL string) ([]*verifyKey, error) {
 	if jwksURL == "" {
-		u, err := discover(ctx, ik.s.client, ik.issuer, ik.s.InsecureAllowHTTPIssuer)
+		u, err := discover(ctx, ik.client, ik.issuer, ik.cfg.InsecureAllowHTTPIssuer)
 		if err != nil {
 			return nil, err
 		}
@@ -243,8 +419,12 @@ func (ik *issuerKeys) load(ctx context.Context, jwksURL string) ([]jwkset.JWK, e
 		ik.jwksURL = u
 		ik.mu.Unlock()
 	}
-	var set jwkset.JWKSMarshal
-	if _, err := getJSON(ctx, ik.s.client, jwksURL, MaxJWKSSize, &set); err != nil {
+	// Each key is decoded on its own, so that one malformed key (a string
+	// "x5c", a numeric "kid") is skipped without losing the others.
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if _, err := getJSON(ctx, ik.client, jwksURL, MaxJWKSSize, &set); err != nil {
 		return nil, err
 	}
 	if set.Keys == nil {
@@ -252,7 +432,7 @@ func (ik *issuerKeys) load(ctx context.Context, jwksURL string) ([]jwkset.JWK, e
 		// error document served with status 200: keep the keys held.
 		return nil, errNotJWKSet
 	}
-	keys := ik.usableKeys(ctx, set)
+	keys := ik.usableKeys(ctx, set.Keys)
 	if len(keys) == 0 {
 		// An empty or unusable set is far more often an issuer glitch
 		// than a deliberate withdrawal of every key: keep the keys held,
@@ -262,138 +442,57 @@ func (ik *issuerKeys) load(ctx context.Context, jwksURL string) ([]jwkset.JWK, e
 	return keys, nil
 }
 
-// usableKeys converts the JWK Set with jwkset, keeping only public
-// signature keys of an asymmetric type whose kid is unique in the set.
-func (ik *issuerKeys) usableKeys(ctx context.Context, set jwkset.JWKSMarshal) []jwkset.JWK {
-	count := map[string]int{}
-	for _, m := range set.Keys {
-		count[m.KID]++
-	}
-	var keys []jwkset.JWK
-	for _, m := range set.Keys {
+// usableKeys decodes the keys of a JWK Set with jwkset and keeps the public
+// signature keys of an asymmetric type, at most MaxJWKSKeys of them. Keys
+// may share a kid (RFC 7517 §4.5: a signature and an encryption key often
+// do): the token's algorithm picks among them.
+func (ik *issuerKeys) usableKeys(ctx context.Context, raw []json.RawMessage) []*verifyKey {
+	var keys []*verifyKey
+	for i, r := range raw {
+		var m jwkset.JWKMarshal
+		if err := json.Unmarshal(r, &m); err != nil {
+			ik.log(ctx, slog.LevelWarn, "bearerguard: JWKS key ignored", "index", i, "reason", "malformed key")
+			continue
+		}
 		skip := ""
 		switch {
 		case m.KTY == jwkset.KtyOct:
 			skip = "symmetric key"
 		case m.USE != "" && m.USE != jwkset.UseSig:
 			skip = "not a signature key"
-		case count[m.KID] > 1:
-			skip = "duplicate kid"
 		case m.KTY != jwkset.KtyRSA && m.KTY != jwkset.KtyEC && m.KTY != jwkset.KtyOKP:
 			skip = "unsupported key type"
+		case len(keys) == MaxJWKSKeys:
+			skip = "more than MaxJWKSKeys keys"
 		}
 		if skip == "" {
 			// Public parameters only: private material in a JWKS is ignored.
 			jwk, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
-			if err == nil {
-				keys = append(keys, jwk)
+			switch {
+			case err != nil:
+				skip = "invalid key"
+			default:
+				pub := publicKey(jwk)
+				if k, ok := pub.(*rsa.PublicKey); ok && k.N.BitLen() > MaxRSAKeyBits {
+					skip = "RSA key larger than MaxRSAKeyBits"
+					break
+				}
+				keys = append(keys, &verifyKey{kid: m.KID, alg: m.ALG.String(), pub: pub})
 				continue
 			}
-			skip = "invalid key"
 		}
-		ik.log(ctx, slog.LevelWarn, "bearerguard: JWKS key ignored", fmt.Errorf("kid %q: %s", m.KID, skip))
+		ik.log(ctx, slog.LevelWarn, "bearerguard: JWKS key ignored", "index", i, "kid", m.KID, "reason", skip)
 	}
 	return keys
 }
 
-// keyFor finds the key that may verify a token of this issuer signed with
-// method. A kid of the keys held is looked up in a lock-free snapshot;
-// another kid goes through keyfunc, whose storage (keyReader) waits for a
-// rate-limited refresh. A JWK "alg" must equal the token's, and the key's
-// type and size must fit it. A token without kid gets every key that fits.
-func (ik *issuerKeys) keyFor(ctx context.Context, h *joseHeader, method jwt.SigningMethod) (any, error) {
-	alg := method.Alg()
-	if !h.kidSet {
-		if err := ik.awaitKeys(ctx, false, ""); err != nil {
-			return nil, err
-		}
-		return ik.keysFor(ctx, alg)
-	}
-	if m := ik.byKid.Load(); m != nil {
-		if k, ok := (*m)[h.kid]; ok {
-			if k.alg != "" && k.alg != alg {
-				return nil, invalidToken(ErrUnsupportedAlgorithm, fmt.Errorf(`JWK "alg" %q does not match token "alg" %q`, k.alg, alg))
-			}
-			return fitting(alg, k.key)
-		}
-	}
-	token := &jwt.Token{Method: method, Header: map[string]any{"alg": h.alg, "kid": h.kid}}
-	key, err := ik.kf.KeyfuncCtx(ctx)(token)
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			return nil, e
-		}
-		if errors.Is(err, jwkset.ErrKeyNotFound) {
-			return nil, invalidToken(ErrUnknownKey, nil)
-		}
-		if strings.Contains(err.Error(), `"alg"`) {
-			return nil, invalidToken(ErrUnsupportedAlgorithm, err)
-		}
-		return nil, invalidToken(ErrUnknownKey, err)
-	}
-	return fitting(alg, key)
-}
-
-// fitting returns key if it may verify alg, else an ErrUnsupportedAlgorithm.
-func fitting(alg string, key any) (any, error) {
-	if !keyFits(alg, key) {
-		return nil, invalidToken(ErrUnsupportedAlgorithm, fmt.Errorf("key of type %T does not fit %s", key, alg))
-	}
-	return key, nil
-}
-
-// publicKey returns the public key of jwk, as keyfunc hands it out.
-func publicKey(jwk jwkset.JWK) any {
+// publicKey returns the public key of jwk.
+func publicKey(jwk jwkset.JWK) crypto.PublicKey {
 	key := jwk.Key()
 	if pk, ok := key.(interface{ Public() crypto.PublicKey }); ok {
 		return pk.Public()
 	}
 	return key
-}
-
-// keysFor returns the keys that may verify a token without kid: every key
-// of the issuer whose JWK "alg", if any, is alg and whose type fits alg.
-// (keyfunc's VerificationKeySet drops the JWK "alg", which must still bind:
-// a key published for RS256 never verifies RS512 or PS256, kid or not.)
-func (ik *issuerKeys) keysFor(ctx context.Context, alg string) (any, error) {
-	jwks, err := ik.store.KeyReadAll(ctx)
-	if err != nil {
-		return nil, invalidToken(ErrUnknownKey, err)
-	}
-	var fit []jwt.VerificationKey
-	for _, jwk := range jwks {
-		if a := jwk.Marshal().ALG.String(); a != "" && a != alg {
-			continue
-		}
-		if key := publicKey(jwk); keyFits(alg, key) {
-			fit = append(fit, key)
-		}
-	}
-	if len(fit) == 0 {
-		return nil, invalidToken(ErrUnknownKey, nil)
-	}
-	return jwt.VerificationKeySet{Keys: fit}, nil
-}
-
-// kidKey is a JWK's public key and its "alg" ("" if none).
-type kidKey struct {
-	key any
-	alg string
-}
-
-// keysByKid indexes keys by kid as keyfunc reads them: the first key of a
-// kid (usableKeys leaves one), its public key, its "alg".
-func keysByKid(keys []jwkset.JWK) *map[string]kidKey {
-	m := make(map[string]kidKey, len(keys))
-	for _, jwk := range keys {
-		kid := jwk.Marshal().KID
-		if _, dup := m[kid]; dup {
-			continue
-		}
-		m[kid] = kidKey{key: publicKey(jwk), alg: jwk.Marshal().ALG.String()}
-	}
-	return &m
 }
 
 // keyFits reports whether key may verify alg: RSA keys of at least 2048

@@ -104,8 +104,8 @@ func (p *payload) idTokenSignal() bool {
 		jsonStringEqualFold(p.Typ, "ID") || jsonStringEqualFold(p.TokenUse, "id")
 }
 
-// senderConstrained reports whether the token is bound to a key.
-func (p *payload) senderConstrained() bool {
+// bound reports whether the token is bound to a key.
+func (p *payload) bound() bool {
 	return p.Cnf != nil && (len(p.Cnf.JKT) > 0 || len(p.Cnf.X5TS256) > 0 || len(p.Cnf.JWK) > 0)
 }
 

@@ -3,27 +3,38 @@ package middleware
 import (
 	"context"
 	"errors"
-	"net/http"
-	"strings"
-	"time"
+	"fmt"
+	"sync"
 
 	"github.com/bearerguard/bearerguard/claims"
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Validator checks bearer tokens of one or more trusted issuers. It is
+// Validator checks access tokens of one or more trusted issuers. It is
 // immutable after [New] and safe for concurrent use.
 //
-// A Validator owns one background goroutine that fetches and refreshes the
-// issuers' keys; it ends when the context given to [New] is done. Keep that
-// context alive for as long as the Validator serves requests.
+// A Validator owns one background goroutine per issuer that fetches and
+// refreshes the issuer's keys; they end when the context given to [New] is
+// done. Keep that context alive for as long as the Validator serves
+// requests: once it has ended, [Validator.Ready] reports [ErrStopped].
 type Validator struct {
-	s       *settings
+	cfg     Config
+	algs    map[string]bool
 	issuers map[string]*issuerKeys
 	order   []*issuerKeys
 	times   *jwt.Validator // exp, nbf and iat
-	cache   *tokenCache
-	stopped chan struct{}
+	cache   *tokenCache[cachedToken]
+
+	stopped  <-chan struct{} // the context of New is done
+	anyReady chan struct{}   // closed when the first issuer's keys are held
+	once     struct{ ready, stop sync.Once }
+}
+
+// cachedToken is what the token cache holds for a verified token.
+type cachedToken struct {
+	claims *claims.Claims // as verified; handed out only as a copy
+	key    *verifyKey     // the key that verified it
+	keys   *issuerKeys    // its issuer's keys
 }
 
 // New checks cfg and returns a Validator. It does not wait for the network:
@@ -31,315 +42,241 @@ type Validator struct {
 // obtained requests are answered 503 with Retry-After. Use [Validator.Ready]
 // or [Validator.WaitReady] for readiness probes.
 //
-// The background goroutine runs until ctx is done.
+// The background goroutines run until ctx is done.
 func New(ctx context.Context, cfg Config) (*Validator, error) {
-	s, err := cfg.settings()
+	algs, err := cfg.check()
 	if err != nil {
 		return nil, err
 	}
-	wake := make(chan struct{}, 1)
 	v := &Validator{
-		s:       s,
-		issuers: make(map[string]*issuerKeys, len(s.issuers)),
-		stopped: make(chan struct{}),
+		cfg:      cfg,
+		algs:     algs,
+		issuers:  make(map[string]*issuerKeys, 1+len(cfg.ExtraIssuers)),
+		stopped:  ctx.Done(),
+		anyReady: make(chan struct{}),
 		times: jwt.NewValidator(
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
-			jwt.WithLeeway(s.leeway),
-			jwt.WithTimeFunc(s.now),
+			jwt.WithLeeway(cfg.leeway()),
+			jwt.WithTimeFunc(cfg.now),
 		),
 	}
-	for _, is := range s.issuers {
-		ik, err := newIssuerKeys(ctx, s, is, wake)
-		if err != nil {
-			return nil, err
-		}
+	if n := cfg.tokenCacheSize(); n > 0 {
+		v.cache = newTokenCache[cachedToken](n, MaxTokenCacheBytes)
+	}
+	client := safeClient(cfg.HTTPClient)
+	for _, is := range cfg.issuers() {
+		ik := newIssuerKeys(&v.cfg, client, is)
+		ik.onReady = func() { v.once.ready.Do(func() { close(v.anyReady) }) }
+		ik.onStop = v.warnStopped
 		v.issuers[is.Issuer] = ik
 		v.order = append(v.order, ik)
 	}
-	if s.TokenCacheSize > 0 {
-		v.cache = newTokenCache(s.TokenCacheSize)
-		v.cache.valid = v.keyPublished
+	for _, ik := range v.order {
+		go ik.run(ctx)
 	}
-	go v.run(ctx, wake)
 	return v, nil
 }
 
-// run is the refresh goroutine: it fetches every issuer's keys at start,
-// then when a refresh is due or asked for by a request.
-func (v *Validator) run(ctx context.Context, wake <-chan struct{}) {
-	defer close(v.stopped)
-	for _, ik := range v.order {
-		if ctx.Err() != nil {
-			break
+// warnStopped logs, once, that the validator's context has ended.
+func (v *Validator) warnStopped() {
+	v.once.stop.Do(func() {
+		if l := v.cfg.Logger; l != nil {
+			l.Warn("bearerguard: the context given to New has ended: issuer keys are no longer refreshed, and tokens of keys not held are answered 503")
 		}
-		v.fetch(ctx, ik)
-	}
-	timer := time.NewTimer(v.nextDue())
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			// Release requests waiting for a fetch that will not happen.
-			for _, ik := range v.order {
-				ik.mu.Lock()
-				if ik.fetching {
-					ik.fetching = false
-					close(ik.done)
-				}
-				ik.mu.Unlock()
-			}
-			return
-		case <-wake:
-			for _, ik := range v.order {
-				ik.mu.Lock()
-				queued := ik.queued
-				ik.mu.Unlock()
-				if queued {
-					v.fetch(ctx, ik)
-				}
-			}
-		case <-timer.C:
-			now := time.Now()
-			for _, ik := range v.order {
-				ik.mu.Lock()
-				due := !now.Before(ik.nextRefresh)
-				ik.mu.Unlock()
-				if due {
-					v.fetch(ctx, ik)
-				}
-			}
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(v.nextDue())
-	}
+	})
 }
 
-func (v *Validator) fetch(ctx context.Context, ik *issuerKeys) {
-	removed := ik.fetch(ctx)
-	if v.cache != nil {
-		for _, kid := range removed {
-			v.cache.dropKey(ik.issuer, kid)
-		}
-	}
-}
-
-func (v *Validator) nextDue() time.Duration {
-	var next time.Time
-	for i, ik := range v.order {
-		ik.mu.Lock()
-		t := ik.nextRefresh
-		ik.mu.Unlock()
-		if i == 0 || t.Before(next) {
-			next = t
-		}
-	}
-	return max(time.Until(next), 10*time.Millisecond)
-}
-
-// Ready reports whether the keys of every issuer have been obtained. It
-// returns nil when they have, and an error matching [ErrKeysUnavailable]
-// otherwise. It does not block.
+// Ready reports whether the validator can verify tokens. It returns nil
+// once the keys of at least one issuer are held (an issuer that cannot be
+// reached does not hold up the others), and otherwise an error matching
+// [ErrKeysUnavailable] that says, for each issuer, why its keys are
+// missing. Once the context given to [New] has ended it returns an error
+// matching [ErrStopped]. It does not block.
 func (v *Validator) Ready() error {
-	for _, ik := range v.order {
-		if !ik.loaded.Load() {
-			return unavailable(0, errNotLoaded)
-		}
+	select {
+	case <-v.stopped:
+		return unavailable(0, ErrStopped)
+	default:
 	}
-	return nil
+	errs := make([]error, 0, len(v.order))
+	for _, ik := range v.order {
+		err := ik.status()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return unavailable(0, errors.Join(errs...))
 }
 
-// WaitReady waits until the keys of every issuer have been obtained or ctx
-// is done, and returns what [Validator.Ready] returns then.
+// WaitReady waits until [Validator.Ready] would return nil, or ctx is done,
+// or the validator has stopped, and returns what Ready returns then.
 func (v *Validator) WaitReady(ctx context.Context) error {
-	for _, ik := range v.order {
-		for !ik.loaded.Load() {
-			ik.mu.Lock()
-			done := ik.done
-			fetching := ik.fetching
-			ik.mu.Unlock()
-			if fetching {
-				select {
-				case <-done:
-					continue
-				case <-ctx.Done():
-					return v.Ready()
-				case <-v.stopped:
-					return v.Ready()
-				}
-			}
-			// Wait for the next attempt of the refresh goroutine.
-			t := time.NewTimer(50 * time.Millisecond)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return v.Ready()
-			case <-v.stopped:
-				t.Stop()
-				return v.Ready()
-			}
-		}
+	select {
+	case <-v.anyReady:
+	case <-ctx.Done():
+	case <-v.stopped:
 	}
-	return nil
-}
-
-// ValidateRequest extracts the bearer token of r (RFC 6750 §2) and
-// validates it with [Validator.ValidateToken]. Errors are of type [*Error].
-// It is for custom integrations; net/http applications use
-// [Validator.Authenticate] and [Validator.RequireScope], framework adapters
-// [Validator.Check].
-func (v *Validator) ValidateRequest(r *http.Request) (*claims.Claims, error) {
-	token, e := v.extract(r)
-	if e != nil {
-		return nil, e
-	}
-	return v.ValidateToken(r.Context(), token)
+	return v.Ready()
 }
 
 // ValidateToken validates a compact JWS access token and returns its
 // claims. Errors are of type [*Error] and match a category sentinel such as
 // [ErrInvalidToken] and a specific one such as [ErrTokenExpired].
+//
+// The steps, in order: the token is parsed (parseToken), its header checked,
+// its kind told (access token or not), it is routed to its issuer by "iss",
+// the issuer's keys looked up by "kid" (waiting, within bounds, for a
+// fetch), the signature verified, exp, nbf and iat checked, then how the
+// token is bound, its audience and client, and last Config.Validate. A
+// token seen before skips the steps up to the claims (see the token cache).
+//
+// The claims returned are the caller's own: changing them changes no other
+// request's.
 func (v *Validator) ValidateToken(ctx context.Context, token string) (*claims.Claims, error) {
-	if len(token) > v.s.maxToken {
+	if len(token) > v.cfg.maxTokenSize() {
 		return nil, invalidToken(ErrTokenTooLarge, nil)
 	}
-	if v.cache != nil {
-		if c, ok := v.cache.get(token, v.s.now()); ok {
-			if err := v.checkTimes(c); err != nil {
-				return nil, err
-			}
-			return v.withHook(ctx, c)
+	if c, ok, err := v.cached(token); ok || err != nil {
+		if err != nil {
+			return nil, err
 		}
+		return v.hook(ctx, c)
 	}
-	if !compactJWS(token) {
-		return nil, invalidToken(ErrMalformedToken, nil)
-	}
-	var p payload
-	ik, kid, err := v.parseAndVerify(ctx, token, &p)
+	t, err := parseToken(token)
 	if err != nil {
 		return nil, err
 	}
-	c, err := v.checkClaims(ctx, &p)
+	if err := t.checkHeader(v.algs); err != nil {
+		return nil, err
+	}
+	if err := t.checkType(v.cfg.RequireAccessTokenType); err != nil {
+		return nil, err
+	}
+	ik, err := v.issuer(t)
 	if err != nil {
 		return nil, err
 	}
-	if v.cache != nil && kid != "" {
-		// Tokens without kid are not cached: which of the issuer's keys
-		// verified them is not known, so neither is when to forget them.
-		v.cache.put(token, ik.issuer, kid, c, v.s.now())
+	key, err := verifySignature(ctx, ik, t)
+	if err != nil {
+		return nil, err
 	}
-	return v.withHook(ctx, c)
+	if err := v.times.Validate(&t.claims); err != nil {
+		return nil, timeError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
+	}
+	if err := checkBinding(t); err != nil {
+		return nil, err
+	}
+	c, err := v.checkClaims(t)
+	if err != nil {
+		return nil, err
+	}
+	v.remember(token, cachedToken{claims: c, key: key, keys: ik})
+	return v.hook(ctx, copyClaims(c))
 }
 
-// keyPublished reports whether kid is among the issuer's keys as last
-// fetched. A cached token counts only while the key that verified it is
-// published: a request that looked its key up just before a refresh
-// removed it caches the token after the refresh dropped that key's
-// entries, and the entry would otherwise outlive the key.
-func (v *Validator) keyPublished(issuer, kid string) bool {
-	ik := v.issuers[issuer]
-	if ik == nil || kid == "" {
-		return false
-	}
-	m := ik.byKid.Load()
-	if m == nil {
-		return false
-	}
-	_, ok := (*m)[kid]
-	return ok
-}
-
-// checkHeader applies the header rules before any key is looked up, and
-// routes the token to its issuer's keys.
-func (v *Validator) checkHeader(h *joseHeader, p *payload) (*issuerKeys, string, error) {
-	if !v.s.algs[h.alg] {
-		return nil, "", invalidToken(ErrUnsupportedAlgorithm, nil)
-	}
-	if h.crit {
-		return nil, "", invalidToken(ErrUnsupportedCritical, nil)
-	}
-	if h.enc {
-		return nil, "", invalidToken(ErrMalformedToken, nil)
-	}
-	if p.raw == nil {
-		// The payload was JSON null, which leaves p without a raw
-		// payload: not a JWT Claims Set (RFC 7519 §7.2).
-		return nil, "", invalidToken(ErrMalformedToken, nil)
-	}
-	if err := v.checkType(h, p); err != nil {
-		return nil, "", err
-	}
-	if h.kidSet && !h.kidOK {
-		return nil, "", invalidToken(ErrMalformedToken, nil)
-	}
-	kid := h.kid
-	ik := v.issuers[p.Iss]
+// issuer routes a token to its issuer's keys by its "iss" claim.
+func (v *Validator) issuer(t *jwsToken) (*issuerKeys, error) {
+	ik := v.issuers[t.claims.Iss]
 	if ik == nil {
-		return nil, "", invalidToken(ErrInvalidIssuer, nil)
+		return nil, invalidToken(ErrInvalidIssuer, nil)
 	}
-	return ik, kid, nil
+	return ik, nil
 }
 
-// checkType tells access tokens from ID tokens and other JWTs (RFC 9068
-// §2.1 and §4, RFC 8725 §3.11).
-func (v *Validator) checkType(h *joseHeader, p *payload) error {
-	if h.typSet {
-		if !h.typOK {
-			return invalidToken(ErrMalformedToken, nil)
+// verifySignature finds the keys that may have signed t and checks the
+// signature with golang-jwt's signing method. It returns the key that
+// verified it. Each candidate key costs one verification, so the candidates
+// are few (MaxCandidateKeys), and the request's context is checked between
+// them.
+func verifySignature(ctx context.Context, ik *issuerKeys, t *jwsToken) (*verifyKey, error) {
+	c, err := ik.candidatesFor(ctx, t.header.kid, t.header.kidSet, t.method.Alg())
+	if err != nil {
+		return nil, err
+	}
+	if c.n == 0 {
+		if t.header.kidSet {
+			// The kid is published, but not for this algorithm.
+			return nil, invalidToken(ErrUnsupportedAlgorithm, nil)
 		}
-		mt := strings.ToLower(h.typ)
-		mt = strings.TrimPrefix(mt, "application/")
-		switch mt {
-		case "at+jwt":
-			// An access token by declaration; still refuse ID-token claims.
-		case "jwt":
-			if v.s.RequireAccessTokenType {
-				return invalidToken(ErrNotAccessToken, nil)
-			}
-		default:
-			return invalidToken(ErrNotAccessToken, nil)
+		return nil, invalidToken(ErrUnknownKey, nil)
+	}
+	for _, k := range c.keys[:c.n] {
+		if err = ctx.Err(); err != nil {
+			break
 		}
-	} else if v.s.RequireAccessTokenType {
-		return invalidToken(ErrNotAccessToken, nil)
+		if err = t.method.Verify(t.signingInput, t.signature, k.pub); err == nil {
+			return k, nil
+		}
 	}
-	if p.idTokenSignal() {
-		return invalidToken(ErrNotAccessToken, nil)
-	}
-	if p.senderConstrained() {
-		return invalidToken(ErrSenderConstrained, nil)
-	}
-	return nil
+	return nil, invalidToken(ErrInvalidSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
 }
 
 // checkClaims applies the audience and client rules, then builds the
-// claims. The issuer was checked by checkHeader, which routed the token to
-// that issuer's keys.
-func (v *Validator) checkClaims(ctx context.Context, p *payload) (*claims.Claims, error) {
-	if len(v.s.Audiences) > 0 && !anyIn(p.Aud, v.s.Audiences) {
+// claims. The issuer was checked when the token was routed to its keys.
+func (v *Validator) checkClaims(t *jwsToken) (*claims.Claims, error) {
+	if len(v.cfg.Audiences) > 0 && !anyIn(t.claims.Aud, v.cfg.Audiences) {
 		return nil, invalidToken(ErrInvalidAudience, nil)
 	}
-	c, err := p.claims(v.s.scopeClaim)
+	c, err := t.claims.claims(v.cfg.scopeClaims())
 	if err != nil {
 		return nil, invalidToken(ErrMalformedToken, err)
 	}
-	if len(v.s.ClientIDs) > 0 && !contains(v.s.ClientIDs, c.ClientID) {
+	if len(v.cfg.ClientIDs) > 0 && !contains(v.cfg.ClientIDs, c.ClientID) {
 		return nil, invalidToken(ErrInvalidAudience, nil)
 	}
 	return c, nil
 }
 
-// withHook runs Config.Validate, on every request, cached token or not.
-func (v *Validator) withHook(ctx context.Context, c *claims.Claims) (*claims.Claims, error) {
-	if v.s.Validate == nil {
+// cached returns a copy of the claims of a token verified before, if the
+// cache holds it and the key that verified it is still its issuer's. exp
+// and nbf are checked again.
+func (v *Validator) cached(token string) (*claims.Claims, bool, error) {
+	if v.cache == nil {
+		return nil, false, nil
+	}
+	ct, ok := v.cache.get(token, v.cfg.now())
+	if !ok {
+		return nil, false, nil
+	}
+	if set := ct.keys.set.Load(); set == nil || !set.holds(ct.key) {
+		return nil, false, nil // the key left or changed: verify again
+	}
+	if err := v.checkTimes(ct.claims); err != nil {
+		return nil, false, err
+	}
+	return copyClaims(ct.claims), true, nil
+}
+
+// remember caches a verified token until its exp, at most MaxTokenCacheTTL.
+func (v *Validator) remember(token string, ct cachedToken) {
+	if v.cache == nil {
+		return
+	}
+	now := v.cfg.now()
+	expires := now.Add(MaxTokenCacheTTL)
+	if ct.claims.ExpiresAt.Before(expires) {
+		expires = ct.claims.ExpiresAt
+	}
+	v.cache.put(token, ct, entrySize(token, len(ct.claims.Payload)), expires, now)
+}
+
+// copyClaims returns a copy of c that shares nothing a handler may change.
+func copyClaims(c *claims.Claims) *claims.Claims {
+	cp := *c
+	cp.Audience = append([]string(nil), c.Audience...)
+	cp.Scopes = append([]string(nil), c.Scopes...)
+	cp.Payload = append([]byte(nil), c.Payload...)
+	return &cp
+}
+
+// hook runs Config.Validate, on every request, cached token or not.
+func (v *Validator) hook(ctx context.Context, c *claims.Claims) (*claims.Claims, error) {
+	if v.cfg.Validate == nil {
 		return c, nil
 	}
-	if err := v.s.Validate(ctx, c); err != nil {
+	if err := v.cfg.Validate(ctx, c); err != nil {
 		var e *Error
 		if errors.As(err, &e) {
 			return nil, e
@@ -349,13 +286,13 @@ func (v *Validator) withHook(ctx context.Context, c *claims.Claims) (*claims.Cla
 	return c, nil
 }
 
-// checkTimes re-checks exp and nbf for a cached token.
+// checkTimes checks exp and nbf again for a cached token.
 func (v *Validator) checkTimes(c *claims.Claims) error {
-	now := v.s.now()
-	if !now.Before(c.ExpiresAt.Add(v.s.leeway)) {
+	now, leeway := v.cfg.now(), v.cfg.leeway()
+	if !now.Before(c.ExpiresAt.Add(leeway)) {
 		return invalidToken(ErrTokenExpired, nil)
 	}
-	if !c.NotBefore.IsZero() && now.Add(v.s.leeway).Before(c.NotBefore) {
+	if !c.NotBefore.IsZero() && now.Add(leeway).Before(c.NotBefore) {
 		return invalidToken(ErrTokenNotYetValid, nil)
 	}
 	return nil
@@ -373,49 +310,14 @@ func timeError(err error) *Error {
 	return invalidToken(ErrMalformedToken, err)
 }
 
-// compactJWS reports whether token has the shape of an RFC 7515 §7.1 compact
-// JWS: three non-empty base64url segments without padding. JWE (five
-// segments) and anything else is refused before parsing.
-func compactJWS(token string) bool {
-	i := strings.IndexByte(token, '.')
-	if i <= 0 {
-		return false // no dot, or an empty header
+// requestError returns err as an *Error: every error of the token path
+// already is one.
+func requestError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
 	}
-	j := strings.IndexByte(token[i+1:], '.')
-	if j <= 0 {
-		return false // one dot, or an empty payload
-	}
-	j += i + 1
-	if j == len(token)-1 || strings.IndexByte(token[j+1:], '.') >= 0 {
-		return false // an empty signature, or more segments
-	}
-	return allOf(token, &notBase64urlOrDot)
-}
-
-// notBase64urlOrDot marks the bytes outside the base64url alphabet (RFC
-// 4648 §5) and ".".
-var notBase64urlOrDot = func() (t [256]uint8) {
-	for c := range 256 {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			t[c] = 1
-		}
-	}
-	return t
-}()
-
-// allOf reports whether no byte of s is marked in not. Tokens are scanned
-// on every request, cached or not: eight bytes a step, without branches.
-func allOf(s string, not *[256]uint8) bool {
-	var bad uint8
-	for len(s) >= 8 {
-		bad |= not[s[0]] | not[s[1]] | not[s[2]] | not[s[3]] |
-			not[s[4]] | not[s[5]] | not[s[6]] | not[s[7]]
-		s = s[8:]
-	}
-	for i := 0; i < len(s); i++ {
-		bad |= not[s[i]]
-	}
-	return bad == 0
+	return invalidToken(ErrMalformedToken, err)
 }
 
 func anyIn(have, want []string) bool {

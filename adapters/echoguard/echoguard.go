@@ -2,6 +2,7 @@ package echoguard
 
 import (
 	"context"
+	"errors"
 
 	"github.com/labstack/echo/v4"
 
@@ -84,9 +85,10 @@ func (g *Guard) middleware(p middleware.Policy) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
 			cl, err := g.v.Check(r, p)
-			if err != nil {
-				g.v.SetHeaders(c.Response().Header(), err)
-				return echo.NewHTTPError(err.Status, err.Body()).SetInternal(err)
+			var e *middleware.Error
+			if errors.As(err, &e) {
+				g.v.SetHeaders(c.Response().Header(), e)
+				return echo.NewHTTPError(e.Status, e.Body()).SetInternal(e)
 			}
 			if cl != nil {
 				c.SetRequest(r.WithContext(claims.NewContext(r.Context(), cl)))

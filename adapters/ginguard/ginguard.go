@@ -2,6 +2,7 @@ package ginguard
 
 import (
 	"context"
+	"errors"
 
 	"github.com/gin-gonic/gin"
 
@@ -82,10 +83,11 @@ func (g *Guard) RequireScope(alternatives ...string) gin.HandlerFunc {
 func (g *Guard) handler(p middleware.Policy) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		cl, err := g.v.Check(c.Request, p)
-		if err != nil {
-			g.v.SetHeaders(c.Writer.Header(), err)
-			_ = c.Error(err)
-			c.AbortWithStatusJSON(err.Status, err.Body())
+		var e *middleware.Error
+		if errors.As(err, &e) {
+			g.v.SetHeaders(c.Writer.Header(), e)
+			_ = c.Error(e)
+			c.AbortWithStatusJSON(e.Status, e.Body())
 			return
 		}
 		if cl != nil {

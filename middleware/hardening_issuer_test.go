@@ -212,9 +212,10 @@ func TestHardeningIssuerOutage(t *testing.T) {
 	} {
 		outage()
 		before := kit.JWKSRequests() + kit.DiscoveryRequests()
-		// Unknown kids ask for refreshes, which fail.
+		// Unknown kids ask for refreshes, which fail: 503, since the kid
+		// may be a key just published.
 		if !hgPoll(5*time.Second, func() bool {
-			h.refuse(t, kit.Sign(map[string]any{"kid": "new-kid", "typ": "at+jwt"}, hgValidClaims(kit.URL)), middleware.ErrUnknownKey)
+			h.refuse(t, kit.Sign(map[string]any{"kid": "new-kid", "typ": "at+jwt"}, hgValidClaims(kit.URL)), middleware.ErrKeysUnavailable)
 			return kit.JWKSRequests()+kit.DiscoveryRequests() > before
 		}) {
 			t.Fatal("no refresh attempted during the outage")
@@ -398,7 +399,8 @@ func TestHardeningHostileJWKS(t *testing.T) {
 		map[string]any{"kty": "EC", "kid": "ec-off-curve", "crv": "P-256", "x": hgB64(make([]byte, 32)), "y": hgB64(make([]byte, 32))},
 		map[string]any{"kty": "XYZ", "kid": "unknown-kty"},
 	))
-	h := hgNewHarness(t, kit, middleware.Config{MinRefreshInterval: time.Hour})
+	// Unknown kids cause a fetch at once, which confirms they are unknown.
+	h := hgNewHarness(t, kit, middleware.Config{MinRefreshInterval: time.Millisecond})
 	h.waitReady(t)
 	claims := hgValidClaims(kit.URL)
 	h.accept(t, kit.SignWith(k.rsa, map[string]any{"alg": "RS256", "kid": "good"}, claims))

@@ -43,7 +43,8 @@ func hgConcurrently(n int, f func(i int)) {
 
 // TestHardeningForgedKidFlood: 1000 concurrent tokens with distinct
 // unknown kids cause at most one JWKS fetch per MinRefreshInterval, and no
-// request waits longer than KeyWait for it.
+// request waits longer than KeyWait for it. A kid whose fetch cannot happen
+// within KeyWait is answered 503: it may be a key just published.
 func TestHardeningForgedKidFlood(t *testing.T) {
 	t.Parallel()
 	kit := middlewaretest.NewIssuer()
@@ -52,7 +53,7 @@ func TestHardeningForgedKidFlood(t *testing.T) {
 	const keyWait = 300 * time.Millisecond
 	const bound = keyWait + time.Second // generous: 2 cores, -race
 
-	flood := func(t *testing.T, h *hgHarness) {
+	flood := func(t *testing.T, h *hgHarness, want error) {
 		t.Helper()
 		var slowest atomic.Int64
 		var wrong atomic.Int64
@@ -66,12 +67,12 @@ func TestHardeningForgedKidFlood(t *testing.T) {
 					break
 				}
 			}
-			if !errors.Is(err, middleware.ErrUnknownKey) {
+			if !errors.Is(err, want) {
 				wrong.Add(1)
 			}
 		})
 		if w := wrong.Load(); w != 0 {
-			t.Errorf("%d of %d forged kids not refused as unknown key", w, n)
+			t.Errorf("%d of %d forged kids not refused with %v", w, n, want)
 		}
 		if d := time.Duration(slowest.Load()); d > bound {
 			t.Errorf("slowest request took %v, KeyWait is %v", d, keyWait)
@@ -79,15 +80,15 @@ func TestHardeningForgedKidFlood(t *testing.T) {
 	}
 
 	// Inside the rate window (it opened when the keys were first
-	// fetched): no fetch at all, and no waiting.
+	// fetched): no fetch at all, and no waiting: 503 at once.
 	t.Run("window closed", func(t *testing.T) {
 		h := hgNewHarness(t, kit, middleware.Config{JWKSURL: kit.JWKSURL(), MinRefreshInterval: time.Hour, KeyWait: keyWait})
 		h.waitReady(t)
 		base := kit.JWKSRequests()
-		flood(t, h)
+		flood(t, h, middleware.ErrKeysUnavailable)
 		// And one after another, so that no fetch is in flight to share.
 		for i := range 100 {
-			h.refuse(t, hgForged(kit.URL, fmt.Sprintf("sequential-%d", i)), middleware.ErrUnknownKey)
+			h.refuse(t, hgForged(kit.URL, fmt.Sprintf("sequential-%d", i)), middleware.ErrKeysUnavailable)
 		}
 		if d := kit.JWKSRequests() - base; d > 1 {
 			t.Errorf("%d JWKS fetches for the flood, want at most 1", d)
@@ -97,14 +98,14 @@ func TestHardeningForgedKidFlood(t *testing.T) {
 
 	// The window is open (1 ms) and the issuer is slow: the first forged
 	// kid starts one fetch, which every other request shares; each gives
-	// up after KeyWait.
+	// up after KeyWait with 503.
 	t.Run("window open, slow issuer", func(t *testing.T) {
 		h := hgNewHarness(t, kit, middleware.Config{JWKSURL: kit.JWKSURL(), MinRefreshInterval: time.Millisecond, KeyWait: keyWait})
 		h.waitReady(t)
 		kit.SetDelay(time.Minute) // released when the kit closes
 		defer kit.SetDelay(0)
 		base := kit.JWKSRequests()
-		flood(t, h)
+		flood(t, h, middleware.ErrKeysUnavailable)
 		if d := kit.JWKSRequests() - base; d > 1 {
 			t.Errorf("%d JWKS fetches for the flood, want at most 1", d)
 		}

@@ -112,10 +112,12 @@ func (s *keySet) holds(k *verifyKey) bool {
 }
 
 // newKeySet builds a key set of keys, reusing the keys of prev that are
-// unchanged (same kid, alg and public key).
+// unchanged (same kid, alg and public key). When nothing changed, it
+// returns prev itself.
 func newKeySet(keys []*verifyKey, prev *keySet) *keySet {
 	s := &keySet{keys: make([]*verifyKey, 0, len(keys)), byKid: make(map[string][]*verifyKey, len(keys))}
-	for _, k := range keys {
+	same := prev != nil && len(prev.keys) == len(keys)
+	for i, k := range keys {
 		if prev != nil {
 			for _, old := range prev.byKid[k.kid] {
 				if old.alg == k.alg && samePublicKey(old.pub, k.pub) {
@@ -124,8 +126,12 @@ func newKeySet(keys []*verifyKey, prev *keySet) *keySet {
 				}
 			}
 		}
+		same = same && prev.keys[i] == k
 		s.keys = append(s.keys, k)
 		s.byKid[k.kid] = append(s.byKid[k.kid], k)
+	}
+	if same {
+		return prev
 	}
 	return s
 }
@@ -164,9 +170,11 @@ type issuerKeys struct {
 	next        *fetchRound // the fetch requests wait for, if one is asked for
 	nextAt      time.Time   // when next may start
 	lastStart   time.Time   // start of the last fetch
+	lastAsked   time.Time   // start of the last fetch asked for by requests
 	nextRefresh time.Time   // when the next periodic fetch, or retry, is due
 	failures    int
-	lastErr     error // why the last fetch failed; nil after a success
+	lastErr     error              // why the last fetch failed; nil after a success
+	absent      map[string]*keySet // kids a fetch found absent, with the keys it found
 }
 
 func newIssuerKeys(cfg *Config, client *http.Client, is Issuer) *issuerKeys {
@@ -182,8 +190,8 @@ func newIssuerKeys(cfg *Config, client *http.Client, is Issuer) *issuerKeys {
 }
 
 // run is the issuer's refresh goroutine: a fetch at once, then one when a
-// periodic refresh, a retry or a request asks for it, never two starting
-// closer than MinRefreshInterval. It ends when ctx is done.
+// periodic refresh or a retry is due or requests ask for one. It ends when
+// ctx is done.
 func (ik *issuerKeys) run(ctx context.Context) {
 	defer ik.stop()
 	timer := time.NewTimer(0)
@@ -204,9 +212,9 @@ func (ik *issuerKeys) run(ctx context.Context) {
 	}
 }
 
-// due returns how long until the next fetch may start: the periodic
-// refresh or retry, or a fetch asked for by a request, whichever comes
-// first, and never less than MinRefreshInterval after the last start.
+// due returns how long until the next fetch is due: the periodic refresh
+// or retry, or a fetch asked for by requests (no sooner than the budget
+// allows, see await), whichever comes first.
 func (ik *issuerKeys) due(now time.Time) time.Duration {
 	ik.mu.Lock()
 	defer ik.mu.Unlock()
@@ -216,9 +224,6 @@ func (ik *issuerKeys) due(now time.Time) time.Duration {
 	at := ik.nextRefresh
 	if ik.next != nil && ik.nextAt.Before(at) {
 		at = ik.nextAt
-	}
-	if earliest := ik.lastStart.Add(ik.cfg.minRefreshInterval()); at.Before(earliest) {
-		at = earliest
 	}
 	return at.Sub(now)
 }
@@ -230,6 +235,8 @@ func (ik *issuerKeys) fetch(ctx context.Context) {
 	r := ik.next
 	if r == nil {
 		r = newRound()
+	} else if !ik.lastStart.IsZero() {
+		ik.lastAsked = time.Now() // the start-up fetch spends no budget
 	}
 	ik.next = nil
 	ik.inflight = r
@@ -324,6 +331,9 @@ func (ik *issuerKeys) candidatesFor(ctx context.Context, kid string, hasKid bool
 		if c, found := set.candidates(kid, hasKid, alg); found {
 			return c, nil
 		}
+		if ik.knownAbsent(kid, set) {
+			return candidates{}, invalidToken(ErrUnknownKey, nil)
+		}
 	}
 	set, err := ik.await(ctx, set == nil)
 	if err != nil {
@@ -331,9 +341,31 @@ func (ik *issuerKeys) candidatesFor(ctx context.Context, kid string, hasKid bool
 	}
 	c, found := set.candidates(kid, hasKid, alg)
 	if !found {
+		ik.markAbsent(kid, set)
 		return c, invalidToken(ErrUnknownKey, nil)
 	}
 	return c, nil
+}
+
+// maxAbsentKids bounds the kids remembered as absent from the keys held.
+const maxAbsentKids = 1024
+
+// knownAbsent reports whether a fetch that started after kid was first
+// seen found it absent from set, the keys still held: the kid is refused
+// (401) at once until the keys change, instead of waiting for another fetch.
+func (ik *issuerKeys) knownAbsent(kid string, set *keySet) bool {
+	ik.mu.Lock()
+	defer ik.mu.Unlock()
+	return ik.absent[kid] == set
+}
+
+func (ik *issuerKeys) markAbsent(kid string, set *keySet) {
+	ik.mu.Lock()
+	defer ik.mu.Unlock()
+	if ik.absent == nil || len(ik.absent) >= maxAbsentKids {
+		ik.absent = make(map[string]*keySet) // forget the old ones: they cost a wait, not a fetch each
+	}
+	ik.absent[kid] = set
 }
 
 // await waits for a fetch and returns the keys held after it. With
@@ -352,8 +384,12 @@ func (ik *issuerKeys) await(ctx context.Context, anyFetch bool) (*keySet, error)
 	if !anyFetch || r == nil {
 		if ik.next == nil {
 			ik.next = newRound()
+			// The fetch budget: fetches asked for by requests start at
+			// least MinRefreshInterval apart. The start-up, periodic and
+			// retry fetches do not spend it, so a key published just
+			// after one of them is fetched for at first sight.
 			ik.nextAt = now
-			if earliest := ik.lastStart.Add(ik.cfg.minRefreshInterval()); !ik.lastStart.IsZero() && now.Before(earliest) {
+			if earliest := ik.lastAsked.Add(ik.cfg.minRefreshInterval()); !ik.lastAsked.IsZero() && now.Before(earliest) {
 				ik.nextAt = earliest
 			}
 			select {

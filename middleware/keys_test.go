@@ -488,7 +488,7 @@ func TestPeriodicRefresh(t *testing.T) {
 	v := ktReady(t, kit, Config{
 		JWKSURL:            srv.URL + "/jwks",
 		RefreshInterval:    time.Millisecond,
-		MinRefreshInterval: time.Hour, // no fetch for unknown kids
+		MinRefreshInterval: time.Millisecond, // MinRefreshInterval also spaces periodic fetches
 		TokenCacheSize:     -1,
 	})
 	// waitFor returns once a JWKS for which has() is true was served and
@@ -554,17 +554,26 @@ func TestUnknownKidRefresh(t *testing.T) {
 		v := ktReady(t, kit, Config{MinRefreshInterval: time.Nanosecond, TokenCacheSize: -1})
 		for i := range 3 {
 			n := kit.JWKSRequests()
-			ktWant(t, ktValidate(v, kit.Token(middlewaretest.Spec{Header: map[string]any{"kid": "nope"}})), ErrInvalidToken, ErrUnknownKey)
+			ktWant(t, ktValidate(v, kit.Token(middlewaretest.Spec{Header: map[string]any{"kid": "nope-" + strconv.Itoa(i)}})), ErrInvalidToken, ErrUnknownKey)
 			if got := kit.JWKSRequests(); got != n+1 {
 				t.Fatalf("attempt %d: JWKSRequests() = %d, want %d: one fetch per unknown kid", i, got, n+1)
 			}
 		}
+		// A kid that a fetch found absent is refused at once while the
+		// keys stay the same: no fetch, no wait.
+		n := kit.JWKSRequests()
+		ktWant(t, ktValidate(v, kit.Token(middlewaretest.Spec{Header: map[string]any{"kid": "nope-0"}})), ErrInvalidToken, ErrUnknownKey)
+		if got := kit.JWKSRequests(); got != n {
+			t.Fatalf("JWKSRequests() = %d for a kid known to be absent, want %d", got, n)
+		}
 	})
 }
 
-// TestUnknownKidRateLimit: within MinRefreshInterval of a fetch asked for
-// by an unknown kid, unknown kids cause no further fetch and are refused at
-// once.
+// TestUnknownKidRateLimit: fetches of an issuer start at least
+// MinRefreshInterval apart, whatever asks for them. A kid that cannot be
+// fetched for within KeyWait is answered 503 with Retry-After at once,
+// never 401: it may be a key just published, and a client that gets 401
+// throws its token away.
 func TestUnknownKidRateLimit(t *testing.T) {
 	kit := ktKit(t)
 	const keyWait = time.Minute
@@ -573,7 +582,7 @@ func TestUnknownKidRateLimit(t *testing.T) {
 		t.Fatalf("JWKSRequests() = %d after start, want 1", got)
 	}
 
-	// The start-up fetch does not spend the limit: a key published right
+	// The start-up fetch does not spend the budget: a key published right
 	// after it is fetched for on first sight.
 	kit.RotateKey("RS256")
 	ktWant(t, ktValidate(v, kit.Token(middlewaretest.Spec{})))
@@ -581,7 +590,8 @@ func TestUnknownKidRateLimit(t *testing.T) {
 		t.Fatalf("JWKSRequests() = %d after the first unknown kid, want 2", got)
 	}
 
-	// A second new kid, and a flood of forged ones, within the interval.
+	// A second rotated key, and a flood of forged kids, within the
+	// interval.
 	kit.RotateKey("RS256")
 	second := kit.Token(middlewaretest.Spec{})
 	for i := range 50 {
@@ -590,7 +600,12 @@ func TestUnknownKidRateLimit(t *testing.T) {
 			tok = kit.Token(middlewaretest.Spec{Header: map[string]any{"kid": "forged-" + strconv.Itoa(i)}})
 		}
 		start := time.Now()
-		ktWant(t, ktValidate(v, tok), ErrInvalidToken, ErrUnknownKey)
+		err := ktValidate(v, tok)
+		ktWant(t, err, ErrKeysUnavailable)
+		var e *Error
+		if !errors.As(err, &e) || e.RetryAfter < time.Hour-time.Minute {
+			t.Fatalf("Retry-After %v, want about the hour until the next fetch", e.RetryAfter)
+		}
 		if d := time.Since(start); d >= keyWait/2 {
 			t.Fatalf("a rate-limited unknown kid waited %v", d)
 		}
@@ -719,8 +734,9 @@ func TestKeysSurviveOutage(t *testing.T) {
 			ktWant(t, ktValidate(v, tok))
 			fault.set(kit)
 			n := kit.JWKSRequests()
-			// An unknown kid makes the validator fetch, and fail.
-			ktWant(t, ktValidate(v, kit.Token(middlewaretest.Spec{Header: map[string]any{"kid": "nope"}})), ErrInvalidToken, ErrUnknownKey)
+			// An unknown kid makes the validator fetch, and fail: the
+			// kid may well be published, so the answer is 503, not 401.
+			ktWant(t, ktValidate(v, kit.Token(middlewaretest.Spec{Header: map[string]any{"kid": "nope"}})), ErrKeysUnavailable)
 			if kit.JWKSRequests() <= n {
 				t.Fatal("no fetch during the outage")
 			}
@@ -741,11 +757,18 @@ func TestReady(t *testing.T) {
 	if err := v.Ready(); !errors.Is(err, ErrKeysUnavailable) {
 		t.Fatalf("Ready() = %v before any fetch", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	// One issuer never answers: not ready, and WaitReady ends with ctx.
-	if err := v.WaitReady(ctx); !errors.Is(err, ErrKeysUnavailable) {
-		t.Fatalf("WaitReady() = %v with one issuer hanging", err)
+	// One issuer never answers: it does not hold up the other.
+	if err := v.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady() = %v with one issuer hanging and the other up", err)
+	}
+	// Only hanging issuers: not ready, and WaitReady ends with ctx.
+	x := ktNew(t, slow, Config{})
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := x.WaitReady(ctx); !errors.Is(err, ErrKeysUnavailable) {
+		t.Fatalf("WaitReady() = %v with the only issuer hanging", err)
 	}
 
 	w := ktReady(t, kit, Config{})
@@ -759,7 +782,7 @@ func TestReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	vcancel()
-	if err := u.WaitReady(context.Background()); !errors.Is(err, ErrKeysUnavailable) {
+	if err := u.WaitReady(context.Background()); !errors.Is(err, ErrStopped) {
 		t.Fatalf("WaitReady() = %v after the validator's context ended", err)
 	}
 }
@@ -895,7 +918,7 @@ func TestKeyWait(t *testing.T) {
 		url, hang, gaveUp := hold(t, kit)
 		v := ktReady(t, kit, Config{JWKSURL: url, KeyWait: 20 * time.Millisecond, MinRefreshInterval: time.Nanosecond, TokenCacheSize: -1})
 		hang()
-		ktWant(t, ktValidate(v, kit.Token(middlewaretest.Spec{Header: map[string]any{"kid": "nope"}})), ErrInvalidToken, ErrUnknownKey)
+		ktWant(t, ktValidate(v, kit.Token(middlewaretest.Spec{Header: map[string]any{"kid": "nope"}})), ErrKeysUnavailable)
 		// Known keys are served meanwhile.
 		ktWant(t, ktValidate(v, kit.Token(middlewaretest.Spec{})))
 		stillHeld(t, gaveUp)

@@ -3,8 +3,8 @@ package middleware
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/bearerguard/bearerguard/claims"
@@ -217,15 +217,15 @@ func (v *Validator) ValidateToken(ctx context.Context, token string) (*claims.Cl
 			return v.withHook(ctx, c)
 		}
 	}
-	if !compactJWS(token) {
-		return nil, invalidToken(ErrMalformedToken, nil)
-	}
-	var p payload
-	ik, kid, err := v.parseAndVerify(ctx, token, &p)
+	t, err := parseToken(token)
 	if err != nil {
 		return nil, err
 	}
-	c, err := v.checkClaims(ctx, &p)
+	ik, kid, err := v.verify(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	c, err := v.checkClaims(ctx, &t.claims)
 	if err != nil {
 		return nil, err
 	}
@@ -255,66 +255,49 @@ func (v *Validator) keyPublished(issuer, kid string) bool {
 	return ok
 }
 
-// checkHeader applies the header rules before any key is looked up, and
-// routes the token to its issuer's keys.
-func (v *Validator) checkHeader(h *joseHeader, p *payload) (*issuerKeys, string, error) {
-	if !v.s.algs[h.alg] {
-		return nil, "", invalidToken(ErrUnsupportedAlgorithm, nil)
-	}
-	if h.crit {
-		return nil, "", invalidToken(ErrUnsupportedCritical, nil)
-	}
-	if h.enc {
-		return nil, "", invalidToken(ErrMalformedToken, nil)
-	}
-	if p.raw == nil {
-		// The payload was JSON null, which leaves p without a raw
-		// payload: not a JWT Claims Set (RFC 7519 §7.2).
-		return nil, "", invalidToken(ErrMalformedToken, nil)
-	}
-	if err := v.checkType(h, p); err != nil {
+// verify checks the header and routes the token to its issuer's keys,
+// then checks the signature, then exp, nbf and iat. The order of the
+// checks, and so the error reported for a token with several faults, is
+// golang-jwt's Parser.ParseWithClaims with bearerguard's keyfunc. It
+// returns the issuer's keys and the token's kid.
+func (v *Validator) verify(ctx context.Context, t *jwsToken) (*issuerKeys, string, error) {
+	if err := t.checkHeader(v.s.algs); err != nil {
 		return nil, "", err
 	}
-	if h.kidSet && !h.kidOK {
-		return nil, "", invalidToken(ErrMalformedToken, nil)
+	if err := t.checkType(v.s.RequireAccessTokenType); err != nil {
+		return nil, "", err
 	}
-	kid := h.kid
-	ik := v.issuers[p.Iss]
+	if t.claims.bound() {
+		return nil, "", invalidToken(ErrSenderConstrained, nil)
+	}
+	ik := v.issuers[t.claims.Iss]
 	if ik == nil {
 		return nil, "", invalidToken(ErrInvalidIssuer, nil)
 	}
-	return ik, kid, nil
-}
-
-// checkType tells access tokens from ID tokens and other JWTs (RFC 9068
-// §2.1 and §4, RFC 8725 §3.11).
-func (v *Validator) checkType(h *joseHeader, p *payload) error {
-	if h.typSet {
-		if !h.typOK {
-			return invalidToken(ErrMalformedToken, nil)
+	key, err := ik.keyFor(ctx, &t.header, t.method)
+	if err != nil {
+		return nil, "", err
+	}
+	switch k := key.(type) {
+	case jwt.VerificationKeySet:
+		if len(k.Keys) == 0 {
+			return nil, "", invalidToken(ErrUnsupportedAlgorithm, jwt.ErrTokenUnverifiable)
 		}
-		mt := strings.ToLower(h.typ)
-		mt = strings.TrimPrefix(mt, "application/")
-		switch mt {
-		case "at+jwt":
-			// An access token by declaration; still refuse ID-token claims.
-		case "jwt":
-			if v.s.RequireAccessTokenType {
-				return invalidToken(ErrNotAccessToken, nil)
+		for _, key := range k.Keys {
+			if err = t.method.Verify(t.signingInput, t.signature, key); err == nil {
+				break
 			}
-		default:
-			return invalidToken(ErrNotAccessToken, nil)
 		}
-	} else if v.s.RequireAccessTokenType {
-		return invalidToken(ErrNotAccessToken, nil)
+	default:
+		err = t.method.Verify(t.signingInput, t.signature, key)
 	}
-	if p.idTokenSignal() {
-		return invalidToken(ErrNotAccessToken, nil)
+	if err != nil {
+		return nil, "", invalidToken(ErrInvalidSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
 	}
-	if p.senderConstrained() {
-		return invalidToken(ErrSenderConstrained, nil)
+	if err := v.times.Validate(&t.claims); err != nil {
+		return nil, "", timeError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
 	}
-	return nil
+	return ik, t.header.kid, nil
 }
 
 // checkClaims applies the audience and client rules, then builds the
@@ -371,51 +354,6 @@ func timeError(err error) *Error {
 		return invalidToken(ErrTokenNotYetValid, err)
 	}
 	return invalidToken(ErrMalformedToken, err)
-}
-
-// compactJWS reports whether token has the shape of an RFC 7515 §7.1 compact
-// JWS: three non-empty base64url segments without padding. JWE (five
-// segments) and anything else is refused before parsing.
-func compactJWS(token string) bool {
-	i := strings.IndexByte(token, '.')
-	if i <= 0 {
-		return false // no dot, or an empty header
-	}
-	j := strings.IndexByte(token[i+1:], '.')
-	if j <= 0 {
-		return false // one dot, or an empty payload
-	}
-	j += i + 1
-	if j == len(token)-1 || strings.IndexByte(token[j+1:], '.') >= 0 {
-		return false // an empty signature, or more segments
-	}
-	return allOf(token, &notBase64urlOrDot)
-}
-
-// notBase64urlOrDot marks the bytes outside the base64url alphabet (RFC
-// 4648 §5) and ".".
-var notBase64urlOrDot = func() (t [256]uint8) {
-	for c := range 256 {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			t[c] = 1
-		}
-	}
-	return t
-}()
-
-// allOf reports whether no byte of s is marked in not. Tokens are scanned
-// on every request, cached or not: eight bytes a step, without branches.
-func allOf(s string, not *[256]uint8) bool {
-	var bad uint8
-	for len(s) >= 8 {
-		bad |= not[s[0]] | not[s[1]] | not[s[2]] | not[s[3]] |
-			not[s[4]] | not[s[5]] | not[s[6]] | not[s[7]]
-		s = s[8:]
-	}
-	for i := 0; i < len(s); i++ {
-		bad |= not[s[i]]
-	}
-	return bad == 0
 }
 
 func anyIn(have, want []string) bool {

@@ -300,10 +300,19 @@ func (p *payload) clientID() string {
 }
 
 // idTokenSignal reports whether the claims mark an OpenID Connect ID token
-// rather than an access token.
+// rather than an access token. Keycloak marks its access tokens with a
+// payload "typ" of "Bearer" (its ID tokens: "ID") and, before version 25
+// or with a compatibility mapper, copies "nonce" and "at_hash" into them:
+// that "typ", exactly as Keycloak spells it, outweighs those claims. An
+// explicit "token_use" of "id" contradicts it and still counts.
 func (p *payload) idTokenSignal() bool {
-	return len(p.Nonce) > 0 || len(p.AtHash) > 0 || len(p.CHash) > 0 ||
-		jsonStringEqualFold(p.Typ, "ID") || jsonStringEqualFold(p.TokenUse, "id")
+	if jsonStringEqualFold(p.TokenUse, "id") || jsonStringEqualFold(p.Typ, "ID") {
+		return true
+	}
+	if string(p.Typ) == `"Bearer"` {
+		return false
+	}
+	return len(p.Nonce) > 0 || len(p.AtHash) > 0 || len(p.CHash) > 0
 }
 
 // bound reports whether the claims bind the token to a key ("cnf" with

@@ -48,20 +48,17 @@ func TestHardeningHeaderNames(t *testing.T) {
 		"escaped alg none":  {`{"\u0061lg":"none","kid":"rsa-rs256"}`, middleware.ErrUnsupportedAlgorithm},
 		"escaped alg value": {`{"alg":"\u006eone","kid":"rsa-rs256"}`, middleware.ErrUnsupportedAlgorithm},
 		"alg null":          {`{"alg":null,"kid":"rsa-rs256"}`, middleware.ErrUnsupportedAlgorithm},
-		"duplicate alg":     {`{"alg":"RS256","kid":"rsa-rs256","alg":"HS256"}`, middleware.ErrUnsupportedAlgorithm},
-		"duplicate crit":    {`{"alg":"RS256","kid":"rsa-rs256","crit":["x"],"crit":null}`, middleware.ErrUnsupportedCritical},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f.h.refuse(t, sign(c.hdr), c.want)
 		})
 	}
 	for name, hdr := range map[string]string{
-		"escaped everywhere":       `{"\u0061lg":"\u0052S256","\u006bid":"rsa-\u0072s256","typ":"at\u002bjwt"}`,
-		"Crit is not crit":         `{"alg":"RS256","kid":"rsa-rs256","Crit":["x"],"CRIT":["x"]}`,
-		"ALG is not alg":           `{"ALG":"none","alg":"RS256","kid":"rsa-rs256"}`,
-		"whitespace around":        " \n{ \"alg\" : \"RS256\" ,\t\"kid\":\"rsa-rs256\" } \n",
-		"unknown members":          `{"alg":"RS256","kid":"rsa-rs256","x":{"y":[1,2,{"z":null}]},"n":1e999999}`,
-		"later alg wins (control)": `{"alg":"none","alg":"RS256","kid":"rsa-rs256"}`,
+		"escaped everywhere": `{"\u0061lg":"\u0052S256","\u006bid":"rsa-\u0072s256","typ":"at\u002bjwt"}`,
+		"Crit is not crit":   `{"alg":"RS256","kid":"rsa-rs256","Crit":["x"],"CRIT":["x"]}`,
+		"ALG is not alg":     `{"ALG":"none","alg":"RS256","kid":"rsa-rs256"}`,
+		"whitespace around":  " \n{ \"alg\" : \"RS256\" ,\t\"kid\":\"rsa-rs256\" } \n",
+		"unknown members":    `{"alg":"RS256","kid":"rsa-rs256","x":{"y":[1,2,{"z":null}]},"n":1e999999}`,
 	} {
 		t.Run("accept/"+name, func(t *testing.T) {
 			f.h.accept(t, sign(hdr))

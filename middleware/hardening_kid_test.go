@@ -1,7 +1,6 @@
 package middleware_test
 
 import (
-	"context"
 	"encoding/base64"
 	"net/http"
 	"strings"
@@ -102,9 +101,8 @@ func TestHardeningCrossIssuerKid(t *testing.T) {
 	})
 
 	// Both issuers publish a key under the same kid; the tests hold both
-	// private keys, and "iss" may be given twice (encoding/json keeps the
-	// last member, RFC 7519 §4 allows that): routing, verification and the
-	// claims all use the same, last, value.
+	// private keys: each token is routed to the issuer it names, and
+	// verified with that issuer's key only.
 	t.Run("same kid, duplicate iss", func(t *testing.T) {
 		t.Parallel()
 		// Two issuers whose JWKS each hold a key under the kid "same".
@@ -132,26 +130,11 @@ func TestHardeningCrossIssuerKid(t *testing.T) {
 		h.accept(t, hgSignRaw(t, "RS256", k.rsa2, hdr, payload(b.URL)))
 		h.refuse(t, hgSignRaw(t, "RS256", k.rsa2, hdr, payload(a.URL)), middleware.ErrInvalidSignature)
 		h.refuse(t, hgSignRaw(t, "RS256", k.rsa, hdr, payload(b.URL)), middleware.ErrInvalidSignature)
-		// First A, last B, signed by A: routed to B, whose key fails.
-		h.refuse(t, hgSignRaw(t, "RS256", k.rsa, hdr, payload(a.URL, b.URL)), middleware.ErrInvalidSignature)
-		// First trusted, last untrusted: refused.
-		h.refuse(t, hgSignRaw(t, "RS256", k.rsa, hdr, payload(a.URL, "https://evil.example")), middleware.ErrInvalidIssuer)
-		// First untrusted, last A, signed by A: A's token; every view of
-		// the claims agrees on the last value.
-		tok := hgSignRaw(t, "RS256", k.rsa, hdr, payload("https://evil.example", a.URL))
-		c, err := h.v.ValidateToken(context.Background(), tok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var custom struct {
-			Iss string `json:"iss"`
-		}
-		if err := c.Decode(&custom); err != nil {
-			t.Fatal(err)
-		}
-		got, _ := c.Lookup("iss")
-		if c.Issuer != a.URL || custom.Iss != a.URL || got != a.URL {
-			t.Errorf("issuer views disagree: Issuer %q, Decode %q, Lookup %v; want %q", c.Issuer, custom.Iss, got, a.URL)
+		// "iss" given twice is refused, whichever issuer signed
+		// (RFC 7519 §4): readers keeping the first and the last value
+		// would route the token to different issuers.
+		for _, dup := range [][]string{{a.URL, b.URL}, {a.URL, "https://evil.example"}, {"https://evil.example", a.URL}, {a.URL, a.URL}} {
+			h.refuse(t, hgSignRaw(t, "RS256", k.rsa, hdr, payload(dup...)), middleware.ErrMalformedToken)
 		}
 	})
 }

@@ -3,47 +3,260 @@ package middleware
 import (
 	"encoding/json"
 	"errors"
-	"reflect"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/internal/jsonscan"
 	"github.com/bearerguard/bearerguard/scopes"
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// payload is the token's claim set, decoded once by golang-jwt into typed
-// fields. It implements jwt.Claims so golang-jwt's validator checks exp, nbf
-// and iat.
+// payload is the token's claim set, decoded once by decode (each claim
+// through its entry of payloadClaims) into typed fields. It implements
+// jwt.Claims so golang-jwt's Validator checks exp, nbf and iat.
 type payload struct {
-	Iss   string           `json:"iss"`
-	Sub   string           `json:"sub"`
-	Aud   stringList       `json:"aud"`
-	Exp   *jwt.NumericDate `json:"exp"`
-	Nbf   *jwt.NumericDate `json:"nbf"`
-	Iat   *jwt.NumericDate `json:"iat"`
-	Jti   string           `json:"jti"`
-	Scope *string          `json:"scope"`
-	Scp   stringList       `json:"scp"`
+	Iss   string
+	Sub   string
+	Aud   stringList
+	Exp   *jwt.NumericDate
+	Nbf   *jwt.NumericDate
+	Iat   *jwt.NumericDate
+	Jti   string
+	Scope *string
+	Scp   stringList
 
 	scpString bool // "scp" was a JSON string, not an array
 
-	ClientID string `json:"client_id"`
-	Azp      string `json:"azp"`
-	Cid      string `json:"cid"`
-	Appid    string `json:"appid"`
+	ClientID string
+	Azp      string
+	Cid      string
+	Appid    string
 
-	Gty   stringList `json:"gty"`
-	Idtyp string     `json:"idtyp"`
+	Gty   stringList
+	Idtyp string
 
-	// ID-token and token-kind signals.
-	Typ      json.RawMessage `json:"typ"`
-	TokenUse json.RawMessage `json:"token_use"`
-	Nonce    json.RawMessage `json:"nonce"`
-	AtHash   json.RawMessage `json:"at_hash"`
-	CHash    json.RawMessage `json:"c_hash"`
-	Cnf      *confirmation   `json:"cnf"`
+	// ID-token and token-kind signals, raw.
+	Typ      json.RawMessage
+	TokenUse json.RawMessage
+	Nonce    json.RawMessage
+	AtHash   json.RawMessage
+	CHash    json.RawMessage
+	Cnf      *confirmation
 
-	raw []byte
+	raw []byte // the whole claims set; nil for a payload of JSON null
+}
+
+// payloadClaims are the claims payload reads: the claim's name, and how
+// its JSON value is decoded into which field. Adding a claim is adding a
+// field and its entry here; decode and the refusal of names that differ
+// from these only in case follow.
+var payloadClaims = [...]struct {
+	name string
+	read func(p *payload, v []byte) error
+}{
+	{"iss", into(func(p *payload) *string { return &p.Iss }, readString)},
+	{"sub", into(func(p *payload) *string { return &p.Sub }, readString)},
+	{"aud", into(func(p *payload) *stringList { return &p.Aud }, readList)},
+	{"exp", into(func(p *payload) **jwt.NumericDate { return &p.Exp }, readDate)},
+	{"nbf", into(func(p *payload) **jwt.NumericDate { return &p.Nbf }, readDate)},
+	{"iat", into(func(p *payload) **jwt.NumericDate { return &p.Iat }, readDate)},
+	{"jti", into(func(p *payload) *string { return &p.Jti }, readString)},
+	{"scope", into(func(p *payload) **string { return &p.Scope }, readOptionalString)},
+	{"scp", readScp},
+	{"client_id", into(func(p *payload) *string { return &p.ClientID }, readString)},
+	{"azp", into(func(p *payload) *string { return &p.Azp }, readString)},
+	{"cid", into(func(p *payload) *string { return &p.Cid }, readString)},
+	{"appid", into(func(p *payload) *string { return &p.Appid }, readString)},
+	{"gty", into(func(p *payload) *stringList { return &p.Gty }, readList)},
+	{"idtyp", into(func(p *payload) *string { return &p.Idtyp }, readString)},
+	{"typ", into(func(p *payload) *json.RawMessage { return &p.Typ }, readRaw)},
+	{"token_use", into(func(p *payload) *json.RawMessage { return &p.TokenUse }, readRaw)},
+	{"nonce", into(func(p *payload) *json.RawMessage { return &p.Nonce }, readRaw)},
+	{"at_hash", into(func(p *payload) *json.RawMessage { return &p.AtHash }, readRaw)},
+	{"c_hash", into(func(p *payload) *json.RawMessage { return &p.CHash }, readRaw)},
+	{"cnf", into(func(p *payload) **confirmation { return &p.Cnf }, readConfirmation)},
+}
+
+// claimReaders indexes payloadClaims by name.
+var claimReaders = func() map[string]func(p *payload, v []byte) error {
+	m := make(map[string]func(p *payload, v []byte) error, len(payloadClaims))
+	for _, c := range payloadClaims {
+		m[c.name] = c.read
+	}
+	return m
+}()
+
+// into makes the reader of a claim: decode its value into field(p).
+func into[T any](field func(p *payload) *T, decode func(dst *T, v []byte) error) func(p *payload, v []byte) error {
+	return func(p *payload, v []byte) error { return decode(field(p), v) }
+}
+
+// decode reads the claims set b into p and keeps b as the raw payload: the
+// caller hands b over. Member names must be unique (RFC 7519 §4). It closes
+// two gaps between encoding/json and RFC 7519. Claim names are
+// case-sensitive, but encoding/json matches struct fields
+// case-insensitively, so that "Scope" or "ISS" would be read as "scope" or
+// "iss" by an application decoding the claims: a member whose name folds
+// to, without being, a claim name the payload reads is refused. And a
+// NumericDate is a JSON number (RFC 7519 §2), which jwt.NumericDate also
+// takes from a string and converts with overflow: exp, nbf and iat must be
+// numbers (or null) of a time between the years 1 and 9999.
+func (p *payload) decode(b []byte) error {
+	err := jsonscan.Object(b, func(name string, v []byte) error {
+		if read := claimReaders[name]; read != nil {
+			return read(p, v)
+		}
+		if foldsToClaim(name) {
+			return errClaimNameCase
+		}
+		return nil
+	})
+	if err == jsonscan.ErrNotObject {
+		return errPayloadNotObject
+	}
+	if err != nil {
+		return err
+	}
+	p.raw = b
+	return nil
+}
+
+// foldsToClaim reports whether name equals a claim payload reads under
+// Unicode case folding without being it: encoding/json would read it as
+// that claim. An ASCII name can only fold to a name of its length.
+func foldsToClaim(name string) bool {
+	ascii := true
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	for _, c := range payloadClaims {
+		if ascii && len(name) != len(c.name) {
+			continue
+		}
+		if name != c.name && strings.EqualFold(name, c.name) {
+			return true
+		}
+	}
+	return false
+}
+
+// readString is encoding/json into a string: null keeps the value.
+func readString(dst *string, v []byte) error {
+	switch v[0] {
+	case '"':
+		s, err := jsonscan.String(v)
+		if err != nil {
+			return err
+		}
+		*dst = s
+	case 'n':
+	default:
+		return errClaimType
+	}
+	return nil
+}
+
+// readOptionalString is encoding/json into a *string: null sets nil.
+func readOptionalString(dst **string, v []byte) error {
+	switch v[0] {
+	case '"':
+		s, err := jsonscan.String(v)
+		if err != nil {
+			return err
+		}
+		*dst = &s
+	case 'n':
+		*dst = nil
+	default:
+		return errClaimType
+	}
+	return nil
+}
+
+// readList reads a string or an array of strings (RFC 7519 §4.1.3; a null
+// element reads as ""), or null, which keeps the value.
+func readList(dst *stringList, v []byte) error {
+	switch v[0] {
+	case '"':
+		s, err := jsonscan.String(v)
+		if err != nil {
+			return err
+		}
+		*dst = stringList{s}
+	case '[':
+		list := make([]string, 0, 1)
+		err := jsonscan.Array(v, func(e []byte) error {
+			switch e[0] {
+			case '"':
+				s, err := jsonscan.String(e)
+				if err != nil {
+					return err
+				}
+				list = append(list, s)
+			case 'n':
+				list = append(list, "")
+			default:
+				return errNotStringOrArray
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		*dst = list
+	case 'n':
+	default:
+		return errNotStringOrArray
+	}
+	return nil
+}
+
+// readScp reads "scp", noting whether it was a string (Entra ID) or an
+// array (Okta).
+func readScp(p *payload, v []byte) error {
+	if v[0] == '"' || v[0] == '[' {
+		p.scpString = v[0] == '"'
+	}
+	return readList(&p.Scp, v)
+}
+
+// readDate reads a NumericDate (RFC 7519 §2): a JSON number of a time
+// between the years 1 and 9999, converted as jwt.NumericDate does (to
+// jwt.TimePrecision, truncating); null sets nil.
+func readDate(dst **jwt.NumericDate, v []byte) error {
+	switch c := v[0]; {
+	case c == 'n':
+		*dst = nil
+		return nil
+	case c != '-' && (c < '0' || c > '9'):
+		return errNumericDate
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || f < minNumericDate || f > maxNumericDate {
+		return errNumericDate
+	}
+	round, frac := math.Modf(f)
+	*dst = jwt.NewNumericDate(time.Unix(int64(round), int64(frac*1e9)))
+	return nil
+}
+
+// readRaw keeps the value as it is, a slice of the raw payload.
+func readRaw(dst *json.RawMessage, v []byte) error {
+	*dst = v
+	return nil
+}
+
+// readConfirmation is encoding/json into the "cnf" object: its member
+// names match case-insensitively, which for a refusal errs on the safe
+// side.
+func readConfirmation(dst **confirmation, v []byte) error {
+	return json.Unmarshal(v, dst)
 }
 
 // confirmation is the RFC 7800 "cnf" claim.
@@ -53,29 +266,18 @@ type confirmation struct {
 	JWK     json.RawMessage `json:"jwk"`      // RFC 7800 §3.2
 }
 
-var errPayloadNotObject = errors.New("payload is not a JSON object")
-
-// claimNames are the claim names the payload struct reads.
-var claimNames = func() []string {
-	t := reflect.TypeFor[payload]()
-	var names []string
-	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
-			names = append(names, name)
-		}
-	}
-	return names
-}()
+var (
+	errPayloadNotObject = errors.New("payload is not a JSON object")
+	errClaimType        = errors.New("claim of the wrong JSON type")
+	errClaimNameCase    = errors.New("claim name differs only in case from a registered one")
+	errNumericDate      = errors.New("NumericDate is not a JSON number of a representable time")
+	errNotStringOrArray = errors.New("claim is neither a string nor an array of strings")
+)
 
 // NumericDate bounds: 0001-01-01 and 9999-12-31T23:59:59Z.
 const (
 	minNumericDate = -62135596800
 	maxNumericDate = 253402300799
-)
-
-var (
-	errClaimNameCase = errors.New("claim name differs only in case from a registered one")
-	errNumericDate   = errors.New("NumericDate is not a JSON number of a representable time")
 )
 
 func (p *payload) GetExpirationTime() (*jwt.NumericDate, error) { return p.Exp, nil }
@@ -98,13 +300,23 @@ func (p *payload) clientID() string {
 }
 
 // idTokenSignal reports whether the claims mark an OpenID Connect ID token
-// rather than an access token.
+// rather than an access token. Keycloak marks its access tokens with a
+// payload "typ" of "Bearer" (its ID tokens: "ID") and, before version 25
+// or with a compatibility mapper, copies "nonce" and "at_hash" into them:
+// that "typ", exactly as Keycloak spells it, outweighs those claims. An
+// explicit "token_use" of "id" contradicts it and still counts.
 func (p *payload) idTokenSignal() bool {
-	return len(p.Nonce) > 0 || len(p.AtHash) > 0 || len(p.CHash) > 0 ||
-		jsonStringEqualFold(p.Typ, "ID") || jsonStringEqualFold(p.TokenUse, "id")
+	if jsonStringEqualFold(p.TokenUse, "id") || jsonStringEqualFold(p.Typ, "ID") {
+		return true
+	}
+	if string(p.Typ) == `"Bearer"` {
+		return false
+	}
+	return len(p.Nonce) > 0 || len(p.AtHash) > 0 || len(p.CHash) > 0
 }
 
-// bound reports whether the token is bound to a key.
+// bound reports whether the claims bind the token to a key ("cnf" with
+// "jkt", "x5t#S256" or "jwk"): it is not a bearer token.
 func (p *payload) bound() bool {
 	return p.Cnf != nil && (len(p.Cnf.JKT) > 0 || len(p.Cnf.X5TS256) > 0 || len(p.Cnf.JWK) > 0)
 }
@@ -113,11 +325,8 @@ func jsonStringEqualFold(raw json.RawMessage, want string) bool {
 	if len(raw) < 2 || raw[0] != '"' {
 		return false
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return false
-	}
-	return strings.EqualFold(s, want)
+	s, err := jsonscan.String(raw)
+	return err == nil && strings.EqualFold(s, want)
 }
 
 // machine reports whether the token was issued through client_credentials.
@@ -215,33 +424,9 @@ func anyScopes(v any) ([]string, bool) {
 	return nil, false
 }
 
-// stringList decodes a JSON string or array of strings (RFC 7519 §4.1.3).
+// stringList is a claim of a string or an array of strings (RFC 7519
+// §4.1.3).
 type stringList []string
-
-func (l *stringList) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*l = stringList{s}
-		return nil
-	}
-	if len(b) > 0 && b[0] == '[' {
-		var list []string
-		if err := json.Unmarshal(b, &list); err != nil {
-			return err
-		}
-		*l = list
-		return nil
-	}
-	if string(b) == "null" {
-		return nil
-	}
-	return errNotStringOrArray
-}
-
-var errNotStringOrArray = errors.New("claim is neither a string nor an array of strings")
 
 // scpScopes returns the scopes of an "scp" value: a space-delimited string
 // (Entra ID) or an array of scope tokens (Okta), whose elements are never

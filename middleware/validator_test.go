@@ -614,6 +614,15 @@ func TestAccessTokenType(t *testing.T) {
 		{"absent with c_hash", nil, map[string]any{"c_hash": "LDktKdoQak3Pk0cnXxCltA"}, notAT, notAT},
 		{"Keycloak payload typ ID", "JWT", map[string]any{"typ": "ID"}, notAT, notAT},
 		{"Keycloak payload typ Bearer", "JWT", map[string]any{"typ": "Bearer"}, nil, notAT},
+		// Keycloak copies nonce (and at_hash) into access tokens before
+		// v25 and with a compatibility mapper; its payload typ tells them
+		// from ID tokens, as long as the header does not say otherwise.
+		{"Keycloak payload typ Bearer with nonce", "JWT", map[string]any{"typ": "Bearer", "nonce": "n", "at_hash": "h"}, nil, notAT},
+		{"Keycloak payload typ Bearer with nonce, no header typ", nil, map[string]any{"typ": "Bearer", "nonce": "n"}, nil, notAT},
+		{"Keycloak payload typ Bearer with nonce, at+jwt", "at+jwt", map[string]any{"typ": "Bearer", "nonce": "n"}, nil, nil},
+		{"Keycloak payload typ Bearer, header dpop+jwt", "dpop+jwt", map[string]any{"typ": "Bearer"}, notAT, notAT},
+		{"payload typ bearer (not Keycloak's spelling) with nonce", "JWT", map[string]any{"typ": "bearer", "nonce": "n"}, notAT, notAT},
+		{"payload typ Bearer with token_use id", "JWT", map[string]any{"typ": "Bearer", "token_use": "id"}, notAT, notAT},
 		{"Cognito token_use id", nil, map[string]any{"token_use": "id"}, notAT, notAT},
 		{"Cognito token_use access", nil, map[string]any{"token_use": "access"}, nil, notAT},
 		{"at+jwt with nonce", "at+jwt", map[string]any{"nonce": "n"}, notAT, notAT},

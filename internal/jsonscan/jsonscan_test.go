@@ -1,0 +1,201 @@
+package jsonscan
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+type member struct{ name, value string }
+
+func members(b []byte) ([]member, error) {
+	var got []member
+	err := Object(b, func(name string, value []byte) error {
+		got = append(got, member{strings.Clone(name), string(value)})
+		return nil
+	})
+	return got, err
+}
+
+func TestObject(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []member
+		err  error
+	}{
+		{`{}`, nil, nil},
+		{" \t\n{ } \r\n", nil, nil},
+		{`{"a":1}`, []member{{"a", "1"}}, nil},
+		{` { "a" : "x" , "b":[1, {"}":"]"}] ,"c":null,"d":true,"e":{"f":"\""}} `,
+			[]member{{"a", `"x"`}, {"b", `[1, {"}":"]"}]`}, {"c", "null"}, {"d", "true"}, {"e", `{"f":"\""}`}}, nil},
+		{`{"\u0061":1,"\"":2,"é":3,"\ud800":4}`, []member{{"a", "1"}, {`"`, "2"}, {"é", "3"}, {"\ufffd", "4"}}, nil},
+		{`{"a":1,"A":2}`, []member{{"a", "1"}, {"A", "2"}}, nil},
+		{`{"a":1,"a":2}`, nil, ErrDuplicateName},
+		{`{"a":1,"\u0061":2}`, nil, ErrDuplicateName},
+		{`{"scp":"admin","scp":null}`, nil, ErrDuplicateName},
+		{`{"\ud800":1,"\udc00":2}`, nil, ErrDuplicateName},             // both read as U+FFFD
+		{`{"a":{"x":1,"x":2}}`, []member{{"a", `{"x":1,"x":2}`}}, nil}, // nested objects are the caller's
+		{``, nil, ErrSyntax},
+		{`{"a":1`, nil, ErrSyntax},
+		{`{"a":1}x`, nil, ErrSyntax},
+		{`{"a":1}{}`, nil, ErrSyntax},
+		{`{'a':1}`, nil, ErrSyntax},
+		{`null`, nil, ErrNotObject},
+		{`[]`, nil, ErrNotObject},
+		{`"{}"`, nil, ErrNotObject},
+		{`1`, nil, ErrNotObject},
+	} {
+		got, err := members([]byte(tc.in))
+		if !errors.Is(err, tc.err) {
+			t.Errorf("%q: error %v, want %v", tc.in, err, tc.err)
+			continue
+		}
+		if err == nil && !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestObjectDuplicateLarge: duplicates are found past the names compared
+// one by one, and thousands of members stay linear.
+func TestObjectDuplicateLarge(t *testing.T) {
+	for _, n := range []int{smallObject - 1, smallObject, smallObject + 1, 5000} {
+		var sb strings.Builder
+		sb.WriteByte('{')
+		for i := range n {
+			fmt.Fprintf(&sb, `"m%d":%d,`, i, i)
+		}
+		unique := sb.String()[:sb.Len()-1] + "}"
+		if got, err := members([]byte(unique)); err != nil || len(got) != n {
+			t.Errorf("%d unique members: %d, %v", n, len(got), err)
+		}
+		for _, dup := range []int{0, n / 2, n - 1} {
+			in := sb.String() + fmt.Sprintf(`"m%d":null}`, dup)
+			if _, err := members([]byte(in)); !errors.Is(err, ErrDuplicateName) {
+				t.Errorf("%d members, m%d again: %v", n, dup, err)
+			}
+			in = sb.String() + fmt.Sprintf(`"\u006d%d":null}`, dup)
+			if _, err := members([]byte(in)); !errors.Is(err, ErrDuplicateName) {
+				t.Errorf("%d members, escaped m%d again: %v", n, dup, err)
+			}
+		}
+	}
+}
+
+func TestObjectCallbackError(t *testing.T) {
+	stop := errors.New("stop")
+	calls := 0
+	err := Object([]byte(`{"a":1,"b":2}`), func(string, []byte) error { calls++; return stop })
+	if err != stop || calls != 1 {
+		t.Fatalf("error %v after %d calls", err, calls)
+	}
+	calls = 0
+	err = Array([]byte(`[1,2]`), func([]byte) error { calls++; return stop })
+	if err != stop || calls != 1 {
+		t.Fatalf("array: error %v after %d calls", err, calls)
+	}
+}
+
+func TestArray(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		err  error
+	}{
+		{`[]`, nil, nil},
+		{` [ ] `, nil, nil},
+		{`["a",null, 1 ,{"]":[]},["x"]]`, []string{`"a"`, "null", "1", `{"]":[]}`, `["x"]`}, nil},
+		{`[`, nil, ErrSyntax},
+		{`[1,]`, nil, ErrSyntax},
+		{`{}`, nil, ErrNotArray},
+		{`null`, nil, ErrNotArray},
+	} {
+		var got []string
+		err := Array([]byte(tc.in), func(e []byte) error { got = append(got, string(e)); return nil })
+		if !errors.Is(err, tc.err) {
+			t.Errorf("%q: error %v, want %v", tc.in, err, tc.err)
+			continue
+		}
+		if err == nil && !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestString(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		err      error
+	}{
+		{`""`, "", nil},
+		{`"abc"`, "abc", nil},
+		{`"a\/b\u00e9\n"`, "a/bé\n", nil},
+		{`"\ud800"`, "\ufffd", nil},
+		{"\"\xff\"", "\ufffd", nil},
+		{"\"a\tb\"", "", ErrNotString}, // a control character must be escaped
+		{`"a"b"`, "", ErrNotString},
+		{`"a\"`, "", ErrNotString},
+		{` "a"`, "", ErrNotString},
+		{`"`, "", ErrNotString},
+		{``, "", ErrNotString},
+		{`null`, "", ErrNotString},
+		{`1`, "", ErrNotString},
+	} {
+		got, err := String([]byte(tc.in))
+		if !errors.Is(err, tc.err) || got != tc.want {
+			t.Errorf("%q: %q, %v; want %q, %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestIsNull(t *testing.T) {
+	for in, want := range map[string]bool{
+		"null": true, " null\n": true, "nul": false, "nulll": false, `"null"`: false, "": false, "null x": false,
+	} {
+		if got := IsNull([]byte(in)); got != want {
+			t.Errorf("IsNull(%q) = %v", in, got)
+		}
+	}
+}
+
+// TestObjectAllocs: walking an object of plain names allocates nothing,
+// up to smallObject members.
+func TestObjectAllocs(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteByte('{')
+	for i := range smallObject {
+		fmt.Fprintf(&sb, `"claim_%d":"v",`, i)
+	}
+	b := []byte(sb.String()[:sb.Len()-1] + "}")
+	n := 0
+	fn := func(string, []byte) error { n++; return nil }
+	if a := testing.AllocsPerRun(100, func() {
+		if err := Object(b, fn); err != nil {
+			t.Fatal(err)
+		}
+	}); a != 0 {
+		t.Errorf("%v allocations", a)
+	}
+}
+
+func BenchmarkObject(b *testing.B) {
+	for _, n := range []int{4, 20, 2000} {
+		var sb strings.Builder
+		sb.WriteByte('{')
+		for i := range n {
+			fmt.Fprintf(&sb, `"claim_%d":"value",`, i)
+		}
+		doc := []byte(sb.String()[:sb.Len()-1] + "}")
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Object(doc, func(string, []byte) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

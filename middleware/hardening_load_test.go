@@ -79,11 +79,12 @@ func TestHardeningForgedKidFlood(t *testing.T) {
 		}
 	}
 
-	// Inside the rate window (it opened when the keys were first
-	// fetched): no fetch at all, and no waiting: 503 at once.
+	// Inside the rate window (opened by one forged kid, whose fetch
+	// confirmed it unknown): no fetch at all, and no waiting: 503 at once.
 	t.Run("window closed", func(t *testing.T) {
 		h := hgNewHarness(t, kit, middleware.Config{JWKSURL: kit.JWKSURL(), MinRefreshInterval: time.Hour, KeyWait: keyWait})
 		h.waitReady(t)
+		h.refuse(t, hgForged(kit.URL, "spends-the-budget"), middleware.ErrUnknownKey)
 		base := kit.JWKSRequests()
 		flood(t, h, middleware.ErrKeysUnavailable)
 		// And one after another, so that no fetch is in flight to share.

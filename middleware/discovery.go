@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 )
 
 // safeClient returns a copy of c (or a default client) that never follows a
@@ -126,13 +125,4 @@ func discover(ctx context.Context, client *http.Client, issuer string, insecure 
 		return m.JWKSURI, nil
 	}
 	return "", fmt.Errorf("%w: %w", errDiscovery, errors.Join(errs...))
-}
-
-// backoff returns the wait before fetch attempt n+1 after n failures.
-func backoff(failures int, ceiling time.Duration) time.Duration {
-	d := time.Second
-	for i := 1; i < failures && d < ceiling; i++ {
-		d *= 2
-	}
-	return min(d, ceiling)
 }

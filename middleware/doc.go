@@ -6,16 +6,18 @@
 //
 // The issuer's JWK Set (RFC 7517) is found through OpenID Connect Discovery
 // 1.0 or RFC 8414 authorization server metadata, whose "issuer" must equal
-// the configured issuer exactly, unless Config.JWKSURL names it. JWK Sets
-// are decoded by jwkset and held in a jwkset storage; a token's key is
-// found through keyfunc over that storage, with a lock-free snapshot by
-// "kid" for the keys already held. Keys are fetched in the
-// background by one goroutine per Validator, refreshed periodically, and
-// fetched again, rate-limited, when a token names an unknown "kid"; no
-// request waits longer than Config.KeyWait for a fetch. Symmetric keys,
-// keys whose kid appears twice, and keys marked for encryption are never
-// used. Until keys are first obtained requests get 503 with Retry-After;
-// once obtained, they keep serving through issuer outages (a failed fetch,
+// the configured issuer exactly, unless Config.JWKSURL names it. Each key of
+// the set is decoded on its own by jwkset, so a malformed key is skipped
+// without losing the others; symmetric keys, keys marked for encryption and
+// keys of unknown type are never used. Keys may share a kid: the token's
+// alg picks among them. Each issuer's usable keys are one immutable
+// snapshot, swapped atomically when a fetch brings new keys; each issuer
+// has its own refresh goroutine and readiness, so a stalled issuer holds up
+// no other. Keys are refreshed periodically and fetched again when a token
+// names an unknown kid, at most once per Config.MinRefreshInterval; no
+// request waits longer than Config.KeyWait for a fetch. A token whose key
+// cannot be obtained in time is answered 503 with Retry-After, never 401;
+// keys once obtained keep serving through issuer outages (a failed fetch,
 // or a JWK Set without a usable key, keeps the keys held).
 //
 // # Tokens
@@ -26,7 +28,8 @@
 // "scope"), signed with an allowlisted asymmetric algorithm (RFC 7518 §3,
 // RFC 8037) by a key whose type fits the algorithm. Signatures are checked
 // by golang-jwt's signing methods, exp, nbf and iat by golang-jwt's
-// Validator. "crit" extensions are refused (RFC 7515 §4.1.11); "jku",
+// Validator. Duplicate member names in the header or the claims refuse the
+// token (RFC 7515 §4, RFC 7519 §4). "crit" extensions are refused (RFC 7515 §4.1.11); "jku",
 // "x5u", "jwk" and "x5c" headers are ignored (RFC 8725 §3.10). "exp" is
 // required; "nbf" and "iat" may not be in the future, with Config.Leeway of
 // tolerance (RFC 7519 §4.1). "iss" must equal a trusted issuer and one
@@ -56,4 +59,25 @@
 //
 // The claims of an accepted token are in the request's context; see
 // package claims. Scope requirements follow package scopes.
+//
+// # Reading the code
+//
+// A request moves down through the files, never back up:
+//
+//	http.go        Authenticate, RequireScope, Check: request in, answer out
+//	extract.go     the token from the request (RFC 6750 §2)
+//	validator.go   New and ValidateToken: the pipeline, one step per line:
+//	               parse, header rules, token type, issuer, key and
+//	               signature, times, binding, audience and claims, hook
+//	token.go       compact JWS to header and claims; knows no Validator
+//	               (its JSON scanner is internal/jsonscan)
+//	payload.go     the claims read, one table entry per claim
+//	binding.go     how the token is bound to its sender (bearer only today)
+//	keys.go        one issuer's keys: snapshot, refresh, readiness, budget
+//	discovery.go   discovery and JWKS fetches through the safe client
+//	cache.go       the verified-token cache
+//	config.go      Config and its defaults; errors.go: sentinels and answers
+//
+// Adding a claim touches the table in payload.go; a new kind of token or
+// binding is a step of ValidateToken.
 package middleware

@@ -85,7 +85,7 @@ func within(importPath, prefix string) bool {
 }
 
 func TestStandardLibraryOnly(t *testing.T) {
-	for _, pkg := range []string{module + "/scopes", module + "/claims"} {
+	for _, pkg := range []string{module + "/scopes", module + "/claims", module + "/internal/jsonscan"} {
 		t.Run(path.Base(pkg), func(t *testing.T) {
 			for _, d := range deps(t, pkg) {
 				if !d.Standard {
@@ -108,6 +108,10 @@ func TestCoreFreeOfFrameworks(t *testing.T) {
 			if within(d.ImportPath, above) {
 				t.Errorf("%s imports %s: dependencies point from adapters and examples to the core", core, d.ImportPath)
 			}
+		}
+		// Of internal/, the core uses only its JSON scanner.
+		if within(d.ImportPath, module+"/internal") && d.ImportPath != module+"/internal/jsonscan" {
+			t.Errorf("%s imports %s: internal/ holds test helpers, not parts of the core", core, d.ImportPath)
 		}
 	}
 	kit := module + "/middleware/middlewaretest"
@@ -144,6 +148,9 @@ func TestAdapters(t *testing.T) {
 				}
 				if within(d.ImportPath, module+"/examples") {
 					t.Errorf("%s imports the example %s", a.ImportPath, d.ImportPath)
+				}
+				if within(d.ImportPath, module+"/internal") && d.ImportPath != module+"/internal/jsonscan" {
+					t.Errorf("%s imports %s", a.ImportPath, d.ImportPath)
 				}
 			}
 			if len(used) > 1 {

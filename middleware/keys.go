@@ -245,6 +245,11 @@ func (ik *issuerKeys) fetch(ctx context.Context) {
 	ik.mu.Unlock()
 
 	keys, err := ik.load(ctx, jwksURL)
+	if err != nil && ctx.Err() == nil {
+		// Logged before the waiting requests are released, so that the
+		// log tells why they were refused by the time they are.
+		ik.log(ctx, slog.LevelWarn, "bearerguard: fetching issuer keys failed", "error", err)
+	}
 
 	ik.mu.Lock()
 	end := time.Now()
@@ -268,9 +273,7 @@ func (ik *issuerKeys) fetch(ctx context.Context) {
 	}
 	ik.mu.Unlock()
 
-	if err != nil && ctx.Err() == nil {
-		ik.log(ctx, slog.LevelWarn, "bearerguard: fetching issuer keys failed", "error", err)
-	} else if err == nil && first && ik.onReady != nil {
+	if first && ik.onReady != nil {
 		ik.onReady()
 	}
 }

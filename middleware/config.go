@@ -183,9 +183,11 @@ type Config struct {
 	// lifetime) skips signature verification. Optional, default
 	// [DefaultTokenCacheSize]; a negative value turns the cache off. Only
 	// the identical token string hits; an entry lives at most until the
-	// token's exp and at most [MaxTokenCacheTTL], and entries of a key that
-	// leaves the issuer's JWKS are dropped. exp, nbf and scopes are checked
-	// on every request, hit or not.
+	// token's exp and at most [MaxTokenCacheTTL], and an entry counts only
+	// while its issuer still holds the very key that verified it (not
+	// removed, not replaced under the same kid). exp, nbf, scopes and
+	// Validate are checked on every request, hit or not, and each request
+	// gets its own copy of the claims.
 	TokenCacheSize int
 
 	// Now returns the current time, for tests. Optional, default time.Now.

@@ -13,65 +13,10 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/http"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/bearerguard/bearerguard/middleware"
-	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
-
-// hgHeldFixture is an issuer whose JWKS holds keys the tests have the private
-// half of (see keys), so that a test can make a genuine signature with an
-// issuer key and change only the algorithm or the encoding. Read-only
-// after set-up.
-type hgHeldFixture struct {
-	kit *middlewaretest.Issuer
-	h   *hgHarness
-}
-
-var hgHeld = sync.OnceValue(func() *hgHeldFixture {
-	k := hgKeys()
-	kit := middlewaretest.NewIssuer()
-	kit.SetJWKS(hgJwks(
-		hgJwk(k.rsa, "rsa-rs256", "RS256"),
-		hgJwk(k.rsa, "rsa-ps256", "PS256"),
-		hgJwk(k.rsa, "rsa-noalg", ""),
-		hgJwk(k.ec, "ec-es256", "ES256"),
-		hgJwk(k.ec, "ec-es384-on-p256", "ES384"),
-		hgJwk(k.ec384, "ec384-noalg", ""),
-		hgJwk(k.rsa, "rsa-as-es256", "ES256"),
-		hgJwk(k.ec, "ec-as-rs256", "RS256"),
-		hgJwk(k.ed, "ed-eddsa", "EdDSA"),
-		hgJwk(k.ed, "ed-as-es256", "ES256"),
-		hgJwk(k.rsaWeak, "rsa-weak", "RS256"),
-		// Two keys sharing a kid: neither is ever used.
-		hgJwk(k.rsa, "dup", "RS256"),
-		hgJwk(k.rsa2, "dup", "RS256"),
-		// Not signature keys.
-		hgWithUse(hgJwk(k.ec2, "ec-enc", "ES256"), "enc"),
-	))
-	h := hgStartHarness(hgPanicTB{}, context.Background(), kit, middleware.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := h.v.WaitReady(ctx); err != nil {
-		panic(err)
-	}
-	return &hgHeldFixture{kit: kit, h: h}
-})
-
-func hgWithUse(m map[string]any, use string) map[string]any {
-	m["use"] = use
-	return m
-}
-
-// heldToken signs valid claims of the held issuer with key under alg,
-// naming kid.
-func (f *hgHeldFixture) token(t testing.TB, alg, kid string, key any) string {
-	t.Helper()
-	return hgSignRaw(t, alg, key, hgMustJSON(map[string]any{"alg": alg, "kid": kid, "typ": "at+jwt"}),
-		hgMustJSON(hgValidClaims(f.kit.URL)))
-}
 
 // TestHardeningAlgNone: unsigned tokens (RFC 7519 §6, RFC 8725 §3.1) are
 // refused whatever the spelling of "none", with or without a signature
@@ -110,7 +55,7 @@ func TestHardeningAlgNone(t *testing.T) {
 	t.Run("config-refuses-none-and-HS", func(t *testing.T) {
 		for _, alg := range []string{"none", "HS256", "HS384", "HS512", "RS1", "ES256K"} {
 			_, err := middleware.New(context.Background(), middleware.Config{
-				Issuer: f.kit.URL, Audiences: []string{hgHardAudience}, Algorithms: []string{alg},
+				Issuer: f.kit.URL, Audiences: []string{hgAudience}, Algorithms: []string{alg},
 			})
 			if err == nil {
 				t.Errorf("New accepted Algorithms [%q]", alg)

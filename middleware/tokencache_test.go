@@ -77,7 +77,7 @@ func TestTokenCacheClaimsIsolation(t *testing.T) {
 	var readMu sync.Mutex
 	var reads []seen
 	mux := http.NewServeMux()
-	mux.Handle("/write", h.v.RequireScope("write")(vtOK))
+	mux.Handle("/write", h.v.RequireScope("write")(hgOK))
 	mux.Handle("/edit", h.v.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := claims.FromContext(r.Context())
 		c.Scopes = append(c.Scopes, "write")
@@ -93,7 +93,7 @@ func TestTokenCacheClaimsIsolation(t *testing.T) {
 	get := func(path, token string) int {
 		r := httptest.NewRequest(http.MethodGet, path, nil)
 		r.Header.Set("Authorization", "Bearer "+token)
-		return vtServe(mux, r).Code
+		return hgServe(mux, r).Code
 	}
 
 	alice := kit.Token(middlewaretest.Spec{Subject: "alice", Scopes: []string{"read"}})

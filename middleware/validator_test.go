@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -25,190 +24,24 @@ import (
 // Helpers shared by the external tests of package middleware. Their names
 // start with "vt" so they do not collide with other test files.
 
-// vtAPI is the audience of the kit's access tokens.
-const vtAPI = "https://api.example.test"
-
-// vtNow is the fixed time of the validators' clock (Config.Now) and of the
-// tokens minted by vtToken.
-var vtNow = time.Date(2030, time.March, 1, 12, 0, 0, 0, time.UTC)
-
-// vtKit starts a test issuer that is closed when the test ends.
-func vtKit(t testing.TB) *middlewaretest.Issuer {
-	t.Helper()
-	iss := middlewaretest.NewIssuer()
-	t.Cleanup(iss.Close)
-	return iss
-}
-
-// vtAllAlgs are the algorithms the kit can sign with.
-var vtAllAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-
-// vtKitAll is vtKit with a key for every algorithm generated up front, so
-// that they are all in the JWKS the validator loads first. (A key the kit
-// generates later has a kid the validator only learns about at the next
-// refresh allowed by Config.MinRefreshInterval.)
-func vtKitAll(t testing.TB) *middlewaretest.Issuer {
-	t.Helper()
-	kit := vtKit(t)
-	for _, alg := range vtAllAlgs {
-		kit.KeyID(alg)
-	}
-	return kit
-}
-
-// vtNew creates a validator for kit (unless cfg.Issuer is set) with the
-// fixed clock. Its context is cancelled when the test ends, before the
-// kits are closed. It does not wait for the keys.
-func vtNew(t testing.TB, kit *middlewaretest.Issuer, cfg middleware.Config) *middleware.Validator {
-	t.Helper()
-	if cfg.Issuer == "" {
-		cfg.Issuer = kit.URL
-	}
-	if cfg.Audiences == nil && cfg.ClientIDs == nil {
-		cfg.Audiences = []string{vtAPI}
-	}
-	if cfg.Now == nil {
-		cfg.Now = func() time.Time { return vtNow }
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	v, err := middleware.New(ctx, cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return v
-}
-
-// vtReady is vtNew followed by WaitReady.
-func vtReady(t testing.TB, kit *middlewaretest.Issuer, cfg middleware.Config) *middleware.Validator {
-	t.Helper()
-	v := vtNew(t, kit, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := v.WaitReady(ctx); err != nil {
-		t.Fatalf("WaitReady: %v", err)
-	}
-	return v
-}
-
-// vtToken mints a token issued at vtNow unless s says otherwise.
-func vtToken(kit *middlewaretest.Issuer, s middlewaretest.Spec) string {
-	if s.IssuedAt.IsZero() {
-		s.IssuedAt = vtNow
-	}
-	return kit.Token(s)
-}
-
-// vtClaims returns the claims of a valid generic access token of kit, for
-// Sign and SignWith; changes are applied on top (nil deletes).
-func vtClaims(kit *middlewaretest.Issuer, changes map[string]any) map[string]any {
-	c := map[string]any{
-		"iss":       kit.URL,
-		"sub":       "user-123",
-		"aud":       vtAPI,
-		"iat":       vtNow.Unix(),
-		"exp":       vtNow.Add(time.Hour).Unix(),
-		"jti":       "jti-1",
-		"client_id": "test-client",
-		"scope":     "read:users",
-	}
-	for k, v := range changes {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
-	return c
-}
-
-// vtHeader returns a JOSE header with typ at+jwt plus changes (nil deletes).
-func vtHeader(changes map[string]any) map[string]any {
-	h := map[string]any{"typ": "at+jwt"}
-	for k, v := range changes {
-		h[k] = v
-	}
-	return h
-}
-
-// vtCheck fails the test unless err matches every one of want (no error if
-// want is empty), and unless every error is an *middleware.Error.
-func vtCheck(t testing.TB, err error, want ...error) {
-	t.Helper()
-	if len(want) == 0 {
-		if err != nil {
-			t.Fatalf("error %v, want none", err)
-		}
-		return
-	}
-	if err == nil {
-		t.Fatalf("no error, want %v", want)
-	}
-	var e *middleware.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not a *middleware.Error", err, err)
-	}
-	for _, w := range want {
-		if !errors.Is(err, w) {
-			t.Fatalf("error %v does not match %v", err, w)
-		}
-	}
-}
-
-// vtRequest returns a GET request carrying token in the Authorization
-// header (none if token is empty).
-func vtRequest(token string) *http.Request {
-	r := httptest.NewRequest(http.MethodGet, "/resource", nil)
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	return r
-}
-
-// vtServe runs h on r and returns the recorded answer.
-func vtServe(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
-}
-
-// vtOK is a handler that answers 200 with the subject of the claims, or
-// "anonymous".
-var vtOK = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	if c, ok := claims.FromContext(r.Context()); ok {
-		_, _ = w.Write([]byte(c.Subject))
-		return
-	}
-	_, _ = w.Write([]byte("anonymous"))
-})
-
-// vtSegments replaces segment i of a compact JWS.
-func vtSegment(token string, i int, seg string) string {
-	parts := strings.Split(token, ".")
-	parts[i] = seg
-	return strings.Join(parts, ".")
-}
-
-func vtB64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
 func TestValidTokenClaims(t *testing.T) {
-	kit := vtKit(t)
-	v := vtReady(t, kit, middleware.Config{})
-	tok := kit.Sign(vtHeader(nil), vtClaims(kit, map[string]any{
-		"aud":   []string{"other", vtAPI},
-		"nbf":   vtNow.Add(-time.Minute).Unix(),
+	kit := hgKit(t)
+	v := hgReady(t, kit, middleware.Config{})
+	tok := kit.Sign(hgHeader(nil), hgClaims(kit, map[string]any{
+		"aud":   []string{"other", hgAudience},
+		"nbf":   hgNow.Add(-time.Minute).Unix(),
 		"scope": "openid read:users  write:users",
 		"scp":   []string{"extra", "read:users"},
 	}))
 	c, err := v.ValidateToken(context.Background(), tok)
-	vtCheck(t, err)
+	hgWant(t, err)
 	if c.Issuer != kit.URL || c.Subject != "user-123" || c.ID != "jti-1" || c.ClientID != "test-client" {
 		t.Errorf("registered claims: %+v", c)
 	}
-	if !slices.Equal(c.Audience, []string{"other", vtAPI}) {
+	if !slices.Equal(c.Audience, []string{"other", hgAudience}) {
 		t.Errorf("Audience = %q", c.Audience)
 	}
-	if !c.ExpiresAt.Equal(vtNow.Add(time.Hour)) || !c.IssuedAt.Equal(vtNow) || !c.NotBefore.Equal(vtNow.Add(-time.Minute)) {
+	if !c.ExpiresAt.Equal(hgNow.Add(time.Hour)) || !c.IssuedAt.Equal(hgNow) || !c.NotBefore.Equal(hgNow.Add(-time.Minute)) {
 		t.Errorf("times: exp %v iat %v nbf %v", c.ExpiresAt, c.IssuedAt, c.NotBefore)
 	}
 	// scope and scp are both read by default, merged without duplicates.
@@ -229,9 +62,9 @@ func TestValidTokenClaims(t *testing.T) {
 // TestTokenShape: compact JWS only (RFC 7515 §7.1); JWE and other shapes
 // are refused before parsing.
 func TestTokenShape(t *testing.T) {
-	kit := vtKit(t)
-	v := vtReady(t, kit, middleware.Config{})
-	good := vtToken(kit, middlewaretest.Spec{})
+	kit := hgKit(t)
+	v := hgReady(t, kit, middleware.Config{})
+	good := hgToken(kit, middlewaretest.Spec{})
 	parts := strings.Split(good, ".")
 	for _, tc := range []struct {
 		name  string
@@ -240,7 +73,7 @@ func TestTokenShape(t *testing.T) {
 	}{
 		{"valid", good, nil},
 		{"JWE five segments", good + ".c2VjcmV0.dGFn", []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
-		{"JWE header", kit.Sign(vtHeader(map[string]any{"enc": "A256GCM"}), vtClaims(kit, nil)), []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
+		{"JWE header", kit.Sign(hgHeader(map[string]any{"enc": "A256GCM"}), hgClaims(kit, nil)), []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
 		{"two segments", parts[0] + "." + parts[1], []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
 		{"four segments", good + ".eA", []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
 		{"one segment", parts[0], []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
@@ -249,13 +82,13 @@ func TestTokenShape(t *testing.T) {
 		{"padding", good + "=", []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
 		{"standard base64 characters", parts[0] + "." + parts[1] + "+/." + parts[2], []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
 		{"empty", "", []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
-		{"header not JSON", vtSegment(good, 0, vtB64("not json")), []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
-		{"payload not an object", vtSegment(good, 1, vtB64(`["a"]`)), []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
-		{"signature of another token", vtSegment(good, 2, strings.Split(vtToken(kit, middlewaretest.Spec{Subject: "other"}), ".")[2]), []error{middleware.ErrInvalidToken, middleware.ErrInvalidSignature}},
+		{"header not JSON", hgSegment(good, 0, hgB64([]byte("not json"))), []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
+		{"payload not an object", hgSegment(good, 1, hgB64([]byte(`["a"]`))), []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
+		{"signature of another token", hgSegment(good, 2, strings.Split(hgToken(kit, middlewaretest.Spec{Subject: "other"}), ".")[2]), []error{middleware.ErrInvalidToken, middleware.ErrInvalidSignature}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := v.ValidateToken(context.Background(), tc.token)
-			vtCheck(t, err, tc.want...)
+			hgWant(t, err, tc.want...)
 		})
 	}
 }
@@ -263,9 +96,9 @@ func TestTokenShape(t *testing.T) {
 // TestAlgorithms: asymmetric allowlist; none, HS* and algorithms outside
 // Config.Algorithms are refused; the key must fit the algorithm.
 func TestAlgorithms(t *testing.T) {
-	kit := vtKitAll(t)
-	v := vtReady(t, kit, middleware.Config{})
-	v256 := vtReady(t, kit, middleware.Config{Algorithms: []string{"RS256"}})
+	kit := hgKitAll(t)
+	v := hgReady(t, kit, middleware.Config{})
+	v256 := hgReady(t, kit, middleware.Config{Algorithms: []string{"RS256"}})
 	rsaPub := kit.PublicKey("RS256").(*rsa.PublicKey)
 	bad := []error{middleware.ErrInvalidToken, middleware.ErrUnsupportedAlgorithm}
 	for _, tc := range []struct {
@@ -274,45 +107,45 @@ func TestAlgorithms(t *testing.T) {
 		token string
 		want  []error
 	}{
-		{"RS256", v, vtToken(kit, middlewaretest.Spec{Alg: "RS256"}), nil},
-		{"RS384", v, vtToken(kit, middlewaretest.Spec{Alg: "RS384"}), nil},
-		{"RS512", v, vtToken(kit, middlewaretest.Spec{Alg: "RS512"}), nil},
-		{"PS256", v, vtToken(kit, middlewaretest.Spec{Alg: "PS256"}), nil},
-		{"PS384", v, vtToken(kit, middlewaretest.Spec{Alg: "PS384"}), nil},
-		{"PS512", v, vtToken(kit, middlewaretest.Spec{Alg: "PS512"}), nil},
-		{"ES256", v, vtToken(kit, middlewaretest.Spec{Alg: "ES256"}), nil},
-		{"ES384", v, vtToken(kit, middlewaretest.Spec{Alg: "ES384"}), nil},
-		{"ES512", v, vtToken(kit, middlewaretest.Spec{Alg: "ES512"}), nil},
-		{"EdDSA", v, vtToken(kit, middlewaretest.Spec{Alg: "EdDSA"}), nil},
-		{"none", v, kit.Sign(vtHeader(map[string]any{"alg": "none", "kid": nil}), vtClaims(kit, nil)), []error{middleware.ErrInvalidToken}},
-		{"none with a signature", v, kit.Sign(vtHeader(map[string]any{"alg": "none", "kid": nil}), vtClaims(kit, nil)) + "c2ln", bad},
-		{"none with kid and signature", v, kit.Sign(vtHeader(map[string]any{"alg": "none", "kid": kit.KeyID("RS256")}), vtClaims(kit, nil)) + "c2ln", bad},
-		{"HS256 with the public key as secret", v, kit.SignWith(vtPEMish(t, rsaPub), vtHeader(map[string]any{"alg": "HS256", "kid": kit.KeyID("RS256")}), vtClaims(kit, nil)), bad},
-		{"HS256 with modulus as secret", v, kit.SignWith(rsaPub.N.Bytes(), vtHeader(map[string]any{"alg": "HS256", "kid": kit.KeyID("RS256")}), vtClaims(kit, nil)), bad},
-		{"HS384", v, kit.SignWith([]byte("secret"), vtHeader(map[string]any{"alg": "HS384"}), vtClaims(kit, nil)), bad},
-		{"HS512", v, kit.SignWith([]byte("secret"), vtHeader(map[string]any{"alg": "HS512"}), vtClaims(kit, nil)), bad},
-		{"unknown alg", v, vtSegment(vtToken(kit, middlewaretest.Spec{}), 0, vtB64(`{"alg":"XS999","typ":"at+jwt","kid":"`+kit.KeyID("RS256")+`"}`)), bad},
-		{"alg missing", v, vtSegment(vtToken(kit, middlewaretest.Spec{}), 0, vtB64(`{"typ":"at+jwt","kid":"`+kit.KeyID("RS256")+`"}`)), bad},
-		{"RS384 outside Config.Algorithms", v256, vtToken(kit, middlewaretest.Spec{Alg: "RS384"}), bad},
-		{"ES256 outside Config.Algorithms", v256, vtToken(kit, middlewaretest.Spec{Alg: "ES256"}), bad},
-		{"RS256 in Config.Algorithms", v256, vtToken(kit, middlewaretest.Spec{Alg: "RS256"}), nil},
+		{"RS256", v, hgToken(kit, middlewaretest.Spec{Alg: "RS256"}), nil},
+		{"RS384", v, hgToken(kit, middlewaretest.Spec{Alg: "RS384"}), nil},
+		{"RS512", v, hgToken(kit, middlewaretest.Spec{Alg: "RS512"}), nil},
+		{"PS256", v, hgToken(kit, middlewaretest.Spec{Alg: "PS256"}), nil},
+		{"PS384", v, hgToken(kit, middlewaretest.Spec{Alg: "PS384"}), nil},
+		{"PS512", v, hgToken(kit, middlewaretest.Spec{Alg: "PS512"}), nil},
+		{"ES256", v, hgToken(kit, middlewaretest.Spec{Alg: "ES256"}), nil},
+		{"ES384", v, hgToken(kit, middlewaretest.Spec{Alg: "ES384"}), nil},
+		{"ES512", v, hgToken(kit, middlewaretest.Spec{Alg: "ES512"}), nil},
+		{"EdDSA", v, hgToken(kit, middlewaretest.Spec{Alg: "EdDSA"}), nil},
+		{"none", v, kit.Sign(hgHeader(map[string]any{"alg": "none", "kid": nil}), hgClaims(kit, nil)), []error{middleware.ErrInvalidToken}},
+		{"none with a signature", v, kit.Sign(hgHeader(map[string]any{"alg": "none", "kid": nil}), hgClaims(kit, nil)) + "c2ln", bad},
+		{"none with kid and signature", v, kit.Sign(hgHeader(map[string]any{"alg": "none", "kid": kit.KeyID("RS256")}), hgClaims(kit, nil)) + "c2ln", bad},
+		{"HS256 with the public key as secret", v, kit.SignWith(hgPEMish(t, rsaPub), hgHeader(map[string]any{"alg": "HS256", "kid": kit.KeyID("RS256")}), hgClaims(kit, nil)), bad},
+		{"HS256 with modulus as secret", v, kit.SignWith(rsaPub.N.Bytes(), hgHeader(map[string]any{"alg": "HS256", "kid": kit.KeyID("RS256")}), hgClaims(kit, nil)), bad},
+		{"HS384", v, kit.SignWith([]byte("secret"), hgHeader(map[string]any{"alg": "HS384"}), hgClaims(kit, nil)), bad},
+		{"HS512", v, kit.SignWith([]byte("secret"), hgHeader(map[string]any{"alg": "HS512"}), hgClaims(kit, nil)), bad},
+		{"unknown alg", v, hgSegment(hgToken(kit, middlewaretest.Spec{}), 0, hgB64([]byte(`{"alg":"XS999","typ":"at+jwt","kid":"`+kit.KeyID("RS256")+`"}`))), bad},
+		{"alg missing", v, hgSegment(hgToken(kit, middlewaretest.Spec{}), 0, hgB64([]byte(`{"typ":"at+jwt","kid":"`+kit.KeyID("RS256")+`"}`))), bad},
+		{"RS384 outside Config.Algorithms", v256, hgToken(kit, middlewaretest.Spec{Alg: "RS384"}), bad},
+		{"ES256 outside Config.Algorithms", v256, hgToken(kit, middlewaretest.Spec{Alg: "ES256"}), bad},
+		{"RS256 in Config.Algorithms", v256, hgToken(kit, middlewaretest.Spec{Alg: "RS256"}), nil},
 		// The key named by kid must fit the token's alg.
-		{"ES256 header with RSA kid", v, vtToken(kit, middlewaretest.Spec{Alg: "ES256", Header: map[string]any{"kid": kit.KeyID("RS256")}}), bad},
-		{"RS256 header with EC kid", v, vtToken(kit, middlewaretest.Spec{Alg: "RS256", Header: map[string]any{"kid": kit.KeyID("ES256")}}), bad},
-		{"ES384 claimed on P-256 key", v, vtToken(kit, middlewaretest.Spec{Alg: "ES384", Header: map[string]any{"kid": kit.KeyID("ES256")}}), bad},
-		{"EdDSA header with RSA kid", v, vtToken(kit, middlewaretest.Spec{Alg: "EdDSA", Header: map[string]any{"kid": kit.KeyID("RS256")}}), bad},
-		{"PS256 signature on RS256 key", v, vtToken(kit, middlewaretest.Spec{Alg: "PS256", Header: map[string]any{"kid": kit.KeyID("RS256")}}), bad},
+		{"ES256 header with RSA kid", v, hgToken(kit, middlewaretest.Spec{Alg: "ES256", Header: map[string]any{"kid": kit.KeyID("RS256")}}), bad},
+		{"RS256 header with EC kid", v, hgToken(kit, middlewaretest.Spec{Alg: "RS256", Header: map[string]any{"kid": kit.KeyID("ES256")}}), bad},
+		{"ES384 claimed on P-256 key", v, hgToken(kit, middlewaretest.Spec{Alg: "ES384", Header: map[string]any{"kid": kit.KeyID("ES256")}}), bad},
+		{"EdDSA header with RSA kid", v, hgToken(kit, middlewaretest.Spec{Alg: "EdDSA", Header: map[string]any{"kid": kit.KeyID("RS256")}}), bad},
+		{"PS256 signature on RS256 key", v, hgToken(kit, middlewaretest.Spec{Alg: "PS256", Header: map[string]any{"kid": kit.KeyID("RS256")}}), bad},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.v.ValidateToken(context.Background(), tc.token)
-			vtCheck(t, err, tc.want...)
+			hgWant(t, err, tc.want...)
 		})
 	}
 }
 
-// vtPEMish returns a PEM-like byte form of pub, as used in HMAC key
+// hgPEMish returns a PEM-like byte form of pub, as used in HMAC key
 // confusion attacks; any public byte string will do.
-func vtPEMish(t *testing.T, pub *rsa.PublicKey) []byte {
+func hgPEMish(t *testing.T, pub *rsa.PublicKey) []byte {
 	t.Helper()
 	return append([]byte("-----BEGIN PUBLIC KEY-----\n"), pub.N.Bytes()...)
 }
@@ -320,7 +153,7 @@ func vtPEMish(t *testing.T, pub *rsa.PublicKey) []byte {
 // TestKeyMustFitAlgWithoutJWKAlg: when the JWKS does not name an "alg" for
 // its keys, the key's type and curve still have to fit the token's alg.
 func TestKeyMustFitAlgWithoutJWKAlg(t *testing.T) {
-	kit := vtKitAll(t)
+	kit := hgKitAll(t)
 	// Publish the kit's keys without their "alg" member, plus a short RSA key.
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
@@ -330,59 +163,59 @@ func TestKeyMustFitAlgWithoutJWKAlg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := vtFetchJWKS(t, kit)
+	set := hgFetchJWKS(t, kit)
 	for _, k := range set {
 		delete(k, "alg")
 	}
 	set = append(set,
-		map[string]any{"kty": "RSA", "kid": "small", "use": "sig", "n": vtB64Bytes(small.N.Bytes()), "e": "AQAB"},
-		vtECJWK("p384", p384),
+		map[string]any{"kty": "RSA", "kid": "small", "use": "sig", "n": hgB64(small.N.Bytes()), "e": "AQAB"},
+		hgJwk(p384, "p384", ""),
 	)
-	kit.SetJWKS(vtMarshalJWKS(t, set))
-	v := vtReady(t, kit, middleware.Config{})
+	kit.SetJWKS(hgJwks(set...))
+	v := hgReady(t, kit, middleware.Config{})
 	bad := []error{middleware.ErrInvalidToken, middleware.ErrUnsupportedAlgorithm}
 	for _, tc := range []struct {
 		name  string
 		token string
 		want  []error
 	}{
-		{"RS256 fits RSA", vtToken(kit, middlewaretest.Spec{Alg: "RS256"}), nil},
-		{"ES256 fits P-256", vtToken(kit, middlewaretest.Spec{Alg: "ES256"}), nil},
-		{"ES256 header with RSA kid", vtToken(kit, middlewaretest.Spec{Alg: "ES256", Header: map[string]any{"kid": kit.KeyID("RS256")}}), bad},
-		{"ES384 claimed on P-256 key", vtToken(kit, middlewaretest.Spec{Alg: "ES384", Header: map[string]any{"kid": kit.KeyID("ES256")}}), bad},
-		{"ES384 fits P-384", kit.SignWith(p384, vtHeader(map[string]any{"alg": "ES384", "kid": "p384"}), vtClaims(kit, nil)), nil},
-		{"ES512 header on P-384 key", vtToken(kit, middlewaretest.Spec{Alg: "ES512", Header: map[string]any{"kid": "p384"}}), bad},
-		{"EdDSA header with EC kid", vtToken(kit, middlewaretest.Spec{Alg: "EdDSA", Header: map[string]any{"kid": kit.KeyID("ES256")}}), bad},
-		{"RSA key below 2048 bits", kit.SignWith(small, vtHeader(map[string]any{"alg": "RS256", "kid": "small"}), vtClaims(kit, nil)), bad},
+		{"RS256 fits RSA", hgToken(kit, middlewaretest.Spec{Alg: "RS256"}), nil},
+		{"ES256 fits P-256", hgToken(kit, middlewaretest.Spec{Alg: "ES256"}), nil},
+		{"ES256 header with RSA kid", hgToken(kit, middlewaretest.Spec{Alg: "ES256", Header: map[string]any{"kid": kit.KeyID("RS256")}}), bad},
+		{"ES384 claimed on P-256 key", hgToken(kit, middlewaretest.Spec{Alg: "ES384", Header: map[string]any{"kid": kit.KeyID("ES256")}}), bad},
+		{"ES384 fits P-384", kit.SignWith(p384, hgHeader(map[string]any{"alg": "ES384", "kid": "p384"}), hgClaims(kit, nil)), nil},
+		{"ES512 header on P-384 key", hgToken(kit, middlewaretest.Spec{Alg: "ES512", Header: map[string]any{"kid": "p384"}}), bad},
+		{"EdDSA header with EC kid", hgToken(kit, middlewaretest.Spec{Alg: "EdDSA", Header: map[string]any{"kid": kit.KeyID("ES256")}}), bad},
+		{"RSA key below 2048 bits", kit.SignWith(small, hgHeader(map[string]any{"alg": "RS256", "kid": "small"}), hgClaims(kit, nil)), bad},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := v.ValidateToken(context.Background(), tc.token)
-			vtCheck(t, err, tc.want...)
+			hgWant(t, err, tc.want...)
 		})
 	}
 }
 
 // TestCritical: a "crit" header is refused (RFC 7515 §4.1.11).
 func TestCritical(t *testing.T) {
-	kit := vtKit(t)
-	v := vtReady(t, kit, middleware.Config{})
+	kit := hgKit(t)
+	v := hgReady(t, kit, middleware.Config{})
 	for _, crit := range []any{[]string{"b64"}, []string{"exp"}, []string{}, "b64"} {
-		tok := kit.Sign(vtHeader(map[string]any{"crit": crit, "b64": true}), vtClaims(kit, nil))
+		tok := kit.Sign(hgHeader(map[string]any{"crit": crit, "b64": true}), hgClaims(kit, nil))
 		_, err := v.ValidateToken(context.Background(), tok)
-		vtCheck(t, err, middleware.ErrInvalidToken, middleware.ErrUnsupportedCritical)
+		hgWant(t, err, middleware.ErrInvalidToken, middleware.ErrUnsupportedCritical)
 	}
 }
 
 // TestTimes: exp required, nbf and iat not in the future, within the leeway.
 func TestTimes(t *testing.T) {
-	kit := vtKit(t)
-	def := vtReady(t, kit, middleware.Config{})                              // DefaultLeeway
-	none := vtReady(t, kit, middleware.Config{Leeway: -1})                   // no leeway
-	five := vtReady(t, kit, middleware.Config{Leeway: middleware.MaxLeeway}) // the largest
+	kit := hgKit(t)
+	def := hgReady(t, kit, middleware.Config{})                              // DefaultLeeway
+	none := hgReady(t, kit, middleware.Config{Leeway: -1})                   // no leeway
+	five := hgReady(t, kit, middleware.Config{Leeway: middleware.MaxLeeway}) // the largest
 	lw := middleware.DefaultLeeway
 	expired := []error{middleware.ErrInvalidToken, middleware.ErrTokenExpired}
 	early := []error{middleware.ErrInvalidToken, middleware.ErrTokenNotYetValid}
-	at := func(d time.Duration) int64 { return vtNow.Add(d).Unix() }
+	at := func(d time.Duration) int64 { return hgNow.Add(d).Unix() }
 	for _, tc := range []struct {
 		name    string
 		v       *middleware.Validator
@@ -409,21 +242,21 @@ func TestTimes(t *testing.T) {
 		{"iat future without leeway", none, map[string]any{"iat": at(time.Second)}, early},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok := kit.Sign(vtHeader(nil), vtClaims(kit, tc.changes))
+			tok := kit.Sign(hgHeader(nil), hgClaims(kit, tc.changes))
 			_, err := tc.v.ValidateToken(context.Background(), tok)
-			vtCheck(t, err, tc.want...)
+			hgWant(t, err, tc.want...)
 		})
 	}
 }
 
 // TestClock: Config.Now is the validator's only notion of time for tokens.
 func TestClock(t *testing.T) {
-	kit := vtKit(t)
+	kit := hgKit(t)
 	var now atomic.Pointer[time.Time]
-	t0 := vtNow
+	t0 := hgNow
 	now.Store(&t0)
-	v := vtReady(t, kit, middleware.Config{Now: func() time.Time { return *now.Load() }, TokenCacheSize: -1})
-	tok := vtToken(kit, middlewaretest.Spec{Lifetime: time.Hour})
+	v := hgReady(t, kit, middleware.Config{Now: func() time.Time { return *now.Load() }, TokenCacheSize: -1})
+	tok := hgToken(kit, middlewaretest.Spec{Lifetime: time.Hour})
 	for _, tc := range []struct {
 		at   time.Duration
 		want []error
@@ -434,10 +267,10 @@ func TestClock(t *testing.T) {
 		{2 * time.Hour, []error{middleware.ErrInvalidToken, middleware.ErrTokenExpired}},
 	} {
 		t.Run(tc.at.String(), func(t *testing.T) {
-			ti := vtNow.Add(tc.at)
+			ti := hgNow.Add(tc.at)
 			now.Store(&ti)
 			_, err := v.ValidateToken(context.Background(), tok)
-			vtCheck(t, err, tc.want...)
+			hgWant(t, err, tc.want...)
 		})
 	}
 }
@@ -445,10 +278,10 @@ func TestClock(t *testing.T) {
 // TestIssuerAndAudience: iss exact; aud any-of, string or array;
 // ClientIDs for issuers without aud.
 func TestIssuerAndAudience(t *testing.T) {
-	kit := vtKit(t)
-	v := vtReady(t, kit, middleware.Config{Audiences: []string{vtAPI, "urn:second"}})
-	clients := vtReady(t, kit, middleware.Config{Audiences: []string{}, ClientIDs: []string{"test-client", "other-client"}})
-	both := vtReady(t, kit, middleware.Config{Audiences: []string{vtAPI}, ClientIDs: []string{"test-client"}})
+	kit := hgKit(t)
+	v := hgReady(t, kit, middleware.Config{Audiences: []string{hgAudience, "urn:second"}})
+	clients := hgReady(t, kit, middleware.Config{Audiences: []string{}, ClientIDs: []string{"test-client", "other-client"}})
+	both := hgReady(t, kit, middleware.Config{Audiences: []string{hgAudience}, ClientIDs: []string{"test-client"}})
 	badIss := []error{middleware.ErrInvalidToken, middleware.ErrInvalidIssuer}
 	badAud := []error{middleware.ErrInvalidToken, middleware.ErrInvalidAudience}
 	for _, tc := range []struct {
@@ -464,12 +297,12 @@ func TestIssuerAndAudience(t *testing.T) {
 		{"iss missing", v, map[string]any{"iss": nil}, badIss},
 		{"iss empty", v, map[string]any{"iss": ""}, badIss},
 		{"iss another issuer", v, map[string]any{"iss": "https://evil.example"}, badIss},
-		{"aud string", v, map[string]any{"aud": vtAPI}, nil},
+		{"aud string", v, map[string]any{"aud": hgAudience}, nil},
 		{"aud second configured", v, map[string]any{"aud": "urn:second"}, nil},
-		{"aud array with one match", v, map[string]any{"aud": []string{"urn:other", vtAPI}}, nil},
+		{"aud array with one match", v, map[string]any{"aud": []string{"urn:other", hgAudience}}, nil},
 		{"aud array without match", v, map[string]any{"aud": []string{"urn:other", "urn:third"}}, badAud},
 		{"aud string without match", v, map[string]any{"aud": "urn:other"}, badAud},
-		{"aud prefix look-alike", v, map[string]any{"aud": vtAPI + "/"}, badAud},
+		{"aud prefix look-alike", v, map[string]any{"aud": hgAudience + "/"}, badAud},
 		{"aud missing", v, map[string]any{"aud": nil}, badAud},
 		{"aud empty array", v, map[string]any{"aud": []string{}}, badAud},
 		{"aud not a string", v, map[string]any{"aud": 42}, []error{middleware.ErrInvalidToken}},
@@ -482,9 +315,9 @@ func TestIssuerAndAudience(t *testing.T) {
 		{"both: aud missing", both, map[string]any{"aud": nil}, badAud},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok := kit.Sign(vtHeader(nil), vtClaims(kit, tc.changes))
+			tok := kit.Sign(hgHeader(nil), hgClaims(kit, tc.changes))
 			_, err := tc.v.ValidateToken(context.Background(), tok)
-			vtCheck(t, err, tc.want...)
+			hgWant(t, err, tc.want...)
 		})
 	}
 }
@@ -492,20 +325,20 @@ func TestIssuerAndAudience(t *testing.T) {
 // TestKeyHeadersIgnored: jku, x5u, jwk and x5c are never used or fetched
 // (RFC 8725 §3.10).
 func TestKeyHeadersIgnored(t *testing.T) {
-	kit := vtKit(t)
+	kit := hgKit(t)
 	var hits atomic.Int64
 	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		http.NotFound(w, r)
 	}))
 	defer attacker.Close()
-	v := vtReady(t, kit, middleware.Config{TokenCacheSize: -1})
+	v := hgReady(t, kit, middleware.Config{TokenCacheSize: -1})
 
 	evil, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	evilJWK := map[string]any{"kty": "RSA", "kid": "evil", "n": vtB64Bytes(evil.N.Bytes()), "e": "AQAB"}
+	evilJWK := map[string]any{"kty": "RSA", "kid": "evil", "n": hgB64(evil.N.Bytes()), "e": "AQAB"}
 	x5c := []string{base64.StdEncoding.EncodeToString([]byte("not a certificate"))}
 	headers := map[string]any{
 		"jku": attacker.URL + "/jwks",
@@ -518,17 +351,17 @@ func TestKeyHeadersIgnored(t *testing.T) {
 		token string
 		want  []error
 	}{
-		{"valid token with key headers", kit.Sign(vtHeader(headers), vtClaims(kit, nil)), nil},
-		{"attacker key embedded, issuer kid", kit.SignWith(evil, vtHeader(vtMerge(headers, map[string]any{"kid": kit.KeyID("RS256")})), vtClaims(kit, nil)),
+		{"valid token with key headers", kit.Sign(hgHeader(headers), hgClaims(kit, nil)), nil},
+		{"attacker key embedded, issuer kid", kit.SignWith(evil, hgHeader(hgMerge(headers, map[string]any{"kid": kit.KeyID("RS256")})), hgClaims(kit, nil)),
 			[]error{middleware.ErrInvalidToken, middleware.ErrInvalidSignature}},
-		{"attacker key embedded, attacker kid", kit.SignWith(evil, vtHeader(vtMerge(headers, map[string]any{"kid": "evil"})), vtClaims(kit, nil)),
+		{"attacker key embedded, attacker kid", kit.SignWith(evil, hgHeader(hgMerge(headers, map[string]any{"kid": "evil"})), hgClaims(kit, nil)),
 			[]error{middleware.ErrInvalidToken, middleware.ErrUnknownKey}},
-		{"attacker key embedded, no kid", kit.SignWith(evil, vtHeader(headers), vtClaims(kit, nil)),
+		{"attacker key embedded, no kid", kit.SignWith(evil, hgHeader(headers), hgClaims(kit, nil)),
 			[]error{middleware.ErrInvalidToken}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := v.ValidateToken(context.Background(), tc.token)
-			vtCheck(t, err, tc.want...)
+			hgWant(t, err, tc.want...)
 		})
 	}
 	if n := hits.Load(); n != 0 {
@@ -536,62 +369,12 @@ func TestKeyHeadersIgnored(t *testing.T) {
 	}
 }
 
-// vtFetchJWKS returns the keys kit currently publishes.
-func vtFetchJWKS(t testing.TB, kit *middlewaretest.Issuer) []map[string]any {
-	t.Helper()
-	resp, err := kit.Client().Get(kit.JWKSURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var set struct {
-		Keys []map[string]any `json:"keys"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
-		t.Fatal(err)
-	}
-	return set.Keys
-}
-
-// vtMarshalJWKS encodes keys as a JWK Set.
-func vtMarshalJWKS(t testing.TB, keys []map[string]any) []byte {
-	t.Helper()
-	raw, err := json.Marshal(map[string]any{"keys": keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
-
-// vtECJWK returns the public JWK of an EC key, without "alg".
-func vtECJWK(kid string, k *ecdsa.PrivateKey) map[string]any {
-	size := (k.Curve.Params().BitSize + 7) / 8
-	x := make([]byte, size)
-	y := make([]byte, size)
-	k.X.FillBytes(x)
-	k.Y.FillBytes(y)
-	return map[string]any{"kty": "EC", "kid": kid, "use": "sig", "crv": k.Curve.Params().Name, "x": vtB64Bytes(x), "y": vtB64Bytes(y)}
-}
-
-func vtB64Bytes(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-func vtMerge(a, b map[string]any) map[string]any {
-	m := map[string]any{}
-	for k, v := range a {
-		m[k] = v
-	}
-	for k, v := range b {
-		m[k] = v
-	}
-	return m
-}
-
 // TestAccessTokenType: access tokens vs ID tokens and other JWTs (RFC 9068
 // §2.1, §4; RFC 8725 §3.11), and sender-constrained tokens (RFC 9449 §7.2).
 func TestAccessTokenType(t *testing.T) {
-	kit := vtKit(t)
-	lax := vtReady(t, kit, middleware.Config{})
-	strict := vtReady(t, kit, middleware.Config{RequireAccessTokenType: true})
+	kit := hgKit(t)
+	lax := hgReady(t, kit, middleware.Config{})
+	strict := hgReady(t, kit, middleware.Config{RequireAccessTokenType: true})
 	notAT := []error{middleware.ErrInvalidToken, middleware.ErrNotAccessToken}
 	bound := []error{middleware.ErrInvalidToken, middleware.ErrSenderConstrained}
 	for _, tc := range []struct {
@@ -638,17 +421,17 @@ func TestAccessTokenType(t *testing.T) {
 		{"cnf.jwk", "at+jwt", map[string]any{"cnf": map[string]any{"jwk": map[string]any{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}}, bound, bound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := vtHeader(nil)
+			h := hgHeader(nil)
 			if tc.typ == nil {
 				delete(h, "typ")
 			} else {
 				h["typ"] = tc.typ
 			}
-			tok := kit.Sign(h, vtClaims(kit, tc.changes))
+			tok := kit.Sign(h, hgClaims(kit, tc.changes))
 			_, err := lax.ValidateToken(context.Background(), tok)
-			vtCheck(t, err, tc.lax...)
+			hgWant(t, err, tc.lax...)
 			_, err = strict.ValidateToken(context.Background(), tok)
-			vtCheck(t, err, tc.strict...)
+			hgWant(t, err, tc.strict...)
 		})
 	}
 }
@@ -657,7 +440,7 @@ func TestAccessTokenType(t *testing.T) {
 // tokens, is accepted with the right configuration and its scopes are
 // found; every profile's ID token is refused.
 func TestProfiles(t *testing.T) {
-	kit := vtKitAll(t)
+	kit := hgKitAll(t)
 	for _, tc := range []struct {
 		profile middlewaretest.Profile
 		cfg     middleware.Config
@@ -691,17 +474,17 @@ func TestProfiles(t *testing.T) {
 			name += "/user"
 		}
 		t.Run(name, func(t *testing.T) {
-			v := vtReady(t, kit, tc.cfg)
-			h := v.RequireScope("read:users")(vtOK)
-			tok := vtToken(kit, middlewaretest.Spec{
+			v := hgReady(t, kit, tc.cfg)
+			h := v.RequireScope("read:users")(hgOK)
+			tok := hgToken(kit, middlewaretest.Spec{
 				Profile: tc.profile, Alg: tc.alg, Machine: tc.machine,
 				Scopes: []string{"read:users", "write:users"}, Claims: tc.claims,
 			})
-			if w := vtServe(h, vtRequest(tok)); w.Code != http.StatusOK {
+			if w := hgServe(h, hgRequest(tok)); w.Code != http.StatusOK {
 				t.Fatalf("access token: status %d, %s", w.Code, w.Header().Get("WWW-Authenticate"))
 			}
 			c, err := v.ValidateToken(context.Background(), tok)
-			vtCheck(t, err)
+			hgWant(t, err)
 			if !c.HasScope("read:users") || !c.HasScope("write:users") {
 				t.Errorf("Scopes = %q", c.Scopes)
 			}
@@ -715,17 +498,17 @@ func TestProfiles(t *testing.T) {
 				t.Errorf("Machine = %v, want %v", c.Machine, tc.machine)
 			}
 			// Without the scope, the same route answers 403.
-			noScope := vtToken(kit, middlewaretest.Spec{Profile: tc.profile, Alg: tc.alg, Machine: tc.machine, Scopes: []string{"write:users"}, Claims: tc.claims})
-			if w := vtServe(h, vtRequest(noScope)); w.Code != http.StatusForbidden {
+			noScope := hgToken(kit, middlewaretest.Spec{Profile: tc.profile, Alg: tc.alg, Machine: tc.machine, Scopes: []string{"write:users"}, Claims: tc.claims})
+			if w := hgServe(h, hgRequest(noScope)); w.Code != http.StatusForbidden {
 				t.Errorf("token without the scope: status %d, want 403", w.Code)
 			}
 
 			// The same profile's ID token, even for this API's audience, is refused.
-			for _, aud := range [][]string{{vtAPI}, {"test-client", vtAPI}} {
-				id := vtToken(kit, middlewaretest.Spec{Profile: tc.profile, Alg: tc.alg, Kind: middlewaretest.IDToken, Audience: aud})
+			for _, aud := range [][]string{{hgAudience}, {"test-client", hgAudience}} {
+				id := hgToken(kit, middlewaretest.Spec{Profile: tc.profile, Alg: tc.alg, Kind: middlewaretest.IDToken, Audience: aud})
 				_, err := v.ValidateToken(context.Background(), id)
-				vtCheck(t, err, middleware.ErrInvalidToken, middleware.ErrNotAccessToken)
-				if w := vtServe(h, vtRequest(id)); w.Code != http.StatusUnauthorized {
+				hgWant(t, err, middleware.ErrInvalidToken, middleware.ErrNotAccessToken)
+				if w := hgServe(h, hgRequest(id)); w.Code != http.StatusUnauthorized {
 					t.Errorf("ID token: status %d, want 401", w.Code)
 				}
 			}
@@ -735,7 +518,7 @@ func TestProfiles(t *testing.T) {
 
 // TestScopeClaims: which claims scopes are read from.
 func TestScopeClaims(t *testing.T) {
-	kit := vtKit(t)
+	kit := hgKit(t)
 	payload := map[string]any{
 		"scope":                      "s1 s2",
 		"scp":                        []string{"p1"},
@@ -763,9 +546,9 @@ func TestScopeClaims(t *testing.T) {
 		{"array with a non-string", []string{"roles"}, map[string]any{"roles": []any{"a", 1}}, nil, []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := vtReady(t, kit, middleware.Config{ScopeClaims: tc.claims})
-			c, err := v.ValidateToken(context.Background(), kit.Sign(vtHeader(nil), vtClaims(kit, vtMerge(payload, tc.edit))))
-			vtCheck(t, err, tc.err...)
+			v := hgReady(t, kit, middleware.Config{ScopeClaims: tc.claims})
+			c, err := v.ValidateToken(context.Background(), kit.Sign(hgHeader(nil), hgClaims(kit, hgMerge(payload, tc.edit))))
+			hgWant(t, err, tc.err...)
 			if err == nil && !slices.Equal(c.Scopes, tc.want) {
 				t.Errorf("Scopes = %q, want %q", c.Scopes, tc.want)
 			}
@@ -776,8 +559,8 @@ func TestScopeClaims(t *testing.T) {
 // TestClientIDAndMachine: the client id is normalised from client_id, azp,
 // cid and appid, in that order; Machine detects client_credentials tokens.
 func TestClientIDAndMachine(t *testing.T) {
-	kit := vtKit(t)
-	v := vtReady(t, kit, middleware.Config{})
+	kit := hgKit(t)
+	v := hgReady(t, kit, middleware.Config{})
 	for _, tc := range []struct {
 		name    string
 		changes map[string]any
@@ -802,8 +585,8 @@ func TestClientIDAndMachine(t *testing.T) {
 		{"no sub and no client", map[string]any{"sub": nil, "client_id": nil}, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := v.ValidateToken(context.Background(), kit.Sign(vtHeader(nil), vtClaims(kit, tc.changes)))
-			vtCheck(t, err)
+			c, err := v.ValidateToken(context.Background(), kit.Sign(hgHeader(nil), hgClaims(kit, tc.changes)))
+			hgWant(t, err)
 			if c.ClientID != tc.client || c.Machine != tc.machine {
 				t.Errorf("ClientID %q, Machine %v; want %q, %v", c.ClientID, c.Machine, tc.client, tc.machine)
 			}
@@ -814,30 +597,30 @@ func TestClientIDAndMachine(t *testing.T) {
 // TestMultiIssuer: several trusted issuers, each token routed by iss to its
 // own issuer's keys.
 func TestMultiIssuer(t *testing.T) {
-	a, b := vtKit(t), vtKit(t)
-	stranger := vtKit(t)
-	v := vtReady(t, a, middleware.Config{ExtraIssuers: []middleware.Issuer{{Issuer: b.URL}}, TokenCacheSize: -1})
+	a, b := hgKit(t), hgKit(t)
+	stranger := hgKit(t)
+	v := hgReady(t, a, middleware.Config{ExtraIssuers: []middleware.Issuer{{Issuer: b.URL}}, TokenCacheSize: -1})
 	for _, tc := range []struct {
 		name  string
 		token string
 		want  []error
 	}{
-		{"issuer A", vtToken(a, middlewaretest.Spec{}), nil},
-		{"issuer B", vtToken(b, middlewaretest.Spec{Alg: "ES256"}), nil},
-		{"iss A signed by B with B's kid", b.Sign(vtHeader(nil), vtClaims(a, nil)),
+		{"issuer A", hgToken(a, middlewaretest.Spec{}), nil},
+		{"issuer B", hgToken(b, middlewaretest.Spec{Alg: "ES256"}), nil},
+		{"iss A signed by B with B's kid", b.Sign(hgHeader(nil), hgClaims(a, nil)),
 			[]error{middleware.ErrInvalidToken, middleware.ErrUnknownKey}},
-		{"iss A signed by B with A's kid", b.Sign(vtHeader(map[string]any{"kid": a.KeyID("RS256")}), vtClaims(a, nil)),
+		{"iss A signed by B with A's kid", b.Sign(hgHeader(map[string]any{"kid": a.KeyID("RS256")}), hgClaims(a, nil)),
 			[]error{middleware.ErrInvalidToken, middleware.ErrInvalidSignature}},
-		{"iss B signed by A with A's kid", a.Sign(vtHeader(nil), vtClaims(b, nil)),
+		{"iss B signed by A with A's kid", a.Sign(hgHeader(nil), hgClaims(b, nil)),
 			[]error{middleware.ErrInvalidToken, middleware.ErrUnknownKey}},
-		{"iss A signed by B without kid", b.Sign(vtHeader(map[string]any{"kid": nil}), vtClaims(a, nil)),
+		{"iss A signed by B without kid", b.Sign(hgHeader(map[string]any{"kid": nil}), hgClaims(a, nil)),
 			[]error{middleware.ErrInvalidToken, middleware.ErrInvalidSignature}},
-		{"untrusted issuer", vtToken(stranger, middlewaretest.Spec{}),
+		{"untrusted issuer", hgToken(stranger, middlewaretest.Spec{}),
 			[]error{middleware.ErrInvalidToken, middleware.ErrInvalidIssuer}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := v.ValidateToken(context.Background(), tc.token)
-			vtCheck(t, err, tc.want...)
+			hgWant(t, err, tc.want...)
 		})
 	}
 	if n := stranger.JWKSRequests() + stranger.DiscoveryRequests(); n != 0 {
@@ -848,30 +631,30 @@ func TestMultiIssuer(t *testing.T) {
 // TestNoKid: a token without kid is checked against the issuer's keys that
 // fit its algorithm.
 func TestNoKid(t *testing.T) {
-	kit := vtKit(t)
-	v := vtReady(t, kit, middleware.Config{})
+	kit := hgKit(t)
+	v := hgReady(t, kit, middleware.Config{})
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
-			_, err := v.ValidateToken(context.Background(), vtToken(kit, middlewaretest.Spec{Alg: alg, Header: map[string]any{"kid": nil}}))
-			vtCheck(t, err)
+			_, err := v.ValidateToken(context.Background(), hgToken(kit, middlewaretest.Spec{Alg: alg, Header: map[string]any{"kid": nil}}))
+			hgWant(t, err)
 		})
 	}
 	t.Run("kid not a string", func(t *testing.T) {
-		_, err := v.ValidateToken(context.Background(), vtToken(kit, middlewaretest.Spec{Header: map[string]any{"kid": 7}}))
-		vtCheck(t, err, middleware.ErrInvalidToken, middleware.ErrMalformedToken)
+		_, err := v.ValidateToken(context.Background(), hgToken(kit, middlewaretest.Spec{Header: map[string]any{"kid": 7}}))
+		hgWant(t, err, middleware.ErrInvalidToken, middleware.ErrMalformedToken)
 	})
 	t.Run("unknown kid", func(t *testing.T) {
-		_, err := v.ValidateToken(context.Background(), vtToken(kit, middlewaretest.Spec{Header: map[string]any{"kid": "nope"}}))
-		vtCheck(t, err, middleware.ErrInvalidToken, middleware.ErrUnknownKey)
+		_, err := v.ValidateToken(context.Background(), hgToken(kit, middlewaretest.Spec{Header: map[string]any{"kid": "nope"}}))
+		hgWant(t, err, middleware.ErrInvalidToken, middleware.ErrUnknownKey)
 	})
 }
 
 // TestValidateHook: Config.Validate runs after every other check.
 func TestValidateHook(t *testing.T) {
-	kit := vtKit(t)
+	kit := hgKit(t)
 	errNoOrg := errors.New("org_id required")
 	var calls atomic.Int64
-	v := vtReady(t, kit, middleware.Config{Validate: func(ctx context.Context, c *claims.Claims) error {
+	v := hgReady(t, kit, middleware.Config{Validate: func(ctx context.Context, c *claims.Claims) error {
 		calls.Add(1)
 		var custom struct {
 			OrgID string `json:"org_id"`
@@ -892,7 +675,7 @@ func TestValidateHook(t *testing.T) {
 		}
 		return nil
 	}})
-	h := v.Authenticate(vtOK)
+	h := v.Authenticate(hgOK)
 	for _, tc := range []struct {
 		name    string
 		changes map[string]any
@@ -906,21 +689,21 @@ func TestValidateHook(t *testing.T) {
 		{"NewError unknown category", map[string]any{"mode": "unknown-category"}, http.StatusUnauthorized, []error{middleware.ErrInvalidToken, middleware.ErrClaimsRejected}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok := kit.Sign(vtHeader(nil), vtClaims(kit, tc.changes))
+			tok := kit.Sign(hgHeader(nil), hgClaims(kit, tc.changes))
 			_, err := v.ValidateToken(context.Background(), tok)
-			vtCheck(t, err, tc.want...)
+			hgWant(t, err, tc.want...)
 			// The same token again (a cache hit) still goes through the hook.
 			_, err = v.ValidateToken(context.Background(), tok)
-			vtCheck(t, err, tc.want...)
-			if w := vtServe(h, vtRequest(tok)); w.Code != tc.status {
+			hgWant(t, err, tc.want...)
+			if w := hgServe(h, hgRequest(tok)); w.Code != tc.status {
 				t.Errorf("status %d, want %d", w.Code, tc.status)
 			}
 		})
 	}
 	// The hook never sees tokens that fail other checks.
 	before := calls.Load()
-	_, err := v.ValidateToken(context.Background(), kit.Sign(vtHeader(nil), vtClaims(kit, map[string]any{"aud": "urn:other", "org_id": "o"})))
-	vtCheck(t, err, middleware.ErrInvalidAudience)
+	_, err := v.ValidateToken(context.Background(), kit.Sign(hgHeader(nil), hgClaims(kit, map[string]any{"aud": "urn:other", "org_id": "o"})))
+	hgWant(t, err, middleware.ErrInvalidAudience)
 	if calls.Load() != before {
 		t.Error("Validate was called for a token with the wrong audience")
 	}

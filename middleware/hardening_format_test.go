@@ -23,11 +23,11 @@ func hgSplit(t testing.TB, tok string) (h, p, s string) {
 	return parts[0], parts[1], parts[2]
 }
 
-// TestHardeningShape: only the compact JWS serialization (RFC 7515 §7.1)
+// TestTokenShape: only the compact JWS serialization (RFC 7515 §7.1)
 // of base64url without padding (§2) is accepted. Every variant below is
 // built from a valid token; over HTTP those that are not token68 get 400
 // invalid_request (RFC 6750 §2.1), the others 401 invalid_token.
-func TestHardeningShape(t *testing.T) {
+func TestTokenShape(t *testing.T) {
 	t.Parallel()
 	f := hgHeld()
 	k := hgKeys()
@@ -99,6 +99,9 @@ func TestHardeningShape(t *testing.T) {
 		"percent-encoded":             strings.ReplaceAll(tok, ".", "%2E"),
 		"quoted":                      `"` + tok + `"`,
 		"Bearer prefix inside token":  "Bearer." + tok,
+		"empty":                       "",
+		"header not JSON":             hgSegment(tok, 0, hgB64([]byte("not json"))),
+		"payload not an object":       hgSegment(tok, 1, hgB64([]byte(`["a"]`))),
 	}
 	for name, bad := range malformed {
 		t.Run(name, func(t *testing.T) {
@@ -112,6 +115,11 @@ func TestHardeningShape(t *testing.T) {
 			}
 		})
 	}
+	// Well-formed, but with the signature of another token.
+	t.Run("signature of another token", func(t *testing.T) {
+		other := f.token(t, "RS256", "rsa-rs256", k.rsa)
+		f.h.refuse(t, hgSegment(tok, 2, strings.Split(other, ".")[2]), middleware.ErrInvalidSignature)
+	})
 	// A signed token whose header names an encryption ("enc") is a JWE
 	// header, whatever the segment count.
 	t.Run("enc header on a JWS", func(t *testing.T) {

@@ -72,10 +72,11 @@ func TestHardeningDuplicateKid(t *testing.T) {
 	f.h.refuse(t, f.token(t, "ES256", "ec-enc", k.ec2), middleware.ErrUnknownKey)
 }
 
-// TestHardeningCrossIssuerKid: with several trusted issuers, a token is
-// verified only with the keys of the issuer its "iss" names (RFC 8725
-// §3.8), even when another trusted issuer has a key with the same kid.
-func TestHardeningCrossIssuerKid(t *testing.T) {
+// TestMultiIssuer: with several trusted issuers, a token is routed by its
+// "iss" and verified only with the keys of that issuer (RFC 8725 §3.8),
+// even when another trusted issuer has a key with the same kid. An
+// untrusted issuer named in a token is never contacted.
+func TestMultiIssuer(t *testing.T) {
 	t.Parallel()
 	k := hgKeys()
 
@@ -85,8 +86,11 @@ func TestHardeningCrossIssuerKid(t *testing.T) {
 		defer b.Close()
 		h := hgNewHarness(t, a, middleware.Config{ExtraIssuers: []middleware.Issuer{{Issuer: b.URL}}})
 		h.waitReady(t)
+		stranger := middlewaretest.NewIssuer()
+		defer stranger.Close()
 		h.accept(t, a.Token(middlewaretest.Spec{}))
 		h.accept(t, b.Token(middlewaretest.Spec{}))
+		h.accept(t, b.Token(middlewaretest.Spec{Alg: "ES256"}))
 		typ := map[string]any{"typ": "at+jwt"}
 		// B's key, A's kid, A's iss.
 		h.refuse(t, b.Sign(hgWith(typ, "kid", a.KeyID("RS256")), hgValidClaims(a.URL)), middleware.ErrInvalidSignature)
@@ -96,8 +100,14 @@ func TestHardeningCrossIssuerKid(t *testing.T) {
 		h.refuse(t, a.Sign(typ, hgValidClaims(b.URL)), middleware.ErrUnknownKey)
 		// A's key, B's kid, B's iss.
 		h.refuse(t, a.Sign(hgWith(typ, "kid", b.KeyID("RS256")), hgValidClaims(b.URL)), middleware.ErrInvalidSignature)
+		// B's key, no kid (Sign takes a nil kid for none), A's iss.
+		h.refuse(t, b.Sign(map[string]any{"typ": "at+jwt", "kid": nil}, hgValidClaims(a.URL)), middleware.ErrInvalidSignature)
 		// An untrusted issuer, even with a trusted issuer's kid.
 		h.refuse(t, b.Sign(hgWith(typ, "kid", a.KeyID("RS256")), hgValidClaims("https://evil.example")), middleware.ErrInvalidIssuer)
+		h.refuse(t, stranger.Token(middlewaretest.Spec{}), middleware.ErrInvalidIssuer)
+		if n := stranger.JWKSRequests() + stranger.DiscoveryRequests(); n != 0 {
+			t.Errorf("an untrusted issuer named in a token was contacted %d times", n)
+		}
 	})
 
 	// Both issuers publish a key under the same kid; the tests hold both
@@ -139,11 +149,11 @@ func TestHardeningCrossIssuerKid(t *testing.T) {
 	})
 }
 
-// TestHardeningKeyURLHeaders: "jku", "x5u", "jwk" and "x5c" header
-// parameters are never fetched or used as keys (RFC 8725 §3.10): a token
-// signed by an attacker who names their own key there is refused, and the
-// attacker's server receives no request.
-func TestHardeningKeyURLHeaders(t *testing.T) {
+// TestKeyHeadersIgnored: "jku", "x5u", "jwk" and "x5c" header parameters
+// are never fetched or used as keys (RFC 8725 §3.10): a token signed by an
+// attacker who names their own key there is refused, and the attacker's
+// server receives no request.
+func TestKeyHeadersIgnored(t *testing.T) {
 	t.Parallel()
 	f := hgShared()
 	k := hgKeys()
@@ -151,6 +161,13 @@ func TestHardeningKeyURLHeaders(t *testing.T) {
 	attacker := hgNewCountingServer(t, http.StatusOK, "application/json", hgJwks(attackerJWK))
 	cert := base64.StdEncoding.EncodeToString(hgSelfSigned(t, k.rsa2))
 	issuerKid := f.kit.KeyID("RS256")
+	// All four at once, x5c not even a certificate.
+	allFour := map[string]any{
+		"jku": attacker.URL + "/jwks",
+		"x5u": attacker.URL + "/cert.pem",
+		"jwk": attackerJWK,
+		"x5c": []string{base64.StdEncoding.EncodeToString([]byte("not a certificate"))},
+	}
 	cases := []struct {
 		name   string
 		header map[string]any
@@ -167,6 +184,8 @@ func TestHardeningKeyURLHeaders(t *testing.T) {
 		{"x5c, no kid", map[string]any{"x5c": []string{cert}}, middleware.ErrInvalidSignature},
 		{"x5c, issuer kid", map[string]any{"x5c": []string{cert}, "kid": issuerKid}, middleware.ErrInvalidSignature},
 		{"all four", map[string]any{"jku": attacker.URL, "x5u": attacker.URL, "jwk": attackerJWK, "x5c": []string{cert}}, middleware.ErrInvalidSignature},
+		{"all four, issuer kid", hgWith(allFour, "kid", issuerKid), middleware.ErrInvalidSignature},
+		{"all four, attacker kid", hgWith(allFour, "kid", "attacker"), middleware.ErrUnknownKey},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -178,6 +197,7 @@ func TestHardeningKeyURLHeaders(t *testing.T) {
 	// accepted: the headers are ignored, not a reason to refuse.
 	tok := f.kit.Sign(map[string]any{"typ": "at+jwt", "jku": attacker.URL, "x5u": attacker.URL}, hgValidClaims(f.kit.URL))
 	f.h.accept(t, tok)
+	f.h.accept(t, f.kit.Sign(hgWith(allFour, "typ", "at+jwt"), hgValidClaims(f.kit.URL)))
 	if n := attacker.n.Load(); n != 0 {
 		t.Errorf("attacker server received %d requests", n)
 	}

@@ -771,3 +771,13 @@ func hgConcurrently(n int, f func(i int)) {
 func hgTokenFor(iss string) string {
 	return hgCraft(`{"alg":"RS256","kid":"k","typ":"at+jwt"}`, hgMustJSON(hgValidClaims(iss)), make([]byte, 256))
 }
+
+// hgPayload returns the JSON of valid claims of iss with extra raw members
+// appended, after the valid ones.
+func hgPayload(iss string, members ...string) string {
+	s := hgMustJSON(hgValidClaims(iss))
+	if len(members) == 0 {
+		return s
+	}
+	return s[:len(s)-1] + "," + strings.Join(members, ",") + "}"
+}

@@ -552,3 +552,61 @@ func TestCheckExtracts(t *testing.T) {
 	_, err = v.Check(hgRequest(""), middleware.Policy{})
 	hgWant(t, err, middleware.ErrNoToken)
 }
+
+// TestHardeningScopeLookalikes: scopes are compared exactly and
+// case-sensitively (RFC 6749 §3.3): near misses get 403 insufficient_scope
+// with the required scope in the challenge.
+func TestHardeningScopeLookalikes(t *testing.T) {
+	t.Parallel()
+	f := hgShared()
+	need := f.h.v.RequireScope("read:users")
+	both := f.h.v.RequireScope("admin", "users:write users:delete")
+	send := func(t *testing.T, mw func(http.Handler) http.Handler, claims map[string]any, want error) {
+		t.Helper()
+		tok := f.kit.Sign(map[string]any{"typ": "at+jwt"}, claims)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := f.h.serve(t, mw, r, want)
+		if want == middleware.ErrInsufficientScope {
+			a := hgChallengeAttrs(t, w.Header().Get("WWW-Authenticate"))
+			if a["scope"] == "" {
+				t.Errorf("challenge without scope: %v", a)
+			}
+		}
+	}
+	base := hgWith(hgValidClaims(f.kit.URL), "scope", nil)
+	for _, scope := range []string{
+		"read:user", "READ:USERS", "Read:Users", "read:users:extra", "xread:users", "read:usersx",
+		"read:users_admin", "read: users", "read :users", "read:users,", `"read:users"`,
+		"read:users\u00a0", "read:users\t", "admin\tread:users", "read:users\nadmin", "", "*", "read:*",
+		"read%3Ausers", "read:users/", "/read:users",
+	} {
+		t.Run("scope="+scope, func(t *testing.T) {
+			send(t, need, hgWith(base, "scope", scope), middleware.ErrInsufficientScope)
+		})
+	}
+	for name, c := range map[string]map[string]any{
+		"scp one-off":                 hgWith(base, "scp", []string{"read:user", "READ:USERS"}),
+		"permissions not read":        hgWith(base, "permissions", []string{"read:users"}),
+		"roles not read":              hgWith(base, "roles", []string{"read:users"}),
+		"realm_access not read":       hgWith(base, "realm_access", map[string]any{"roles": []string{"read:users"}}),
+		"scopes (plural) not read":    hgWith(base, "scopes", "read:users"),
+		"scope in a custom namespace": hgWith(base, "https://example.com/scope", "read:users"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			send(t, need, c, middleware.ErrInsufficientScope)
+		})
+	}
+	t.Run("control/among others", func(t *testing.T) {
+		send(t, need, hgWith(base, "scope", "a  read:users  b"), nil)
+	})
+	t.Run("control/scp array", func(t *testing.T) {
+		send(t, need, hgWith(base, "scp", []string{"x", "read:users"}), nil)
+	})
+	t.Run("AND needs all", func(t *testing.T) {
+		send(t, both, hgWith(base, "scope", "users:write"), middleware.ErrInsufficientScope)
+		send(t, both, hgWith(base, "scope", "users:write users:deletes"), middleware.ErrInsufficientScope)
+		send(t, both, hgWith(base, "scope", "users:delete users:write"), nil)
+		send(t, both, hgWith(base, "scope", "admin"), nil)
+	})
+}

@@ -1,274 +1,166 @@
-package middleware
+package middleware_test
+
+// The verified-token cache: an entry lasts only as long as the key that
+// verified it, and the claims a request gets are its own: what a handler
+// or a Config.Validate hook does to them reaches no other request.
 
 import (
-	"math/rand/v2"
-	"strconv"
-	"strings"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/middleware"
+	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
 
-// cacheStats is a tokenCache's bookkeeping summed over its shards.
-type cacheStats struct {
-	entries, bytes, touched int
+// TestTokenCacheKeyReplaced: the issuer replaces the key published under a
+// kid. Once the validator has fetched the new set, a token signed by the
+// old key is refused, even though it was verified and cached before and
+// its kid is still published.
+func TestTokenCacheKeyReplaced(t *testing.T) {
+	t.Parallel()
+	k := hgKeys()
+	kit := middlewaretest.NewIssuer()
+	defer kit.Close()
+	kit.SetJWKS(hgJwks(hgJwk(k.rsa, "k", "RS256")))
+	h := hgNewHarness(t, kit, middleware.Config{RefreshInterval: 50 * time.Millisecond, MinRefreshInterval: 50 * time.Millisecond})
+	h.waitReady(t)
+	old := ksToken(kit, "RS256", "k", k.rsa)
+	h.accept(t, old)
+	h.accept(t, old) // from the cache
+
+	kit.SetJWKS(hgJwks(hgJwk(k.rsa2, "k", "RS256")))
+	replacement := ksToken(kit, "RS256", "k", k.rsa2)
+	var last error
+	if !hgPoll(10*time.Second, func() bool {
+		_, last = h.v.ValidateToken(context.Background(), replacement)
+		return last == nil
+	}) {
+		t.Fatalf("the replacement key is not used after 10 s of refreshes every 50 ms: %v", last)
+	}
+	h.refuse(t, old, middleware.ErrInvalidToken)
 }
 
-// stats sums the shards' bookkeeping and checks each shard against its
-// own limits, which add up to at most the cache's.
-func (c *tokenCache[V]) stats(t testing.TB) cacheStats {
-	t.Helper()
-	var st cacheStats
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		if len(s.index) > s.cap || s.used > s.cap || s.bytes > s.maxBytes || s.bytes < 0 {
-			t.Errorf("shard %d: %d entries, %d positions, %d bytes; limits %d entries, %d bytes",
-				i, len(s.index), s.used, s.bytes, s.cap, s.maxBytes)
-		}
-		st.entries += len(s.index)
-		st.bytes += s.bytes
-		st.touched += s.touched
-		s.mu.Unlock()
-	}
-	return st
-}
+// TestTokenCacheClaimsIsolation: a handler that edits the claims of its
+// request (scopes appended and overwritten, subject changed) and a
+// Config.Validate hook that adds a scope affect neither later requests with
+// the same token nor other tokens, whether or not the token comes from the
+// cache. Concurrent requests let the race detector see any sharing.
+func TestTokenCacheClaimsIsolation(t *testing.T) {
+	t.Parallel()
+	kit := middlewaretest.NewIssuer()
+	defer kit.Close()
 
-// checkLimits marks t failed if c holds more than maxEntries entries or maxBytes
-// bytes, or if its shards' limits add up to more.
-func checkLimits[V any](t testing.TB, c *tokenCache[V], maxEntries, maxBytes int) cacheStats {
-	t.Helper()
-	st := c.stats(t)
-	if st.entries > maxEntries || st.bytes > maxBytes {
-		t.Errorf("%d entries, %d bytes; limits %d, %d", st.entries, st.bytes, maxEntries, maxBytes)
-	}
-	capSum, bytesSum := 0, 0
-	for i := range c.shards {
-		capSum += c.shards[i].cap
-		bytesSum += c.shards[i].maxBytes
-	}
-	if capSum != maxEntries || bytesSum > maxBytes {
-		t.Errorf("shards hold %d entries, %d bytes; limits %d, %d", capSum, bytesSum, maxEntries, maxBytes)
-	}
-	return st
-}
+	var mu sync.Mutex
+	hookSaw := map[string][][]string{} // subject -> scopes seen by the hook, per call
+	h := hgNewHarness(t, kit, middleware.Config{Validate: func(_ context.Context, c *claims.Claims) error {
+		mu.Lock()
+		hookSaw[c.Subject] = append(hookSaw[c.Subject], slices.Clone(c.Scopes))
+		mu.Unlock()
+		if c.Subject == "alice" {
+			c.Scopes = append(c.Scopes, "admin")
+		}
+		return nil
+	}})
+	h.waitReady(t)
 
-func TestTokenCacheUnit(t *testing.T) {
-	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	hour := t0.Add(time.Hour)
+	type seen struct {
+		subject string
+		scopes  []string
+	}
+	var readMu sync.Mutex
+	var reads []seen
+	mux := http.NewServeMux()
+	mux.Handle("/write", h.v.RequireScope("write")(hgOK))
+	mux.Handle("/edit", h.v.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := claims.FromContext(r.Context())
+		c.Scopes = append(c.Scopes, "write")
+		c.Scopes[0] = "write"
+		c.Subject = "mallory"
+	})))
+	mux.Handle("/read", h.v.RequireScope("read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := claims.FromContext(r.Context())
+		readMu.Lock()
+		reads = append(reads, seen{c.Subject, slices.Clone(c.Scopes)})
+		readMu.Unlock()
+	})))
+	get := func(path, token string) int {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		return hgServe(mux, r).Code
+	}
 
-	t.Run("hit and miss", func(t *testing.T) {
-		c := newTokenCache[int](10, MaxTokenCacheBytes)
-		c.put("tok", 7, 100, hour, t0)
-		if got, ok := c.get("tok", t0); !ok || got != 7 {
-			t.Fatalf("get = %v, %v", got, ok)
-		}
-		for _, other := range []string{"tok2", "to", "Tok", ""} {
-			if _, ok := c.get(other, t0); ok {
-				t.Errorf("hit for %q", other)
-			}
-		}
-	})
-	t.Run("never returned at or after expires", func(t *testing.T) {
-		c := newTokenCache[int](10, MaxTokenCacheBytes)
-		exp := t0.Add(time.Minute)
-		c.put("tok", 1, 100, exp, t0)
-		if _, ok := c.get("tok", exp.Add(-time.Nanosecond)); !ok {
-			t.Fatal("miss before expires")
-		}
-		for _, at := range []time.Time{exp, exp.Add(time.Nanosecond), exp.Add(time.Hour)} {
-			if _, ok := c.get("tok", at); ok {
-				t.Errorf("hit at expires%+v", at.Sub(exp))
-			}
-		}
-		// The expired entry found by get is gone, bytes and all.
-		if st := c.stats(t); st.entries != 0 || st.bytes != 0 {
-			t.Errorf("after expiry: %+v", st)
-		}
-	})
-	t.Run("expired at put not cached", func(t *testing.T) {
-		c := newTokenCache[int](10, MaxTokenCacheBytes)
-		c.put("tok", 1, 100, t0, t0)
-		c.put("tok2", 1, 100, t0.Add(-time.Hour), t0)
-		if c.len() != 0 {
-			t.Fatalf("len %d", c.len())
-		}
-	})
-	t.Run("largest entry is maxBytes/64", func(t *testing.T) {
-		const maxBytes = 1 << 20
-		c := newTokenCache[int](100, maxBytes)
-		c.put("fits", 1, maxBytes/64, hour, t0)
-		c.put("huge", 1, maxBytes/64+1, hour, t0)
-		if _, ok := c.get("fits", t0); !ok {
-			t.Error("entry of maxBytes/64 not cached")
-		}
-		if _, ok := c.get("huge", t0); ok {
-			t.Error("entry larger than maxBytes/64 cached")
-		}
-	})
-	t.Run("replace", func(t *testing.T) {
-		c := newTokenCache[int](10, MaxTokenCacheBytes)
-		c.put("tok", 1, 1000, hour, t0)
-		c.put("tok", 2, 300, t0.Add(2*time.Hour), t0)
-		if got, ok := c.get("tok", hour); !ok || got != 2 {
-			t.Errorf("get = %v, %v", got, ok)
-		}
-		if st := c.stats(t); st.entries != 1 || st.bytes != 300 {
-			t.Errorf("after replace: %+v", st)
-		}
-		// Replacing with an entry that may not be cached drops the old one.
-		c.put("tok", 3, 300, t0, t0)
-		if _, ok := c.get("tok", t0); ok {
-			t.Error("hit after a replacement that expired")
-		}
-	})
-	t.Run("empty cache", func(t *testing.T) {
-		for _, limits := range [][2]int{{0, MaxTokenCacheBytes}, {-1, MaxTokenCacheBytes}, {10, 0}, {10, -5}} {
-			c := newTokenCache[int](limits[0], limits[1])
-			c.put("tok", 1, 0, hour, t0)
-			if _, ok := c.get("tok", t0); ok || c.len() != 0 {
-				t.Errorf("limits %v: cached", limits)
-			}
-		}
-	})
-	t.Run("newest entry kept", func(t *testing.T) {
-		c := newTokenCache[int](8, MaxTokenCacheBytes)
-		for i := range 100 {
-			tok := "tok" + strconv.Itoa(i)
-			c.put(tok, i, 100, hour, t0)
-			checkLimits(t, c, 8, MaxTokenCacheBytes)
-			if got, ok := c.get(tok, t0); !ok || got != i {
-				t.Fatalf("newest entry %d: %v, %v", i, got, ok)
-			}
-		}
-	})
-}
+	alice := kit.Token(middlewaretest.Spec{Subject: "alice", Scopes: []string{"read"}})
+	bob := kit.Token(middlewaretest.Spec{Subject: "bob", Scopes: []string{"read"}})
 
-// TestTokenCacheLimits fills caches with hostile but legal inputs and
-// checks after every put that the entry and byte limits hold.
-func TestTokenCacheLimits(t *testing.T) {
-	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	hour := t0.Add(time.Hour)
-	const maxBytes = MaxTokenCacheBytes
-	big := strings.Repeat("x", 8000)
-	for _, tc := range []struct {
-		name       string
-		maxEntries int
-		size       func(i int) int
-	}{
-		{"huge entries", 1 << 20, func(int) int { return maxBytes / 64 }},
-		{"tiny entries", 10000, func(int) int { return 0 }},
-		{"tiny entries small cache", 5, func(int) int { return 1 }},
-		{"mixed sizes", 10000, func(i int) int { return (i * 7919) % (maxBytes/64 + 1) }},
-		{"mostly tiny, some huge", 4096, func(i int) int {
-			if i%97 == 0 {
-				return maxBytes / 64
+	// In sequence first, so that a failure names the rule.
+	for i := range 2 {
+		if code := get("/edit", alice); code != http.StatusOK {
+			t.Fatalf("/edit: status %d", code)
+		}
+		if code := get("/write", alice); code != http.StatusForbidden {
+			t.Errorf("/write after /edit, round %d: status %d, want 403", i, code)
+		}
+		if code := get("/read", alice); code != http.StatusOK {
+			t.Errorf("/read after /edit, round %d: status %d, want 200", i, code)
+		}
+		c, err := h.v.ValidateToken(context.Background(), bob)
+		if err != nil {
+			t.Fatalf("bob: %v", err)
+		}
+		if c.HasScope("admin") || c.HasScope("write") || c.Subject != "bob" {
+			t.Errorf("bob's claims gained another request's edits: subject %q, scopes %q", c.Subject, c.Scopes)
+		}
+	}
+	readMu.Lock()
+	for _, s := range reads {
+		if s.subject != "alice" || !slices.Contains(s.scopes, "read") || slices.Contains(s.scopes, "write") {
+			t.Errorf("/read saw subject %q, scopes %q; want alice with read, without write", s.subject, s.scopes)
+		}
+	}
+	readMu.Unlock()
+	mu.Lock()
+	for sub, calls := range hookSaw {
+		for i, scopes := range calls {
+			if !slices.Equal(scopes, []string{"read"}) {
+				t.Errorf("hook call %d for %s saw scopes %q, want the verified [read]", i, sub, scopes)
 			}
-			return cacheEntryOverhead
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := newTokenCache[int](tc.maxEntries, maxBytes)
-			for i := range 30000 {
-				tok := strconv.Itoa(i) + big[:i%len(big)]
-				c.put(tok, i, tc.size(i), hour, t0)
-				if i%101 == 0 || i > 29900 {
-					checkLimits(t, c, tc.maxEntries, maxBytes)
+		}
+	}
+	if len(hookSaw["alice"]) < 2 || len(hookSaw["bob"]) < 2 {
+		t.Errorf("hook calls: %d for alice, %d for bob; want one per request", len(hookSaw["alice"]), len(hookSaw["bob"]))
+	}
+	mu.Unlock()
+
+	// Then concurrently, for the race detector.
+	var wrong atomic.Int64
+	hgConcurrently(16, func(i int) {
+		for range 20 {
+			switch i % 4 {
+			case 0:
+				get("/edit", alice)
+			case 1:
+				if get("/write", alice) != http.StatusForbidden {
+					wrong.Add(1)
 				}
-				if i%3 == 0 {
-					c.put(tok, -i, tc.size(i+1), hour, t0) // replace
+			case 2:
+				if get("/read", alice) != http.StatusOK {
+					wrong.Add(1)
+				}
+			case 3:
+				if c, err := h.v.ValidateToken(context.Background(), bob); err != nil || c.HasScope("admin") || c.Subject != "bob" {
+					wrong.Add(1)
 				}
 			}
-		})
-	}
-}
-
-// TestTokenCacheConstantTime checks that put and get stay O(1) by counting
-// the ring positions evictions free, not by timing: a put into a full
-// cache of 10 000 alike entries frees exactly one, and with entries of
-// any size every position is freed at most once, so that the positions
-// freed never outnumber the puts.
-func TestTokenCacheConstantTime(t *testing.T) {
-	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	hour := t0.Add(time.Hour)
-	const n = 10000
-
-	t.Run("alike entries", func(t *testing.T) {
-		c := newTokenCache[int](n, MaxTokenCacheBytes)
-		i := 0
-		// Fill every shard to its count limit; the shards are chosen by
-		// hash, so this takes more than n puts.
-		for ; c.len() < n; i++ {
-			c.put("tok"+strconv.Itoa(i), i, 1000, hour, t0)
-		}
-		for range 2 * n {
-			before := c.stats(t).touched
-			c.put("tok"+strconv.Itoa(i), i, 1000, hour, t0)
-			i++
-			if freed := c.stats(t).touched - before; freed != 1 {
-				t.Fatalf("a put into a full cache freed %d positions", freed)
-			}
-			if c.len() != n {
-				t.Fatalf("len %d", c.len())
-			}
 		}
 	})
-	t.Run("any sizes, replacements and expiry", func(t *testing.T) {
-		c := newTokenCache[int](n, MaxTokenCacheBytes)
-		rnd := rand.New(rand.NewPCG(1, 2))
-		puts := 0
-		for i := range 20 * n {
-			tok := "tok" + strconv.Itoa(rnd.IntN(3*n))
-			size := cacheEntryOverhead
-			if rnd.IntN(50) == 0 {
-				size = MaxTokenCacheBytes / 64
-			}
-			exp := hour
-			if rnd.IntN(10) == 0 {
-				exp = t0.Add(time.Second)
-			}
-			c.put(tok, i, size, exp, t0)
-			puts++
-			c.get(tok, t0.Add(time.Duration(rnd.IntN(2))*time.Second))
-		}
-		st := checkLimits(t, c, n, MaxTokenCacheBytes)
-		if st.touched > puts {
-			t.Errorf("%d puts freed %d positions", puts, st.touched)
-		}
-	})
-}
-
-// TestTokenCacheConcurrent puts and gets from several goroutines into a
-// full cache while another checks the limits; run it with -race.
-func TestTokenCacheConcurrent(t *testing.T) {
-	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	const maxEntries, maxBytes = 4096, 4 << 20
-	c := newTokenCache[string](maxEntries, maxBytes)
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	for w := range 4 {
-		wg.Go(func() {
-			rnd := rand.New(rand.NewPCG(uint64(w), 7))
-			for i := range 20000 {
-				tok := "tok" + strconv.Itoa(rnd.IntN(3*maxEntries))
-				exp := t0.Add(time.Duration(1+rnd.IntN(100)) * time.Second)
-				now := t0.Add(time.Duration(rnd.IntN(50)) * time.Second)
-				if i%3 == 0 {
-					c.put(tok, tok, rnd.IntN(maxBytes/64+1), exp, now)
-				} else if v, ok := c.get(tok, now); ok && v != tok {
-					t.Errorf("get(%q) = %q", tok, v)
-				}
-			}
-		})
+	if n := wrong.Load(); n > 0 {
+		t.Errorf("%d concurrent requests saw another request's edits", n)
 	}
-	go func() {
-		defer close(done)
-		for range 200 {
-			checkLimits(t, c, maxEntries, maxBytes)
-			_ = c.len()
-		}
-	}()
-	wg.Wait()
-	<-done
-	checkLimits(t, c, maxEntries, maxBytes)
 }

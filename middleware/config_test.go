@@ -13,7 +13,7 @@ import (
 
 func TestNewConfigErrors(t *testing.T) {
 	const iss = "https://issuer.example.test/"
-	aud := []string{vtAPI}
+	aud := []string{hgAudience}
 	for _, tc := range []struct {
 		name string
 		cfg  middleware.Config
@@ -60,7 +60,7 @@ func TestNewConfigErrors(t *testing.T) {
 }
 
 func TestNewConfigAccepted(t *testing.T) {
-	kit := vtKit(t)
+	kit := hgKit(t)
 	for _, tc := range []struct {
 		name string
 		cfg  middleware.Config
@@ -70,7 +70,7 @@ func TestNewConfigAccepted(t *testing.T) {
 		{"localhost issuer", middleware.Config{Issuer: "http://localhost:1/", JWKSURL: kit.JWKSURL()}},
 		{"IPv6 loopback issuer", middleware.Config{Issuer: "http://[::1]:1/", JWKSURL: kit.JWKSURL()}},
 		{"http issuer with InsecureAllowHTTPIssuer", middleware.Config{Issuer: "http://issuer.example.test/", JWKSURL: kit.JWKSURL(), InsecureAllowHTTPIssuer: true}},
-		{"http JWKS URL with InsecureAllowHTTPIssuer", middleware.Config{Issuer: "https://issuer.example.test/", JWKSURL: "http://keys.example.test/jwks", InsecureAllowHTTPIssuer: true, HTTPClient: vtOffline}},
+		{"http JWKS URL with InsecureAllowHTTPIssuer", middleware.Config{Issuer: "https://issuer.example.test/", JWKSURL: "http://keys.example.test/jwks", InsecureAllowHTTPIssuer: true, HTTPClient: hgOffline}},
 		{"ClientIDs instead of Audiences", middleware.Config{ClientIDs: []string{"test-client"}}},
 		{"asymmetric subset", middleware.Config{Algorithms: []string{"ES256", "EdDSA", "ES256"}}},
 		{"Leeway at MaxLeeway", middleware.Config{Leeway: middleware.MaxLeeway}},
@@ -80,7 +80,7 @@ func TestNewConfigAccepted(t *testing.T) {
 		{"custom client", middleware.Config{HTTPClient: &http.Client{Timeout: time.Second}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			vtNew(t, kit, tc.cfg)
+			hgNew(t, kit, tc.cfg)
 		})
 	}
 }
@@ -88,9 +88,9 @@ func TestNewConfigAccepted(t *testing.T) {
 // TestNewDoesNotBlock: New returns at once even when the issuer does not
 // answer, and the validator is not ready until it does.
 func TestNewDoesNotBlock(t *testing.T) {
-	kit := vtKit(t)
+	kit := hgKit(t)
 	kit.SetDelay(time.Hour) // released by kit.Close at the end of the test
-	v := vtNew(t, kit, middleware.Config{KeyWait: time.Millisecond})
+	v := hgNew(t, kit, middleware.Config{KeyWait: time.Millisecond})
 	if err := v.Ready(); !errors.Is(err, middleware.ErrKeysUnavailable) {
 		t.Fatalf("Ready() = %v, want ErrKeysUnavailable", err)
 	}
@@ -99,21 +99,21 @@ func TestNewDoesNotBlock(t *testing.T) {
 	if err := v.WaitReady(ctx); !errors.Is(err, middleware.ErrKeysUnavailable) {
 		t.Fatalf("WaitReady(cancelled) = %v, want ErrKeysUnavailable", err)
 	}
-	_, err := v.ValidateToken(context.Background(), vtToken(kit, middlewaretest.Spec{}))
-	vtCheck(t, err, middleware.ErrKeysUnavailable)
+	_, err := v.ValidateToken(context.Background(), hgToken(kit, middlewaretest.Spec{}))
+	hgWant(t, err, middleware.ErrKeysUnavailable)
 
 	// The same with an unreachable explicit JWKS URL.
-	v2 := vtNew(t, kit, middleware.Config{JWKSURL: kit.JWKSURL(), KeyWait: time.Millisecond})
+	v2 := hgNew(t, kit, middleware.Config{JWKSURL: kit.JWKSURL(), KeyWait: time.Millisecond})
 	if err := v2.Ready(); !errors.Is(err, middleware.ErrKeysUnavailable) {
 		t.Fatalf("Ready() = %v, want ErrKeysUnavailable", err)
 	}
 }
 
-// vtOffline is an HTTP client that never reaches the network.
-var vtOffline = &http.Client{Transport: vtRoundTripper(func(*http.Request) (*http.Response, error) {
+// hgOffline is an HTTP client that never reaches the network.
+var hgOffline = &http.Client{Transport: hgRoundTripper(func(*http.Request) (*http.Response, error) {
 	return nil, errors.New("offline")
 })}
 
-type vtRoundTripper func(*http.Request) (*http.Response, error)
+type hgRoundTripper func(*http.Request) (*http.Response, error)
 
-func (f vtRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (f hgRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

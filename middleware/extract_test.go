@@ -1,289 +1,214 @@
-package middleware
-
-// Token extraction (RFC 6750 §2), tested on the unexported extract so that
-// no key or token is involved. The answers these errors produce are tested
-// in http_test.go.
+package middleware_test
 
 import (
-	"errors"
-	"io"
+	"context"
 	"net/http"
-	"net/url"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/bearerguard/bearerguard/middleware"
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
 
-// ktRequest builds a request without httptest, so that any query or
-// header the fuzzer comes up with can be used.
-func ktRequest(method, rawQuery, contentType, body string, auth ...string) *http.Request {
-	r := &http.Request{
-		Method: method,
-		URL:    &url.URL{Path: "/", RawQuery: rawQuery},
-		Header: http.Header{},
-		Body:   http.NoBody,
-	}
-	if body != "" {
-		r.Body = io.NopCloser(strings.NewReader(body))
-		r.ContentLength = int64(len(body))
-	}
-	if contentType != "" {
-		r.Header.Set("Content-Type", contentType)
-	}
-	for _, a := range auth {
-		r.Header.Add("Authorization", a)
-	}
-	return r
-}
+// TestHardeningOversizedToken: tokens above Config.MaxTokenSize are refused
+// before any parsing or key lookup: no JWKS fetch, no wait for keys.
+func TestHardeningOversizedToken(t *testing.T) {
+	t.Parallel()
+	kit := middlewaretest.NewIssuer()
+	defer kit.Close()
+	// Every unknown kid may cause a fetch, so a fetch would show that an
+	// oversized token reached the key lookup.
+	h := hgNewHarness(t, kit, middleware.Config{MinRefreshInterval: time.Millisecond})
+	h.waitReady(t)
+	base := kit.JWKSRequests()
 
-// ktExtractors returns validators for kit with every combination of
-// AllowQueryToken and AllowFormToken: index bit 0 is query, bit 1 form.
-func ktExtractors(t testing.TB, kit *middlewaretest.Issuer) [4]*Validator {
-	t.Helper()
-	var vs [4]*Validator
-	for i := range vs {
-		vs[i] = ktNew(t, kit, Config{JWKSURL: kit.JWKSURL(), AllowQueryToken: i&1 != 0, AllowFormToken: i&2 != 0})
+	pad := func(n int) string {
+		tok := kit.Sign(map[string]any{"kid": "unknown-kid", "typ": "at+jwt"}, hgWith(hgValidClaims(kit.URL), "pad", strings.Repeat("p", n)))
+		return tok
 	}
-	return vs
-}
-
-const form = "application/x-www-form-urlencoded"
-
-func TestExtract(t *testing.T) {
-	kit := ktKit(t)
-	vs := ktExtractors(t, kit)
-	plain, query, formOnly, both := vs[0], vs[1], vs[2], vs[3]
-	malformed := []error{ErrInvalidRequest, ErrMalformedHeader}
-	noToken := []error{ErrNoToken}
-	big := strings.Repeat("a", maxFormBody)
-	for _, tc := range []struct {
-		name  string
-		v     *Validator
-		r     *http.Request
-		token string
-		want  []error
-	}{
-		{"no header", plain, ktRequest("GET", "", "", ""), "", noToken},
-		{"Bearer", plain, ktRequest("GET", "", "", "", "Bearer abc"), "abc", nil},
-		{"lower-case scheme", plain, ktRequest("GET", "", "", "", "bearer abc"), "abc", nil},
-		{"upper-case scheme", plain, ktRequest("GET", "", "", "", "BEARER abc"), "abc", nil},
-		{"mixed-case scheme", plain, ktRequest("GET", "", "", "", "bEaReR abc"), "abc", nil},
-		{"several spaces", plain, ktRequest("GET", "", "", "", "Bearer    abc"), "abc", nil},
-		{"token68 characters", plain, ktRequest("GET", "", "", "", "Bearer aZ09-._~+/"), "aZ09-._~+/", nil},
-		{"token68 padding", plain, ktRequest("GET", "", "", "", "Bearer abc=="), "abc==", nil},
-		{"JWS", plain, ktRequest("GET", "", "", "", "Bearer eyJh.eyJz.c2ln"), "eyJh.eyJz.c2ln", nil},
-		{"padding inside", plain, ktRequest("GET", "", "", "", "Bearer a=b"), "", malformed},
-		{"padding only", plain, ktRequest("GET", "", "", "", "Bearer =="), "", malformed},
-		{"space inside", plain, ktRequest("GET", "", "", "", "Bearer abc def"), "", malformed},
-		{"trailing space", plain, ktRequest("GET", "", "", "", "Bearer abc "), "", malformed},
-		{"comma", plain, ktRequest("GET", "", "", "", "Bearer abc,def"), "", malformed},
-		{"quote", plain, ktRequest("GET", "", "", "", `Bearer "abc"`), "", malformed},
-		{"non-ASCII", plain, ktRequest("GET", "", "", "", "Bearer abcé"), "", malformed},
-		{"control character", plain, ktRequest("GET", "", "", "", "Bearer abc\x00"), "", malformed},
-		{"tab after scheme", plain, ktRequest("GET", "", "", "", "Bearer\tabc"), "", malformed},
-		{"scheme only", plain, ktRequest("GET", "", "", "", "Bearer"), "", malformed},
-		{"empty token", plain, ktRequest("GET", "", "", "", "Bearer "), "", malformed},
-		{"blank token", plain, ktRequest("GET", "", "", "", "Bearer    "), "", malformed},
-		{"empty header", plain, ktRequest("GET", "", "", "", ""), "", malformed},
-		{"leading space", plain, ktRequest("GET", "", "", "", " Bearer abc"), "", malformed},
-		{"not a scheme", plain, ktRequest("GET", "", "", "", "(Bearer) abc"), "", malformed},
-		{"Basic", plain, ktRequest("GET", "", "", "", "Basic dXNlcjpwYXNz"), "", noToken},
-		{"DPoP", plain, ktRequest("GET", "", "", "", "DPoP eyJh.eyJz.c2ln"), "", noToken},
-		{"scheme look-alike", plain, ktRequest("GET", "", "", "", "Bearerabc"), "", noToken},
-		{"scheme alone", plain, ktRequest("GET", "", "", "", "Negotiate"), "", noToken},
-		{"two headers", plain, ktRequest("GET", "", "", "", "Bearer abc", "Bearer abc"), "", []error{ErrInvalidRequest, ErrMultipleHeaders}},
-		{"two headers, other schemes", plain, ktRequest("GET", "", "", "", "Basic x", "Bearer abc"), "", []error{ErrInvalidRequest, ErrMultipleHeaders}},
-
-		// Query (RFC 6750 §2.3).
-		{"query off", plain, ktRequest("GET", "access_token=abc", "", ""), "", noToken},
-		{"query off, header used", plain, ktRequest("GET", "access_token=xyz", "", "", "Bearer abc"), "abc", nil},
-		{"query on", query, ktRequest("GET", "a=1&access_token=abc", "", ""), "abc", nil},
-		{"query on, escaped", query, ktRequest("GET", "access_token=ab%2Bc%3D", "", ""), "ab+c=", nil},
-		{"query and header", query, ktRequest("GET", "access_token=abc", "", "", "Bearer abc"), "", []error{ErrInvalidRequest, ErrMultipleTokens}},
-		{"query and Basic header", query, ktRequest("GET", "access_token=abc", "", "", "Basic x"), "abc", nil},
-		{"query twice", query, ktRequest("GET", "access_token=abc&access_token=abc", "", ""), "", []error{ErrInvalidRequest, ErrMultipleTokens}},
-		{"query empty", query, ktRequest("GET", "access_token=", "", ""), "", malformed},
-		{"query not token68", query, ktRequest("GET", "access_token=a%20b", "", ""), "", malformed},
-		{"query look-alike name", query, ktRequest("GET", "my_access_token=abc", "", ""), "", noToken},
-		{"query invalid escape", query, ktRequest("GET", "access_token=%zz", "", ""), "", malformed},
-		{"query on, header only", query, ktRequest("GET", "", "", "", "Bearer abc"), "abc", nil},
-
-		// Form body (RFC 6750 §2.2).
-		{"form off", plain, ktRequest("POST", "", form, "access_token=abc"), "", noToken},
-		{"form on", formOnly, ktRequest("POST", "", form, "a=1&access_token=abc"), "abc", nil},
-		{"form on, PUT", formOnly, ktRequest("PUT", "", form, "access_token=abc"), "abc", nil},
-		{"form on, PATCH", formOnly, ktRequest("PATCH", "", form, "access_token=abc"), "abc", nil},
-		{"form on, charset parameter", formOnly, ktRequest("POST", "", form+"; charset=utf-8", "access_token=abc"), "abc", nil},
-		{"form on, GET", formOnly, ktRequest("GET", "", form, "access_token=abc"), "", noToken},
-		{"form on, JSON body", formOnly, ktRequest("POST", "", "application/json", `{"access_token":"abc"}`), "", noToken},
-		{"form on, multipart", formOnly, ktRequest("POST", "", "multipart/form-data; boundary=x", "access_token=abc"), "", noToken},
-		{"form and header", formOnly, ktRequest("POST", "", form, "access_token=abc", "Bearer abc"), "", []error{ErrInvalidRequest, ErrMultipleTokens}},
-		{"form twice", formOnly, ktRequest("POST", "", form, "access_token=abc&access_token=abc"), "", []error{ErrInvalidRequest, ErrMultipleTokens}},
-		{"form not token68", formOnly, ktRequest("POST", "", form, "access_token=a+b"), "", malformed},
-		{"form too large", formOnly, ktRequest("POST", "", form, "access_token=abc&x="+big), "", malformed},
-		{"form and query", both, ktRequest("POST", "access_token=abc", form, "access_token=abc"), "", []error{ErrInvalidRequest, ErrMultipleTokens}},
-		{"query on, form in body ignored", query, ktRequest("POST", "", form, "access_token=abc"), "", noToken},
+	small := pad(0)
+	over := pad(middleware.DefaultMaxTokenSize)
+	if len(over) <= middleware.DefaultMaxTokenSize {
+		t.Fatalf("token of %d bytes is not oversized", len(over))
+	}
+	for name, tok := range map[string]string{
+		"unknown kid, padded":   over,
+		"limit + 1 of garbage":  strings.Repeat("a", middleware.DefaultMaxTokenSize+1),
+		"1 MiB of dots":         strings.Repeat(".", 1<<20),
+		"8 MiB token68":         strings.Repeat("A", 8<<20),
+		"JWE-shaped, oversized": strings.Repeat("a.", 5) + strings.Repeat("a", middleware.DefaultMaxTokenSize),
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			token, e := extractToken(tc.r, &tc.v.cfg)
-			if len(tc.want) == 0 {
-				if e != nil {
-					t.Fatalf("error %v, want token %q", e, tc.token)
-				}
-				if token != tc.token {
-					t.Fatalf("token %q, want %q", token, tc.token)
-				}
-				return
-			}
-			if e == nil {
-				t.Fatalf("token %q, want error %v", token, tc.want)
-			}
-			for _, w := range tc.want {
-				if !errors.Is(e, w) {
-					t.Fatalf("error %v does not match %v", e, w)
-				}
-			}
+		t.Run(name, func(t *testing.T) {
+			h.refuse(t, tok, middleware.ErrTokenTooLarge)
 		})
 	}
+	// At the limit exactly, the size check passes and the shape check
+	// refuses.
+	h.refuse(t, strings.Repeat("a", middleware.DefaultMaxTokenSize), middleware.ErrMalformedToken)
+	if n := kit.JWKSRequests(); n != base {
+		t.Errorf("oversized tokens caused %d JWKS fetches", n-base)
+	}
+	// Control: the same token under the limit does reach the key lookup.
+	h.refuse(t, small, middleware.ErrUnknownKey)
+	if !hgPoll(5*time.Second, func() bool { return kit.JWKSRequests() > base }) {
+		t.Errorf("control: an unknown kid caused no JWKS fetch; the assertion above is vacuous")
+	}
+
+	// Before any key was obtained, an oversized token is still 401, at
+	// once, not 503 after waiting for keys.
+	dead := hgNewCountingServer(t, http.StatusInternalServerError, "text/plain", nil)
+	cold := hgNewHarness(t, nil, middleware.Config{Issuer: "https://issuer.invalid", JWKSURL: dead.URL, KeyWait: 10 * time.Second})
+	start := time.Now()
+	cold.refuse(t, over, middleware.ErrTokenTooLarge)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("oversized token waited %v for keys", d)
+	}
+	// A lower configured cap applies too.
+	low := hgNewHarness(t, kit, middleware.Config{MaxTokenSize: 512})
+	low.refuse(t, small, middleware.ErrTokenTooLarge)
 }
 
-// TestExtractFormBodyRestored: the handler still reads the whole body.
-func TestExtractFormBodyRestored(t *testing.T) {
-	kit := ktKit(t)
-	v := ktExtractors(t, kit)[2]
-	for _, body := range []string{"access_token=abc&name=x", "name=x", strings.Repeat("b", maxFormBody)} {
-		r := ktRequest("POST", "", form, body)
-		if _, e := extractToken(r, &v.cfg); e != nil && !errors.Is(e, ErrNoToken) {
-			t.Fatalf("extract: %v", e)
+// TestHardeningOversizedMemory: refusing an oversized token, directly or
+// in an Authorization header, allocates a small constant amount: the token
+// is neither copied nor decoded. Not parallel: it reads the process's
+// allocation counters.
+func TestHardeningOversizedMemory(t *testing.T) {
+	kit := middlewaretest.NewIssuer()
+	defer kit.Close()
+	h := hgNewHarness(t, kit, middleware.Config{})
+	h.waitReady(t)
+	tok := strings.Repeat("A", 1<<20) + "." + strings.Repeat("B", 1<<20) + "." + strings.Repeat("C", 1<<20)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	handler := h.v.Authenticate(h.next)
+	ctx := context.Background()
+	const runs = 20
+	measure := func(f func()) uint64 {
+		f() // warm up
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range runs {
+			f()
 		}
-		got, err := io.ReadAll(r.Body)
-		if err != nil || string(got) != body {
-			t.Errorf("body after extraction: %d bytes, %v; want %d bytes", len(got), err, len(body))
-		}
+		runtime.ReadMemStats(&after)
+		return (after.TotalAlloc - before.TotalAlloc) / runs
 	}
-}
-
-// TestTokenSize: tokens over MaxTokenSize are refused before any parsing.
-func TestTokenSize(t *testing.T) {
-	kit := ktKit(t)
-	def := ktNew(t, kit, Config{JWKSURL: kit.JWKSURL()})
-	small := ktNew(t, kit, Config{JWKSURL: kit.JWKSURL(), MaxTokenSize: 64})
-	tok := kit.Token(middlewaretest.Spec{})
-	junk := func(n int) string { return strings.Repeat("a", n) }
-	tooLarge := []error{ErrInvalidToken, ErrTokenTooLarge}
-	for _, tc := range []struct {
-		name  string
-		v     *Validator
-		token string
-		want  []error
-	}{
-		{"default limit exceeded", def, junk(DefaultMaxTokenSize + 1), tooLarge},
-		{"at the default limit", def, junk(DefaultMaxTokenSize), []error{ErrInvalidToken, ErrMalformedToken}},
-		{"valid token above a small limit", small, tok, tooLarge},
-		{"JWS shape above a small limit", small, junk(30) + "." + junk(30) + "." + junk(30), tooLarge},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := ktRequest("GET", "", "", "", "Bearer "+tc.token)
-			_, err := tc.v.Check(r, Policy{})
-			ktWant(t, err, tc.want...)
-		})
-	}
-}
-
-// FuzzExtract: extraction never panics, and every error is an *Error of
-// the no-token or invalid-request category with a matching status.
-func FuzzExtract(f *testing.F) {
-	for _, seed := range []struct {
-		h1, h2      string
-		headers     uint8 // 0, 1 or 2 Authorization headers
-		query, body string
-		mode        uint8 // bit 0: query allowed, bit 1: form allowed, bit 2: POST, bit 3: form content type
-	}{
-		{"Bearer abc", "", 1, "", "", 0},
-		{"bearer   eyJh.eyJz.c2ln", "", 1, "", "", 0},
-		{"Basic dXNlcjpwYXNz", "", 1, "", "", 0},
-		{"Bearer abc", "Bearer abc", 2, "", "", 0},
-		{"Bearer ", "", 1, "", "", 0},
-		{"Bearer a=b", "", 1, "", "", 0},
-		{"", "", 0, "access_token=abc", "", 1},
-		{"Bearer abc", "", 1, "access_token=abc", "", 1},
-		{"", "", 0, "", "access_token=abc", 14},
-		{"", "", 0, "access_token=abc", "access_token=abc", 15},
-		{"", "", 0, "access_token=%zz;x", "access_token=%", 15},
-		{"\x00Bearer", "Bearer\x7f", 2, "access_token", "access_token", 15},
-	} {
-		f.Add(seed.h1, seed.h2, seed.headers, seed.query, seed.body, seed.mode)
-	}
-	kit := ktKit(f)
-	vs := ktExtractors(f, kit)
-	f.Fuzz(func(t *testing.T, h1, h2 string, headers uint8, query, body string, mode uint8) {
-		method := http.MethodGet
-		if mode&4 != 0 {
-			method = http.MethodPost
-		}
-		ct := ""
-		if mode&8 != 0 {
-			ct = form
-		}
-		var auth []string
-		switch headers % 3 {
-		case 1:
-			auth = []string{h1}
-		case 2:
-			auth = []string{h1, h2}
-		}
-		v := vs[mode&3]
-		r := ktRequest(method, query, ct, body, auth...)
-		token, e := extractToken(r, &v.cfg)
-		if e == nil {
-			if !isToken68(token) {
-				t.Fatalf("extracted %q, which is not token68", token)
-			}
-			if !strings.Contains(h1, token) && !strings.Contains(h2, token) && !v.cfg.AllowQueryToken && !v.cfg.AllowFormToken {
-				t.Fatalf("extracted %q from headers %q, %q", token, h1, h2)
-			}
-			return
-		}
-		var cat int
-		for _, c := range []error{ErrNoToken, ErrInvalidRequest, ErrInvalidToken, ErrInsufficientScope, ErrKeysUnavailable} {
-			if errors.Is(e, c) {
-				cat++
-			}
-		}
-		if cat != 1 {
-			t.Fatalf("error %v matches %d categories", e, cat)
-		}
-		switch {
-		case errors.Is(e, ErrNoToken):
-			if e.Status != http.StatusUnauthorized || e.Code != "" {
-				t.Fatalf("no token: status %d code %q", e.Status, e.Code)
-			}
-		case errors.Is(e, ErrInvalidRequest):
-			if e.Status != http.StatusBadRequest || e.Code != CodeInvalidRequest {
-				t.Fatalf("invalid request: status %d code %q", e.Status, e.Code)
-			}
-		default:
-			t.Fatalf("extraction error %v of an unexpected category", e)
-		}
-		if e.Description == "" || sanitize(e.Description) != e.Description {
-			t.Fatalf("description %q", e.Description)
-		}
-		// Never token content in the answer.
-		if token != "" {
-			t.Fatalf("token %q returned with error %v", token, e)
+	direct := measure(func() {
+		if _, err := h.v.ValidateToken(ctx, tok); err == nil {
+			t.Fatal("accepted")
 		}
 	})
+	overHTTP := measure(func() {
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		if w.Code != http.StatusUnauthorized {
+			t.Fatalf("status %d", w.Code)
+		}
+	})
+	const bound = 64 << 10 // the token is 3 MiB
+	if direct > bound || overHTTP > bound {
+		t.Errorf("bytes allocated per refusal of a 3 MiB token: ValidateToken %d, HTTP %d; want < %d", direct, overHTTP, bound)
+	}
 }
 
-// TestQueryTokenIgnoresOtherMalformedParameters: with AllowQueryToken, a
-// ";" or a bad escape in another parameter does not spoil a good token.
-func TestQueryTokenIgnoresOtherMalformedParameters(t *testing.T) {
-	v := &Validator{cfg: Config{AllowQueryToken: true}}
-	for _, q := range []string{"a=1;b=2&access_token=abc", "x=%zz&access_token=abc"} {
-		tok, err := extractToken(ktRequest("GET", q, "", ""), &v.cfg)
-		if err != nil || tok != "abc" {
-			t.Errorf("query %q: token %q, error %v; want abc", q, tok, err)
+// TestHardeningRequestShape: RFC 6750 §2 extraction rules for hostile
+// requests. A token sent twice or a malformed header is 400
+// invalid_request; another scheme is no bearer token (401 with a bare
+// challenge).
+func TestHardeningRequestShape(t *testing.T) {
+	t.Parallel()
+	f := hgShared()
+	tok := f.kit.Token(middlewaretest.Spec{})
+	other := f.kit.Token(middlewaretest.Spec{Subject: "other"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opt := hgStartHarness(t, ctx, f.kit, middleware.Config{AllowQueryToken: true, AllowFormToken: true})
+
+	type req struct {
+		name   string
+		h      *hgHarness
+		method string
+		target string
+		header []string // Authorization values
+		body   string
+		want   error // nil: accepted
+	}
+	form := "application/x-www-form-urlencoded"
+	cases := []req{
+		{"two Authorization headers", f.h, "GET", "/", []string{"Bearer " + tok, "Bearer " + other}, "", middleware.ErrMultipleHeaders},
+		{"same header twice", f.h, "GET", "/", []string{"Bearer " + tok, "Bearer " + tok}, "", middleware.ErrMultipleHeaders},
+		{"Bearer and Basic", f.h, "GET", "/", []string{"Bearer " + tok, "Basic dXNlcjpwYXNz"}, "", middleware.ErrMultipleHeaders},
+		{"header and query (opt-in)", opt, "GET", "/?access_token=" + other, []string{"Bearer " + tok}, "", middleware.ErrMultipleTokens},
+		{"header and same query (opt-in)", opt, "GET", "/?access_token=" + tok, []string{"Bearer " + tok}, "", middleware.ErrMultipleTokens},
+		{"query twice (opt-in)", opt, "GET", "/?access_token=" + tok + "&access_token=" + tok, nil, "", middleware.ErrMultipleTokens},
+		{"header and form (opt-in)", opt, "POST", "/", []string{"Bearer " + tok}, "access_token=" + tok, middleware.ErrMultipleTokens},
+		{"query and form (opt-in)", opt, "POST", "/?access_token=" + tok, nil, "access_token=" + tok, middleware.ErrMultipleTokens},
+		{"query only (opt-in)", opt, "GET", "/?access_token=" + tok, nil, "", nil},
+		{"form only (opt-in)", opt, "POST", "/", nil, "access_token=" + tok, nil},
+		{"query ignored by default", f.h, "GET", "/?access_token=" + tok, nil, "", middleware.ErrNoToken},
+		{"form ignored by default", f.h, "POST", "/", nil, "access_token=" + tok, middleware.ErrNoToken},
+		{"header used, query ignored by default", f.h, "GET", "/?access_token=garbage", []string{"Bearer " + tok}, "", nil},
+		{"empty bearer", f.h, "GET", "/", []string{"Bearer"}, "", middleware.ErrMalformedHeader},
+		{"empty bearer, space", f.h, "GET", "/", []string{"Bearer "}, "", middleware.ErrMalformedHeader},
+		{"empty bearer, spaces", f.h, "GET", "/", []string{"Bearer      "}, "", middleware.ErrMalformedHeader},
+		{"only padding", f.h, "GET", "/", []string{"Bearer ==="}, "", middleware.ErrMalformedHeader},
+		{"empty header", f.h, "GET", "/", []string{""}, "", middleware.ErrMalformedHeader},
+		{"two tokens in one header", f.h, "GET", "/", []string{"Bearer " + tok + " " + other}, "", middleware.ErrMalformedHeader},
+		{"comma-joined tokens", f.h, "GET", "/", []string{"Bearer " + tok + ", Bearer " + other}, "", middleware.ErrMalformedHeader},
+		{"tab after scheme", f.h, "GET", "/", []string{"Bearer\t" + tok}, "", middleware.ErrMalformedHeader},
+		{"colon after scheme", f.h, "GET", "/", []string{"Bearer:" + tok}, "", middleware.ErrMalformedHeader},
+		{"quoted token", f.h, "GET", "/", []string{`Bearer "` + tok + `"`}, "", middleware.ErrMalformedHeader},
+		{"line break in token", f.h, "GET", "/", []string{"Bearer " + tok[:20] + "\r\n " + tok[20:]}, "", middleware.ErrMalformedHeader},
+		{"1 MiB of spaces", f.h, "GET", "/", []string{"Bearer " + strings.Repeat(" ", 1<<20) + "x y"}, "", middleware.ErrMalformedHeader},
+		{"1 MiB token68", f.h, "GET", "/", []string{"Bearer " + strings.Repeat("a", 1<<20)}, "", middleware.ErrTokenTooLarge},
+		{"Basic", f.h, "GET", "/", []string{"Basic dXNlcjpwYXNz"}, "", middleware.ErrNoToken},
+		{"DPoP scheme with a bearer token", f.h, "GET", "/", []string{"DPoP " + tok}, "", middleware.ErrNoToken},
+		{"Token scheme", f.h, "GET", "/", []string{"Token " + tok}, "", middleware.ErrNoToken},
+		{"Bearerx scheme", f.h, "GET", "/", []string{"Bearerx " + tok}, "", middleware.ErrNoToken},
+		{"scheme case-insensitive", f.h, "GET", "/", []string{"bEaReR " + tok}, "", nil},
+		{"several spaces", f.h, "GET", "/", []string{"Bearer    " + tok}, "", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var r *http.Request
+			if c.body != "" {
+				r = httptest.NewRequest(c.method, c.target, strings.NewReader(c.body))
+				r.Header.Set("Content-Type", form)
+			} else {
+				r = httptest.NewRequest(c.method, c.target, nil)
+			}
+			if c.header != nil {
+				r.Header["Authorization"] = c.header
+			}
+			w := c.h.serve(t, c.h.v.Authenticate, r, c.want)
+			if c.want == middleware.ErrNoToken {
+				// RFC 6750 §3.1: no error attribute without a token.
+				if a := hgChallengeAttrs(t, w.Header().Get("WWW-Authenticate")); a["error"] != "" {
+					t.Errorf("bare challenge expected, got %v", a)
+				}
+			}
+		})
+	}
+	// An optional route still refuses every malformed request: only the
+	// absence of a bearer token is tolerated.
+	for _, c := range cases {
+		if c.want == nil || c.want == middleware.ErrNoToken {
+			continue
 		}
+		t.Run("optional/"+c.name, func(t *testing.T) {
+			var r *http.Request
+			if c.body != "" {
+				r = httptest.NewRequest(c.method, c.target, strings.NewReader(c.body))
+				r.Header.Set("Content-Type", form)
+			} else {
+				r = httptest.NewRequest(c.method, c.target, nil)
+			}
+			r.Header["Authorization"] = c.header
+			c.h.serve(t, c.h.v.AuthenticateOptional, r, c.want)
+		})
 	}
 }

@@ -244,13 +244,7 @@ func hgFuzzCheck(t *testing.T, token string, err error) *middleware.Error {
 	if !ok {
 		t.Fatalf("error of type %T: %v", err, err)
 	}
-	n := 0
-	for _, c := range hgCategories {
-		if errors.Is(e, c) {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := hgCategoryCount(e); n != 1 {
 		t.Fatalf("error matches %d categories: %v", n, e)
 	}
 	// A token alone, with keys loaded, can only be invalid.

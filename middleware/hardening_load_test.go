@@ -24,23 +24,6 @@ func hgForged(iss, kid string) string {
 	return hgCraft(hgMustJSON(map[string]any{"alg": "RS256", "kid": kid, "typ": "at+jwt"}), hgMustJSON(hgValidClaims(iss)), make([]byte, 256))
 }
 
-// hgConcurrently runs f(i) for i in [0, n) on n goroutines released at
-// once, and waits for them.
-func hgConcurrently(n int, f func(i int)) {
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			f(i)
-		}()
-	}
-	close(start)
-	wg.Wait()
-}
-
 // TestHardeningForgedKidFlood: 1000 concurrent tokens with distinct
 // unknown kids cause at most one JWKS fetch per MinRefreshInterval, and no
 // request waits longer than KeyWait for it. A kid whose fetch cannot happen

@@ -20,9 +20,9 @@ import (
 	"github.com/bearerguard/bearerguard/scopes"
 )
 
-// vtBody decodes a JSON error body into a map, so that unexpected fields
+// hgBody decodes a JSON error body into a map, so that unexpected fields
 // are seen.
-func vtBody(t testing.TB, w *httptest.ResponseRecorder) map[string]string {
+func hgBody(t testing.TB, w *httptest.ResponseRecorder) map[string]string {
 	t.Helper()
 	var m map[string]string
 	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
@@ -34,13 +34,13 @@ func vtBody(t testing.TB, w *httptest.ResponseRecorder) map[string]string {
 // TestAnswers: status, exact WWW-Authenticate, Retry-After and JSON body of
 // every category (RFC 6750 §3).
 func TestAnswers(t *testing.T) {
-	kit := vtKit(t)
-	down := vtKit(t)
+	kit := hgKit(t)
+	down := hgKit(t)
 	down.SetStatus(http.StatusInternalServerError)
 	for _, realm := range []string{"", "example"} {
 		t.Run("realm="+realm, func(t *testing.T) {
-			v := vtReady(t, kit, middleware.Config{Realm: realm})
-			unavailable := vtNew(t, down, middleware.Config{Realm: realm, KeyWait: time.Minute})
+			v := hgReady(t, kit, middleware.Config{Realm: realm})
+			unavailable := hgNew(t, down, middleware.Config{Realm: realm, KeyWait: time.Minute})
 			prefix := "Bearer"
 			sep := " "
 			if realm != "" {
@@ -59,41 +59,41 @@ func TestAnswers(t *testing.T) {
 				noChall  bool
 				bodyCode string
 			}{
-				{name: "no token", v: v, r: vtRequest(""), status: 401, want: []error{middleware.ErrNoToken}, bodyCode: "unauthorized"},
+				{name: "no token", v: v, r: hgRequest(""), status: 401, want: []error{middleware.ErrNoToken}, bodyCode: "unauthorized"},
 				{name: "other scheme", v: v, r: func() *http.Request {
-					r := vtRequest("")
+					r := hgRequest("")
 					r.Header.Set("Authorization", "Basic dXNlcjpwYXNz")
 					return r
 				}(), status: 401, want: []error{middleware.ErrNoToken}, bodyCode: "unauthorized"},
 				{name: "two headers", v: v, r: func() *http.Request {
-					r := vtRequest("abc")
+					r := hgRequest("abc")
 					r.Header.Add("Authorization", "Bearer abc")
 					return r
 				}(), status: 400, want: []error{middleware.ErrInvalidRequest, middleware.ErrMultipleHeaders}, code: "invalid_request"},
 				{name: "empty token", v: v, r: func() *http.Request {
-					r := vtRequest("")
+					r := hgRequest("")
 					r.Header.Set("Authorization", "Bearer ")
 					return r
 				}(), status: 400, want: []error{middleware.ErrInvalidRequest, middleware.ErrMalformedHeader}, code: "invalid_request"},
-				{name: "expired token", v: v, r: vtRequest(vtToken(kit, middlewaretest.Spec{IssuedAt: vtNow.Add(-2 * time.Hour)})), status: 401,
+				{name: "expired token", v: v, r: hgRequest(hgToken(kit, middlewaretest.Spec{IssuedAt: hgNow.Add(-2 * time.Hour)})), status: 401,
 					want: []error{middleware.ErrInvalidToken, middleware.ErrTokenExpired}, code: "invalid_token"},
-				{name: "ID token", v: v, r: vtRequest(vtToken(kit, middlewaretest.Spec{Kind: middlewaretest.IDToken, Audience: []string{vtAPI}})), status: 401,
+				{name: "ID token", v: v, r: hgRequest(hgToken(kit, middlewaretest.Spec{Kind: middlewaretest.IDToken, Audience: []string{hgAudience}})), status: 401,
 					want: []error{middleware.ErrInvalidToken, middleware.ErrNotAccessToken}, code: "invalid_token"},
-				{name: "insufficient scope", v: v, r: vtRequest(vtToken(kit, middlewaretest.Spec{Scopes: []string{"users:write"}})), status: 403,
+				{name: "insufficient scope", v: v, r: hgRequest(hgToken(kit, middlewaretest.Spec{Scopes: []string{"users:write"}})), status: 403,
 					want: []error{middleware.ErrInsufficientScope}, code: "insufficient_scope", scope: "admin users:write users:delete"},
-				{name: "keys unavailable", v: unavailable, r: vtRequest(vtToken(down, middlewaretest.Spec{Scopes: []string{"admin"}})), status: 503,
+				{name: "keys unavailable", v: unavailable, r: hgRequest(hgToken(down, middlewaretest.Spec{Scopes: []string{"admin"}})), status: 503,
 					want: []error{middleware.ErrKeysUnavailable}, noChall: true, bodyCode: "temporarily_unavailable"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					// The error, as adapters see it.
 					_, err := tc.v.Check(tc.r, policy)
-					vtCheck(t, err, tc.want...)
+					hgWant(t, err, tc.want...)
 					var e *middleware.Error
 					if !errors.As(err, &e) || e.Status != tc.status {
 						t.Fatalf("Error.Status %d, want %d", e.Status, tc.status)
 					}
 
-					w := vtServe(tc.v.RequireScope("admin", "users:write users:delete")(vtOK), tc.r)
+					w := hgServe(tc.v.RequireScope("admin", "users:write users:delete")(hgOK), tc.r)
 					if w.Code != tc.status {
 						t.Fatalf("status %d, want %d", w.Code, tc.status)
 					}
@@ -124,7 +124,7 @@ func TestAnswers(t *testing.T) {
 					if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
 						t.Errorf("Cache-Control %q", cc)
 					}
-					body := vtBody(t, w)
+					body := hgBody(t, w)
 					code := tc.code
 					if tc.bodyCode != "" {
 						code = tc.bodyCode
@@ -152,9 +152,9 @@ func TestAnswers(t *testing.T) {
 
 // TestRealmSanitised: the realm is reduced to the RFC 6750 character set.
 func TestRealmSanitised(t *testing.T) {
-	kit := vtKit(t)
-	v := vtNew(t, kit, middleware.Config{Realm: "api \"v1\"\\\n"})
-	w := vtServe(v.Authenticate(vtOK), vtRequest(""))
+	kit := hgKit(t)
+	v := hgNew(t, kit, middleware.Config{Realm: "api \"v1\"\\\n"})
+	w := hgServe(v.Authenticate(hgOK), hgRequest(""))
 	if got, want := w.Header().Get("WWW-Authenticate"), `Bearer realm="api v1"`; got != want {
 		t.Errorf("WWW-Authenticate %q, want %q", got, want)
 	}
@@ -163,8 +163,8 @@ func TestRealmSanitised(t *testing.T) {
 // TestSetHeadersRetryAfter: Retry-After is whole seconds, rounded up, at
 // least 1.
 func TestSetHeadersRetryAfter(t *testing.T) {
-	kit := vtKit(t)
-	v := vtNew(t, kit, middleware.Config{})
+	kit := hgKit(t)
+	v := hgNew(t, kit, middleware.Config{})
 	for _, tc := range []struct {
 		d    time.Duration
 		want string
@@ -195,33 +195,33 @@ func TestSetHeadersRetryAfter(t *testing.T) {
 // in the answer or in the log.
 func TestNoTokenContent(t *testing.T) {
 	const marker = "QZXmarkerQZX"
-	kit := vtKit(t)
+	kit := hgKit(t)
 	var logBuf bytes.Buffer
 	var logMu sync.Mutex
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &logBuf, mu: &logMu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	v := vtReady(t, kit, middleware.Config{Logger: logger, Realm: "api"})
-	h := v.RequireScope("admin")(vtOK)
+	v := hgReady(t, kit, middleware.Config{Logger: logger, Realm: "api"})
+	h := v.RequireScope("admin")(hgOK)
 	with := map[string]any{"marker": marker, "sub": marker, "client_id": marker}
 	hdr := func(changes map[string]any) map[string]any {
-		return vtHeader(vtMerge(changes, map[string]any{"x-marker": marker}))
+		return hgHeader(hgMerge(changes, map[string]any{"x-marker": marker}))
 	}
-	good := kit.Sign(hdr(nil), vtClaims(kit, vtMerge(with, map[string]any{"scope": "read"})))
+	good := kit.Sign(hdr(nil), hgClaims(kit, hgMerge(with, map[string]any{"scope": "read"})))
 	for _, tc := range []struct {
 		name string
 		auth []string
 		url  string
 	}{
 		{"insufficient scope", []string{"Bearer " + good}, "/"},
-		{"expired", []string{"Bearer " + kit.Sign(hdr(nil), vtClaims(kit, vtMerge(with, map[string]any{"exp": vtNow.Add(-time.Hour).Unix()})))}, "/"},
-		{"audience", []string{"Bearer " + kit.Sign(hdr(nil), vtClaims(kit, vtMerge(with, map[string]any{"aud": marker})))}, "/"},
-		{"issuer", []string{"Bearer " + kit.Sign(hdr(nil), vtClaims(kit, vtMerge(with, map[string]any{"iss": "https://" + marker})))}, "/"},
-		{"ID token", []string{"Bearer " + kit.Sign(hdr(nil), vtClaims(kit, vtMerge(with, map[string]any{"nonce": marker})))}, "/"},
-		{"typ", []string{"Bearer " + kit.Sign(hdr(map[string]any{"typ": marker}), vtClaims(kit, with))}, "/"},
-		{"kid", []string{"Bearer " + kit.Sign(hdr(map[string]any{"kid": marker}), vtClaims(kit, with))}, "/"},
-		{"alg", []string{"Bearer " + vtSegment(good, 0, vtB64(`{"alg":"`+marker+`"}`))}, "/"},
-		{"signature", []string{"Bearer " + vtSegment(good, 2, marker)}, "/"},
-		{"payload not JSON", []string{"Bearer " + vtSegment(good, 1, vtB64(`{"sub":"`+marker+`",`))}, "/"},
-		{"claim of the wrong type", []string{"Bearer " + kit.Sign(hdr(nil), vtClaims(kit, vtMerge(with, map[string]any{"exp": marker})))}, "/"},
+		{"expired", []string{"Bearer " + kit.Sign(hdr(nil), hgClaims(kit, hgMerge(with, map[string]any{"exp": hgNow.Add(-time.Hour).Unix()})))}, "/"},
+		{"audience", []string{"Bearer " + kit.Sign(hdr(nil), hgClaims(kit, hgMerge(with, map[string]any{"aud": marker})))}, "/"},
+		{"issuer", []string{"Bearer " + kit.Sign(hdr(nil), hgClaims(kit, hgMerge(with, map[string]any{"iss": "https://" + marker})))}, "/"},
+		{"ID token", []string{"Bearer " + kit.Sign(hdr(nil), hgClaims(kit, hgMerge(with, map[string]any{"nonce": marker})))}, "/"},
+		{"typ", []string{"Bearer " + kit.Sign(hdr(map[string]any{"typ": marker}), hgClaims(kit, with))}, "/"},
+		{"kid", []string{"Bearer " + kit.Sign(hdr(map[string]any{"kid": marker}), hgClaims(kit, with))}, "/"},
+		{"alg", []string{"Bearer " + hgSegment(good, 0, hgB64([]byte(`{"alg":"`+marker+`"}`)))}, "/"},
+		{"signature", []string{"Bearer " + hgSegment(good, 2, marker)}, "/"},
+		{"payload not JSON", []string{"Bearer " + hgSegment(good, 1, hgB64([]byte(`{"sub":"`+marker+`",`)))}, "/"},
+		{"claim of the wrong type", []string{"Bearer " + kit.Sign(hdr(nil), hgClaims(kit, hgMerge(with, map[string]any{"exp": marker})))}, "/"},
 		{"header not token68", []string{"Bearer " + marker + " " + marker}, "/"},
 		{"two headers", []string{"Bearer " + good, "Bearer " + marker}, "/"},
 		{"other scheme", []string{marker + " " + marker}, "/"},
@@ -236,7 +236,7 @@ func TestNoTokenContent(t *testing.T) {
 			for _, a := range tc.auth {
 				r.Header.Add("Authorization", a)
 			}
-			w := vtServe(h, r)
+			w := hgServe(h, r)
 			if w.Code == http.StatusOK {
 				t.Fatalf("status 200")
 			}
@@ -280,14 +280,14 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // TestLogger: the optional logger gets the cause of refusals and of key
 // fetch failures.
 func TestLogger(t *testing.T) {
-	kit := vtKit(t)
+	kit := hgKit(t)
 	var buf bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cause := errors.New("hook-cause-4711")
-	v := vtReady(t, kit, middleware.Config{Logger: logger, Validate: func(context.Context, *claims.Claims) error { return cause }})
-	tok := vtToken(kit, middlewaretest.Spec{})
-	if w := vtServe(v.Authenticate(vtOK), vtRequest(tok)); w.Code != http.StatusUnauthorized {
+	v := hgReady(t, kit, middleware.Config{Logger: logger, Validate: func(context.Context, *claims.Claims) error { return cause }})
+	tok := hgToken(kit, middlewaretest.Spec{})
+	if w := hgServe(v.Authenticate(hgOK), hgRequest(tok)); w.Code != http.StatusUnauthorized {
 		t.Fatalf("status %d", w.Code)
 	}
 	mu.Lock()
@@ -310,20 +310,20 @@ func TestLogger(t *testing.T) {
 		t.Errorf("no debug record with status 401 and the cause; log:\n%s", buf.String())
 	}
 	// The token is also absent from the answer: the cause is never sent.
-	w := vtServe(v.Authenticate(vtOK), vtRequest(tok))
+	w := hgServe(v.Authenticate(hgOK), hgRequest(tok))
 	if strings.Contains(w.Body.String()+w.Header().Get("WWW-Authenticate"), "hook-cause-4711") {
 		t.Error("the cause was sent to the client")
 	}
 
 	// Key fetch failures are logged at warn level with the issuer.
-	down := vtKit(t)
+	down := hgKit(t)
 	down.SetStatus(http.StatusInternalServerError)
 	mu.Lock()
 	buf.Reset()
 	mu.Unlock()
-	dv := vtNew(t, down, middleware.Config{Logger: logger, KeyWait: time.Minute})
-	_, err := dv.ValidateToken(context.Background(), vtToken(down, middlewaretest.Spec{}))
-	vtCheck(t, err, middleware.ErrKeysUnavailable)
+	dv := hgNew(t, down, middleware.Config{Logger: logger, KeyWait: time.Minute})
+	_, err := dv.ValidateToken(context.Background(), hgToken(down, middlewaretest.Spec{}))
+	hgWant(t, err, middleware.ErrKeysUnavailable)
 	mu.Lock()
 	records = parseRecords(t, buf.String())
 	mu.Unlock()
@@ -356,9 +356,9 @@ func parseRecords(t *testing.T, s string) []map[string]any {
 
 // TestErrorHandler: a custom error writer gets every refusal.
 func TestErrorHandler(t *testing.T) {
-	kit := vtKit(t)
+	kit := hgKit(t)
 	var got []*middleware.Error
-	v := vtReady(t, kit, middleware.Config{ErrorHandler: func(w http.ResponseWriter, r *http.Request, e *middleware.Error) {
+	v := hgReady(t, kit, middleware.Config{ErrorHandler: func(w http.ResponseWriter, r *http.Request, e *middleware.Error) {
 		got = append(got, e)
 		w.WriteHeader(http.StatusTeapot)
 		_, _ = w.Write([]byte("custom"))
@@ -373,10 +373,10 @@ func TestErrorHandler(t *testing.T) {
 	}{
 		{"", middleware.ErrNoToken},
 		{"not-a-jws", middleware.ErrInvalidToken},
-		{vtToken(kit, middlewaretest.Spec{Scopes: []string{"read"}}), middleware.ErrInsufficientScope},
+		{hgToken(kit, middlewaretest.Spec{Scopes: []string{"read"}}), middleware.ErrInsufficientScope},
 	} {
 		called = false
-		w := vtServe(h, vtRequest(tc.token))
+		w := hgServe(h, hgRequest(tc.token))
 		if called {
 			t.Error("next handler called for a refused request")
 		}
@@ -390,7 +390,7 @@ func TestErrorHandler(t *testing.T) {
 	if len(got) != 3 {
 		t.Errorf("ErrorHandler called %d times, want 3", len(got))
 	}
-	if w := vtServe(h, vtRequest(vtToken(kit, middlewaretest.Spec{Scopes: []string{"admin"}}))); w.Code != http.StatusOK || !called {
+	if w := hgServe(h, hgRequest(hgToken(kit, middlewaretest.Spec{Scopes: []string{"admin"}}))); w.Code != http.StatusOK || !called {
 		t.Errorf("status %d for a good token, next called %v", w.Code, called)
 	}
 	if len(got) != 3 {
@@ -400,8 +400,8 @@ func TestErrorHandler(t *testing.T) {
 
 // TestRequireScopeHTTP: OR of ANDs at the route.
 func TestRequireScopeHTTP(t *testing.T) {
-	kit := vtKit(t)
-	v := vtReady(t, kit, middleware.Config{})
+	kit := hgKit(t)
+	v := hgReady(t, kit, middleware.Config{})
 	for _, tc := range []struct {
 		name    string
 		require []string
@@ -419,7 +419,7 @@ func TestRequireScopeHTTP(t *testing.T) {
 		{"look-alike suffix", []string{"read:users"}, []string{"read:users:extra"}, 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := vtServe(v.RequireScope(tc.require...)(vtOK), vtRequest(vtToken(kit, middlewaretest.Spec{Scopes: tc.granted})))
+			w := hgServe(v.RequireScope(tc.require...)(hgOK), hgRequest(hgToken(kit, middlewaretest.Spec{Scopes: tc.granted})))
 			if w.Code != tc.status {
 				t.Fatalf("status %d, want %d", w.Code, tc.status)
 			}
@@ -432,7 +432,7 @@ func TestRequireScopeHTTP(t *testing.T) {
 		})
 	}
 	// Authenticate requires no scope.
-	if w := vtServe(v.Authenticate(vtOK), vtRequest(vtToken(kit, middlewaretest.Spec{}))); w.Code != http.StatusOK {
+	if w := hgServe(v.Authenticate(hgOK), hgRequest(hgToken(kit, middlewaretest.Spec{}))); w.Code != http.StatusOK {
 		t.Errorf("Authenticate: status %d", w.Code)
 	}
 }
@@ -440,8 +440,8 @@ func TestRequireScopeHTTP(t *testing.T) {
 // TestRequireScopePanics: an invalid scope literal is a programmer error
 // caught at registration.
 func TestRequireScopePanics(t *testing.T) {
-	kit := vtKit(t)
-	v := vtNew(t, kit, middleware.Config{})
+	kit := hgKit(t)
+	v := hgNew(t, kit, middleware.Config{})
 	for _, tc := range []struct {
 		name string
 		f    func()
@@ -466,11 +466,11 @@ func TestRequireScopePanics(t *testing.T) {
 
 // TestOptional: AuthenticateOptional tolerates a missing token only.
 func TestOptional(t *testing.T) {
-	kit := vtKit(t)
-	v := vtReady(t, kit, middleware.Config{})
-	down := vtKit(t)
+	kit := hgKit(t)
+	v := hgReady(t, kit, middleware.Config{})
+	down := hgKit(t)
 	down.SetStatus(http.StatusInternalServerError)
-	unavailable := vtNew(t, down, middleware.Config{KeyWait: time.Minute})
+	unavailable := hgNew(t, down, middleware.Config{KeyWait: time.Minute})
 	for _, tc := range []struct {
 		name   string
 		v      *middleware.Validator
@@ -480,21 +480,21 @@ func TestOptional(t *testing.T) {
 	}{
 		{"no token", v, nil, 200, "anonymous"},
 		{"other scheme", v, []string{"Basic dXNlcjpwYXNz"}, 200, "anonymous"},
-		{"valid token", v, []string{"Bearer " + vtToken(kit, middlewaretest.Spec{Subject: "alice"})}, 200, "alice"},
-		{"expired token", v, []string{"Bearer " + vtToken(kit, middlewaretest.Spec{IssuedAt: vtNow.Add(-3 * time.Hour)})}, 401, ""},
-		{"ID token", v, []string{"Bearer " + vtToken(kit, middlewaretest.Spec{Kind: middlewaretest.IDToken, Audience: []string{vtAPI}})}, 401, ""},
+		{"valid token", v, []string{"Bearer " + hgToken(kit, middlewaretest.Spec{Subject: "alice"})}, 200, "alice"},
+		{"expired token", v, []string{"Bearer " + hgToken(kit, middlewaretest.Spec{IssuedAt: hgNow.Add(-3 * time.Hour)})}, 401, ""},
+		{"ID token", v, []string{"Bearer " + hgToken(kit, middlewaretest.Spec{Kind: middlewaretest.IDToken, Audience: []string{hgAudience}})}, 401, ""},
 		{"garbage", v, []string{"Bearer abc"}, 401, ""},
 		{"empty token", v, []string{"Bearer "}, 400, ""},
 		{"two headers", v, []string{"Bearer a", "Bearer b"}, 400, ""},
-		{"keys unavailable", unavailable, []string{"Bearer " + vtToken(down, middlewaretest.Spec{})}, 503, ""},
+		{"keys unavailable", unavailable, []string{"Bearer " + hgToken(down, middlewaretest.Spec{})}, 503, ""},
 		{"no token, keys unavailable", unavailable, nil, 200, "anonymous"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := vtRequest("")
+			r := hgRequest("")
 			for _, a := range tc.auth {
 				r.Header.Add("Authorization", a)
 			}
-			w := vtServe(tc.v.AuthenticateOptional(vtOK), r)
+			w := hgServe(tc.v.AuthenticateOptional(hgOK), r)
 			if w.Code != tc.status {
 				t.Fatalf("status %d, want %d", w.Code, tc.status)
 			}
@@ -504,27 +504,27 @@ func TestOptional(t *testing.T) {
 		})
 	}
 	// Check with an optional policy: nil claims and nil error.
-	c, e := v.Check(vtRequest(""), middleware.Policy{Optional: true})
+	c, e := v.Check(hgRequest(""), middleware.Policy{Optional: true})
 	if c != nil || e != nil {
 		t.Errorf("Check(no token, optional) = %v, %v", c, e)
 	}
 	// An optional policy with scopes still checks the scopes of a token.
 	req := scopes.MustRequirement("admin")
-	_, e = v.Check(vtRequest(vtToken(kit, middlewaretest.Spec{Scopes: []string{"read"}})), middleware.Policy{Optional: true, Scopes: &req})
-	vtCheck(t, e, middleware.ErrInsufficientScope)
+	_, e = v.Check(hgRequest(hgToken(kit, middlewaretest.Spec{Scopes: []string{"read"}})), middleware.Policy{Optional: true, Scopes: &req})
+	hgWant(t, e, middleware.ErrInsufficientScope)
 }
 
 // TestClaimsInContext: the handler gets the claims in a copy of the
 // request; the caller's request is not changed.
 func TestClaimsInContext(t *testing.T) {
-	kit := vtKit(t)
-	v := vtReady(t, kit, middleware.Config{})
+	kit := hgKit(t)
+	v := hgReady(t, kit, middleware.Config{})
 	var got *claims.Claims
 	h := v.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, _ = claims.FromContext(r.Context())
 	}))
-	r := vtRequest(vtToken(kit, middlewaretest.Spec{Subject: "alice", Scopes: []string{"a", "b"}}))
-	vtServe(h, r)
+	r := hgRequest(hgToken(kit, middlewaretest.Spec{Subject: "alice", Scopes: []string{"a", "b"}}))
+	hgServe(h, r)
 	if got == nil || got.Subject != "alice" || !got.HasScope("b") || got.Issuer != kit.URL {
 		t.Fatalf("claims in the handler: %+v", got)
 	}
@@ -536,19 +536,77 @@ func TestClaimsInContext(t *testing.T) {
 // TestCheckExtracts: Check, the entry point of framework adapters,
 // extracts the token as the middleware does.
 func TestCheckExtracts(t *testing.T) {
-	kit := vtKit(t)
-	v := vtReady(t, kit, middleware.Config{AllowQueryToken: true})
-	c, err := v.Check(vtRequest(vtToken(kit, middlewaretest.Spec{Subject: "bob"})), middleware.Policy{})
-	vtCheck(t, err)
+	kit := hgKit(t)
+	v := hgReady(t, kit, middleware.Config{AllowQueryToken: true})
+	c, err := v.Check(hgRequest(hgToken(kit, middlewaretest.Spec{Subject: "bob"})), middleware.Policy{})
+	hgWant(t, err)
 	if c.Subject != "bob" {
 		t.Errorf("Subject %q", c.Subject)
 	}
-	q := httptest.NewRequest(http.MethodGet, "/?access_token="+vtToken(kit, middlewaretest.Spec{Subject: "carol"}), nil)
+	q := httptest.NewRequest(http.MethodGet, "/?access_token="+hgToken(kit, middlewaretest.Spec{Subject: "carol"}), nil)
 	c, err = v.Check(q, middleware.Policy{})
-	vtCheck(t, err)
+	hgWant(t, err)
 	if c.Subject != "carol" {
 		t.Errorf("Subject %q", c.Subject)
 	}
-	_, err = v.Check(vtRequest(""), middleware.Policy{})
-	vtCheck(t, err, middleware.ErrNoToken)
+	_, err = v.Check(hgRequest(""), middleware.Policy{})
+	hgWant(t, err, middleware.ErrNoToken)
+}
+
+// TestHardeningScopeLookalikes: scopes are compared exactly and
+// case-sensitively (RFC 6749 §3.3): near misses get 403 insufficient_scope
+// with the required scope in the challenge.
+func TestHardeningScopeLookalikes(t *testing.T) {
+	t.Parallel()
+	f := hgShared()
+	need := f.h.v.RequireScope("read:users")
+	both := f.h.v.RequireScope("admin", "users:write users:delete")
+	send := func(t *testing.T, mw func(http.Handler) http.Handler, claims map[string]any, want error) {
+		t.Helper()
+		tok := f.kit.Sign(map[string]any{"typ": "at+jwt"}, claims)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := f.h.serve(t, mw, r, want)
+		if want == middleware.ErrInsufficientScope {
+			a := hgChallengeAttrs(t, w.Header().Get("WWW-Authenticate"))
+			if a["scope"] == "" {
+				t.Errorf("challenge without scope: %v", a)
+			}
+		}
+	}
+	base := hgWith(hgValidClaims(f.kit.URL), "scope", nil)
+	for _, scope := range []string{
+		"read:user", "READ:USERS", "Read:Users", "read:users:extra", "xread:users", "read:usersx",
+		"read:users_admin", "read: users", "read :users", "read:users,", `"read:users"`,
+		"read:users\u00a0", "read:users\t", "admin\tread:users", "read:users\nadmin", "", "*", "read:*",
+		"read%3Ausers", "read:users/", "/read:users",
+	} {
+		t.Run("scope="+scope, func(t *testing.T) {
+			send(t, need, hgWith(base, "scope", scope), middleware.ErrInsufficientScope)
+		})
+	}
+	for name, c := range map[string]map[string]any{
+		"scp one-off":                 hgWith(base, "scp", []string{"read:user", "READ:USERS"}),
+		"permissions not read":        hgWith(base, "permissions", []string{"read:users"}),
+		"roles not read":              hgWith(base, "roles", []string{"read:users"}),
+		"realm_access not read":       hgWith(base, "realm_access", map[string]any{"roles": []string{"read:users"}}),
+		"scopes (plural) not read":    hgWith(base, "scopes", "read:users"),
+		"scope in a custom namespace": hgWith(base, "https://example.com/scope", "read:users"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			send(t, need, c, middleware.ErrInsufficientScope)
+		})
+	}
+	t.Run("control/among others", func(t *testing.T) {
+		send(t, need, hgWith(base, "scope", "a  read:users  b"), nil)
+	})
+	t.Run("control/scp array", func(t *testing.T) {
+		send(t, need, hgWith(base, "scp", []string{"x", "read:users"}), nil)
+	})
+	t.Run("AND needs all", func(t *testing.T) {
+		send(t, both, hgWith(base, "scope", "users:write"), middleware.ErrInsufficientScope)
+		send(t, both, hgWith(base, "scope", "users:write users:deletes"), middleware.ErrInsufficientScope)
+		send(t, both, hgWith(base, "scope", "users:delete users:write"), nil)
+		send(t, both, hgWith(base, "scope", "admin"), nil)
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,4 +210,131 @@ func ksToken(kit *middlewaretest.Issuer, alg, kid string, key any) string {
 		header["kid"] = kid
 	}
 	return kit.SignWith(key, header, hgValidClaims(kit.URL))
+}
+
+// TestHardeningHostileJWKS: keys a JWK Set must not contribute: symmetric
+// ("oct") keys, keys whose "alg" contradicts their type, keys for
+// encryption, and private key material, which is only ever read as the
+// public key it belongs to. The set's good keys keep working.
+func TestHardeningHostileJWKS(t *testing.T) {
+	t.Parallel()
+	k := hgKeys()
+	kit := middlewaretest.NewIssuer()
+	defer kit.Close()
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	private := hgJwk(k.rsa2, "rsa-private", "RS256")
+	private["d"] = hgB64(k.rsa2.D.Bytes())
+	private["p"] = hgB64(k.rsa2.Primes[0].Bytes())
+	private["q"] = hgB64(k.rsa2.Primes[1].Bytes())
+	private["dp"] = hgB64(k.rsa2.Precomputed.Dp.Bytes())
+	private["dq"] = hgB64(k.rsa2.Precomputed.Dq.Bytes())
+	private["qi"] = hgB64(k.rsa2.Precomputed.Qinv.Bytes())
+	ecPrivate := hgJwk(k.ec2, "ec-private", "ES256")
+	ecD, err := k.ec2.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecPrivate["d"] = hgB64(ecD)
+	kit.SetJWKS(hgJwks(
+		map[string]any{"kty": "oct", "kid": "hmac", "alg": "HS256", "use": "sig", "k": hgB64(secret)},
+		map[string]any{"kty": "oct", "kid": "hmac-noalg", "k": hgB64(secret)},
+		hgJwk(k.rsa, "good", "RS256"),
+		private,
+		ecPrivate,
+		map[string]any{"kty": "RSA", "kid": "rsa-garbage", "n": "!!", "e": "AQAB"},
+		map[string]any{"kty": "EC", "kid": "ec-off-curve", "crv": "P-256", "x": hgB64(make([]byte, 32)), "y": hgB64(make([]byte, 32))},
+		map[string]any{"kty": "XYZ", "kid": "unknown-kty"},
+	))
+	// Unknown kids cause a fetch at once, which confirms they are unknown.
+	h := hgNewHarness(t, kit, middleware.Config{MinRefreshInterval: time.Millisecond})
+	h.waitReady(t)
+	claims := hgValidClaims(kit.URL)
+	h.accept(t, kit.SignWith(k.rsa, map[string]any{"alg": "RS256", "kid": "good"}, claims))
+	// Symmetric keys: HS* is not an allowed algorithm, and the key is
+	// not loaded at all.
+	for _, kid := range []string{"hmac", "hmac-noalg"} {
+		for _, alg := range []string{"HS256", "HS512"} {
+			h.refuse(t, kit.SignWith(secret, map[string]any{"alg": alg, "kid": kid}, claims), middleware.ErrUnsupportedAlgorithm)
+		}
+		h.refuse(t, kit.SignWith(k.rsa, map[string]any{"alg": "RS256", "kid": kid}, claims), middleware.ErrUnknownKey)
+	}
+	// Private material: the public half verifies as usual; the private
+	// numbers are no HMAC secret.
+	h.accept(t, kit.SignWith(k.rsa2, map[string]any{"alg": "RS256", "kid": "rsa-private"}, claims))
+	h.accept(t, kit.SignWith(k.ec2, map[string]any{"alg": "ES256", "kid": "ec-private"}, claims))
+	for _, kid := range []string{"rsa-private", "ec-private"} {
+		var d []byte
+		if kid == "rsa-private" {
+			d = k.rsa2.D.Bytes()
+		} else {
+			d = ecD
+		}
+		h.refuse(t, kit.SignWith(d, map[string]any{"alg": "HS256", "kid": kid}, claims), middleware.ErrUnsupportedAlgorithm)
+	}
+	// Invalid keys are skipped, not fatal to the set.
+	for _, kid := range []string{"rsa-garbage", "ec-off-curve", "unknown-kty"} {
+		h.refuse(t, kit.SignWith(k.rsa, map[string]any{"alg": "RS256", "kid": kid}, claims), middleware.ErrUnknownKey)
+	}
+}
+
+// TestHardeningKid: a "kid" is an opaque lookup key (RFC 7515 §4.1.4),
+// never a path, URL or query. Tokens below carry a genuine signature by the
+// issuer's RS256 key and a hostile or unknown kid: refused as unknown key.
+func TestHardeningKid(t *testing.T) {
+	t.Parallel()
+	f := hgShared()
+	kids := map[string]string{
+		"unknown":         "no-such-key",
+		"empty":           "",
+		"very long 10KB":  strings.Repeat("k", 10<<10),
+		"path traversal":  "../../../../../../etc/passwd",
+		"windows path":    `..\..\..\windows\win.ini`,
+		"device":          "/dev/zero",
+		"file URL":        "file:///etc/passwd",
+		"http URL":        f.kit.URL + "/jwks",
+		"SQL":             "' OR '1'='1' --",
+		"SQL drop":        "x'; DROP TABLE keys; --",
+		"NUL":             "\x00",
+		"format verbs":    "%s%s%s%n",
+		"newline":         "kid\r\nX-Injected: 1",
+		"unicode":         "k\u00efd\u202e",
+		"kid + NUL":       f.kit.KeyID("RS256") + "\x00",
+		"kid + space":     f.kit.KeyID("RS256") + " ",
+		"kid upper-cased": strings.ToUpper(f.kit.KeyID("RS256")),
+	}
+	for name, kid := range kids {
+		t.Run(name, func(t *testing.T) {
+			tok := f.kit.Sign(map[string]any{"kid": kid, "typ": "at+jwt"}, hgValidClaims(f.kit.URL))
+			f.h.refuse(t, tok, middleware.ErrUnknownKey)
+		})
+	}
+	// A kid that is not a string is not a JWS header this library reads.
+	for name, kid := range map[string]any{"number": 1, "array": []string{f.kit.KeyID("RS256")}, "object": map[string]any{"kid": "x"}, "bool": true} {
+		t.Run("type "+name, func(t *testing.T) {
+			tok := f.kit.Sign(map[string]any{"kid": kid, "typ": "at+jwt"}, hgValidClaims(f.kit.URL))
+			f.h.refuse(t, tok, middleware.ErrMalformedToken)
+		})
+	}
+	t.Run("type null", func(t *testing.T) {
+		// Sign treats a nil kid as "no kid"; craft the header instead.
+		tok := f.kit.Sign(map[string]any{"kid": f.kit.KeyID("RS256"), "typ": "at+jwt"}, hgValidClaims(f.kit.URL))
+		parts := strings.Split(tok, ".")
+		hdr := `{"alg":"RS256","kid":null,"typ":"at+jwt"}`
+		f.h.refuse(t, hgB64([]byte(hdr))+"."+parts[1]+"."+parts[2], middleware.ErrMalformedToken)
+	})
+}
+
+// TestHardeningDuplicateKid: keys of a JWK Set may share a kid (RFC 7517
+// §4.5 only says they SHOULD differ): a token naming that kid is tried
+// against each of them that fits its alg (at most MaxCandidateKeys), and
+// the set's other keys keep working.
+func TestHardeningDuplicateKid(t *testing.T) {
+	t.Parallel()
+	f := hgHeld()
+	k := hgKeys()
+	f.h.accept(t, f.token(t, "RS256", "dup", k.rsa))
+	f.h.accept(t, f.token(t, "RS256", "dup", k.rsa2))
+	f.h.accept(t, f.token(t, "RS256", "rsa-rs256", k.rsa))
+	// A key marked for encryption ("use": "enc") never verifies.
+	f.h.refuse(t, f.token(t, "ES256", "ec-enc", k.ec2), middleware.ErrUnknownKey)
 }

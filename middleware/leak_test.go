@@ -39,7 +39,7 @@ func TestNoGoroutineLeft(t *testing.T) {
 			cfg := tc.cfg
 			cfg.Issuer = a.URL
 			cfg.ExtraIssuers = []middleware.Issuer{{Issuer: b.URL}}
-			cfg.Audiences = []string{vtAPI}
+			cfg.Audiences = []string{hgAudience}
 			if cfg.KeyWait == 0 {
 				cfg.KeyWait = 100 * time.Millisecond
 			}
@@ -56,19 +56,19 @@ func TestNoGoroutineLeft(t *testing.T) {
 			}
 			// Requests of every kind, including unknown kids that ask
 			// for a refresh.
-			h := v.RequireScope("read")(vtOK)
+			h := v.RequireScope("read")(hgOK)
 			for _, tok := range []string{
 				a.Token(middlewaretest.Spec{Scopes: []string{"read"}}),
 				b.Token(middlewaretest.Spec{Alg: "ES256"}),
 				a.Token(middlewaretest.Spec{Header: map[string]any{"kid": "unknown"}}),
 				"garbage",
 			} {
-				vtServe(h, vtRequest(tok))
+				hgServe(h, hgRequest(tok))
 			}
 
 			cancel()
 			// Requests after the end are answered, and start nothing.
-			vtServe(h, vtRequest(a.Token(middlewaretest.Spec{Header: map[string]any{"kid": "unknown-2"}})))
+			hgServe(h, hgRequest(a.Token(middlewaretest.Spec{Header: map[string]any{"kid": "unknown-2"}})))
 			a.Close()
 			b.Close()
 		})

@@ -60,7 +60,7 @@ func TestRefreshIssuersIndependent(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			_, err := h.v.ValidateToken(ctx, hgTokenFor(b.URL))
 			cancel()
-			hgCheckError(t, err, middleware.ErrKeysUnavailable)
+			hgWant(t, err, middleware.ErrKeysUnavailable)
 
 			a.RotateKey("RS256")
 			h.accept(t, a.Token(middlewaretest.Spec{}))
@@ -146,7 +146,7 @@ func TestRefreshBudgetSpent(t *testing.T) {
 
 	before := kit.JWKSRequests()
 	_, err := h.v.ValidateToken(context.Background(), kit.Token(middlewaretest.Spec{Header: map[string]any{"kid": "forged"}}))
-	hgCheckError(t, err, middleware.ErrUnknownKey)
+	hgWant(t, err, middleware.ErrUnknownKey)
 	if n := kit.JWKSRequests() - before; n != 1 {
 		t.Fatalf("%d JWKS requests for an unknown kid after start-up, want 1", n)
 	}
@@ -257,4 +257,37 @@ func (r *rfRecorder) warnings() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.n
+}
+
+// TestHardeningIssuerOutage: once keys were obtained, they keep serving
+// through an issuer outage, including after failed refreshes.
+func TestHardeningIssuerOutage(t *testing.T) {
+	t.Parallel()
+	kit := middlewaretest.NewIssuer()
+	defer kit.Close()
+	h := hgNewHarness(t, kit, middleware.Config{MinRefreshInterval: 20 * time.Millisecond, KeyWait: time.Second})
+	h.waitReady(t)
+	tok := kit.Token(middlewaretest.Spec{})
+	h.accept(t, tok)
+	for _, outage := range []func(){
+		func() { kit.SetStatus(http.StatusInternalServerError) },
+		func() { kit.SetStatus(0); kit.SetJWKS([]byte(`<html>maintenance</html>`)) },
+		func() { kit.SetJWKS([]byte(`{"error":"maintenance"}`)) },
+	} {
+		outage()
+		before := kit.JWKSRequests() + kit.DiscoveryRequests()
+		// Unknown kids ask for refreshes, which fail: 503, since the kid
+		// may be a key just published.
+		if !hgPoll(5*time.Second, func() bool {
+			h.refuse(t, kit.Sign(map[string]any{"kid": "new-kid", "typ": "at+jwt"}, hgValidClaims(kit.URL)), middleware.ErrKeysUnavailable)
+			return kit.JWKSRequests()+kit.DiscoveryRequests() > before
+		}) {
+			t.Fatal("no refresh attempted during the outage")
+		}
+		h.accept(t, tok)
+		h.accept(t, kit.Token(middlewaretest.Spec{Alg: "ES256"}))
+		if err := h.v.Ready(); err != nil {
+			t.Errorf("Ready() = %v during an outage after keys were obtained", err)
+		}
+	}
 }

@@ -1,10 +1,11 @@
 package middleware_test
 
-// Helpers shared by the hardening tests (hardening_*_test.go) and the
-// whole-check fuzzer (fuzz_test.go). Every hostile case is asserted through
-// ValidateToken and, where a request is involved, through the net/http
-// middleware: the status, the RFC 6750 challenge and errors.Is on both the
-// category and the specific sentinel. Message text is never asserted.
+// The helpers of the external tests of package middleware (package
+// middleware_test), one family, prefix "hg". A refusal is asserted with
+// hgWant (errors.Is on the category and every specific sentinel, the
+// status and RFC 6750 code) and, where a request is involved, through the
+// net/http middleware by hgHarness.refuse / serve (status and challenge).
+// Message text is never asserted.
 
 import (
 	"context"
@@ -30,11 +31,13 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/bearerguard/bearerguard/claims"
 	"github.com/bearerguard/bearerguard/middleware"
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
 
-const hgHardAudience = "https://api.example.test"
+// hgAudience is the audience of the tokens of every test issuer.
+const hgAudience = "https://api.example.test"
 
 // hgCategories are the five category sentinels; every refusal matches
 // exactly one.
@@ -46,12 +49,28 @@ var hgCategories = []error{
 	middleware.ErrKeysUnavailable,
 }
 
-// hgCategoryOf returns the category sentinel of a specific sentinel.
-func hgCategoryOf(reason error) error {
-	switch reason {
-	case middleware.ErrNoToken, middleware.ErrInsufficientScope, middleware.ErrKeysUnavailable,
-		middleware.ErrInvalidRequest, middleware.ErrInvalidToken:
-		return reason
+// hgCategoryCount returns how many category sentinels err matches.
+func hgCategoryCount(err error) int {
+	n := 0
+	for _, c := range hgCategories {
+		if errors.Is(err, c) {
+			n++
+		}
+	}
+	return n
+}
+
+// hgCategoryOf returns the category of the wanted sentinels: the first
+// category sentinel among them, or else the category of the first.
+func hgCategoryOf(want ...error) error {
+	for _, w := range want {
+		for _, c := range hgCategories {
+			if w == c {
+				return c
+			}
+		}
+	}
+	switch want[0] {
 	case middleware.ErrMalformedHeader, middleware.ErrMultipleHeaders, middleware.ErrMultipleTokens:
 		return middleware.ErrInvalidRequest
 	}
@@ -84,11 +103,19 @@ func hgCodeOf(category error) string {
 	return ""
 }
 
-// hgCheckError asserts that err is an *middleware.Error of exactly one
-// category, matching want (a category or specific sentinel), with the
-// status of its category. It returns the *Error.
-func hgCheckError(t testing.TB, err error, want error) *middleware.Error {
+// hgWant is the suite's one "want this error" assertion. With no want, err
+// must be nil. Otherwise err must be an *middleware.Error of exactly one
+// category that matches (errors.Is) every sentinel of want, with the
+// status and RFC 6750 code of that category: the first category sentinel
+// in want, or else the category of want[0]. It returns the *Error.
+func hgWant(t testing.TB, err error, want ...error) *middleware.Error {
 	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("error %v, want none", err)
+		}
+		return nil
+	}
 	if err == nil {
 		t.Fatalf("accepted; want refusal matching %v", want)
 	}
@@ -96,19 +123,15 @@ func hgCheckError(t testing.TB, err error, want error) *middleware.Error {
 	if !ok {
 		t.Fatalf("error is %T, want *middleware.Error: %v", err, err)
 	}
-	n := 0
-	for _, c := range hgCategories {
-		if errors.Is(e, c) {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := hgCategoryCount(e); n != 1 {
 		t.Errorf("error matches %d categories, want exactly 1: %v", n, e)
 	}
-	if !errors.Is(e, want) {
-		t.Errorf("error does not match %v: %v", want, e)
+	for _, w := range want {
+		if !errors.Is(e, w) {
+			t.Errorf("error does not match %v: %v", w, e)
+		}
 	}
-	cat := hgCategoryOf(want)
+	cat := hgCategoryOf(want...)
 	if !errors.Is(e, cat) {
 		t.Errorf("error does not match category %v: %v", cat, e)
 	}
@@ -133,7 +156,7 @@ type hgHarness struct {
 type hgErrSlot struct{}
 
 // hgNewHarness starts a validator for cfg. Audiences defaults to
-// hardAudience. The validator's context ends with the test.
+// hgAudience. The validator's context ends with the test.
 func hgNewHarness(t testing.TB, kit *middlewaretest.Issuer, cfg middleware.Config) *hgHarness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -148,7 +171,7 @@ func hgStartHarness(t testing.TB, ctx context.Context, kit *middlewaretest.Issue
 		cfg.Issuer = kit.URL
 	}
 	if len(cfg.Audiences) == 0 && len(cfg.ClientIDs) == 0 {
-		cfg.Audiences = []string{hgHardAudience}
+		cfg.Audiences = []string{hgAudience}
 	}
 	var vp atomic.Pointer[middleware.Validator]
 	cfg.ErrorHandler = func(w http.ResponseWriter, r *http.Request, e *middleware.Error) {
@@ -185,7 +208,7 @@ func (h *hgHarness) waitReady(t testing.TB) {
 func (h *hgHarness) refuse(t testing.TB, token string, want error) *middleware.Error {
 	t.Helper()
 	_, err := h.v.ValidateToken(context.Background(), token)
-	e := hgCheckError(t, err, want)
+	e := hgWant(t, err, want)
 	if hgIsToken68(token) {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Authorization", "Bearer "+token)
@@ -230,7 +253,7 @@ func (h *hgHarness) serve(t testing.TB, mw func(http.Handler) http.Handler, r *h
 	if got == nil {
 		t.Fatalf("HTTP: status %d without an *Error; want %v", w.Code, want)
 	}
-	hgCheckError(t, got, want)
+	hgWant(t, got, want)
 	cat := hgCategoryOf(want)
 	if w.Code != hgStatusOf(cat) {
 		t.Errorf("HTTP: status %d, want %d", w.Code, hgStatusOf(cat))
@@ -309,24 +332,26 @@ func hgIsToken68(s string) bool {
 	return strings.Trim(s[i:], "=") == ""
 }
 
-// hgSharedFixture is one issuer and one validator used by the read-only
-// hostile-token tests. Nobody mutates the issuer; tests that change what
-// the issuer serves start their own.
-type hgSharedFixture struct {
+// hgFixture is one issuer and one validator used by read-only tests.
+// Nobody mutates the issuer; tests that change what the issuer serves
+// start their own.
+type hgFixture struct {
 	kit *middlewaretest.Issuer
 	h   *hgHarness
 }
 
-var hgShared = sync.OnceValue(func() *hgSharedFixture {
-	kit := middlewaretest.NewIssuer()
-	// Lives for the whole test binary, like the issuer.
+// hgStartFixture starts a harness for kit that lives for the whole test
+// binary, like the issuer, and waits for its keys.
+func hgStartFixture(kit *middlewaretest.Issuer) *hgFixture {
 	h := hgStartHarness(hgPanicTB{}, context.Background(), kit, middleware.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := h.v.WaitReady(ctx); err != nil {
-		panic(err)
-	}
-	return &hgSharedFixture{kit: kit, h: h}
+	h.waitReady(hgPanicTB{})
+	return &hgFixture{kit: kit, h: h}
+}
+
+// hgShared is the fixture of the hostile-token tests that need no key of
+// their own.
+var hgShared = sync.OnceValue(func() *hgFixture {
+	return hgStartFixture(middlewaretest.NewIssuer())
 })
 
 // hgPanicTB is a testing.TB for set-up outside a test: it panics on failure.
@@ -341,7 +366,7 @@ func hgValidClaims(iss string) map[string]any {
 	return map[string]any{
 		"iss":       iss,
 		"sub":       "user-123",
-		"aud":       hgHardAudience,
+		"aud":       hgAudience,
 		"iat":       now.Unix(),
 		"exp":       now.Add(time.Hour).Unix(),
 		"jti":       rand.Text(),
@@ -517,4 +542,242 @@ func hgPoll(d time.Duration, cond func() bool) bool {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// hgNow is the fixed time of the validators' clock (Config.Now) and of the
+// tokens minted by hgToken.
+var hgNow = time.Date(2030, time.March, 1, 12, 0, 0, 0, time.UTC)
+
+// hgKit starts a test issuer that is closed when the test ends.
+func hgKit(t testing.TB) *middlewaretest.Issuer {
+	t.Helper()
+	iss := middlewaretest.NewIssuer()
+	t.Cleanup(iss.Close)
+	return iss
+}
+
+// hgAllAlgs are the algorithms the kit can sign with.
+var hgAllAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// hgKitAll is hgKit with a key for every algorithm generated up front, so
+// that they are all in the JWKS the validator loads first. (A key the kit
+// generates later has a kid the validator only learns about at the next
+// refresh allowed by Config.MinRefreshInterval.)
+func hgKitAll(t testing.TB) *middlewaretest.Issuer {
+	t.Helper()
+	kit := hgKit(t)
+	for _, alg := range hgAllAlgs {
+		kit.KeyID(alg)
+	}
+	return kit
+}
+
+// hgNew creates a validator for kit (unless cfg.Issuer is set) with the
+// fixed clock. Its context is cancelled when the test ends, before the
+// kits are closed. It does not wait for the keys.
+func hgNew(t testing.TB, kit *middlewaretest.Issuer, cfg middleware.Config) *middleware.Validator {
+	t.Helper()
+	if cfg.Issuer == "" {
+		cfg.Issuer = kit.URL
+	}
+	if cfg.Audiences == nil && cfg.ClientIDs == nil {
+		cfg.Audiences = []string{hgAudience}
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return hgNow }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := middleware.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return v
+}
+
+// hgReady is hgNew followed by WaitReady.
+func hgReady(t testing.TB, kit *middlewaretest.Issuer, cfg middleware.Config) *middleware.Validator {
+	t.Helper()
+	v := hgNew(t, kit, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := v.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+	return v
+}
+
+// hgToken mints a token issued at hgNow unless s says otherwise.
+func hgToken(kit *middlewaretest.Issuer, s middlewaretest.Spec) string {
+	if s.IssuedAt.IsZero() {
+		s.IssuedAt = hgNow
+	}
+	return kit.Token(s)
+}
+
+// hgClaims returns the claims of a valid generic access token of kit, for
+// Sign and SignWith; changes are applied on top (nil deletes).
+func hgClaims(kit *middlewaretest.Issuer, changes map[string]any) map[string]any {
+	c := map[string]any{
+		"iss":       kit.URL,
+		"sub":       "user-123",
+		"aud":       hgAudience,
+		"iat":       hgNow.Unix(),
+		"exp":       hgNow.Add(time.Hour).Unix(),
+		"jti":       "jti-1",
+		"client_id": "test-client",
+		"scope":     "read:users",
+	}
+	for k, v := range changes {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+// hgHeader returns a JOSE header with typ at+jwt plus changes (nil deletes).
+func hgHeader(changes map[string]any) map[string]any {
+	h := map[string]any{"typ": "at+jwt"}
+	for k, v := range changes {
+		h[k] = v
+	}
+	return h
+}
+
+// hgRequest returns a GET request carrying token in the Authorization
+// header (none if token is empty).
+func hgRequest(token string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/resource", nil)
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	return r
+}
+
+// hgServe runs h on r and returns the recorded answer.
+func hgServe(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// hgOK is a handler that answers 200 with the subject of the claims, or
+// "anonymous".
+var hgOK = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if c, ok := claims.FromContext(r.Context()); ok {
+		_, _ = w.Write([]byte(c.Subject))
+		return
+	}
+	_, _ = w.Write([]byte("anonymous"))
+})
+
+// hgSegment replaces segment i of a compact JWS.
+func hgSegment(token string, i int, seg string) string {
+	parts := strings.Split(token, ".")
+	parts[i] = seg
+	return strings.Join(parts, ".")
+}
+
+// hgFetchJWKS returns the keys kit currently publishes.
+func hgFetchJWKS(t testing.TB, kit *middlewaretest.Issuer) []map[string]any {
+	t.Helper()
+	resp, err := kit.Client().Get(kit.JWKSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	return set.Keys
+}
+
+func hgMerge(a, b map[string]any) map[string]any {
+	m := map[string]any{}
+	for k, v := range a {
+		m[k] = v
+	}
+	for k, v := range b {
+		m[k] = v
+	}
+	return m
+}
+
+// hgHeld is a fixture whose issuer's JWKS holds keys the tests have the
+// private half of (see hgKeys), so that a test can make a genuine signature
+// with an issuer key and change only the algorithm or the encoding.
+var hgHeld = sync.OnceValue(func() *hgFixture {
+	k := hgKeys()
+	kit := middlewaretest.NewIssuer()
+	kit.SetJWKS(hgJwks(
+		hgJwk(k.rsa, "rsa-rs256", "RS256"),
+		hgJwk(k.rsa, "rsa-ps256", "PS256"),
+		hgJwk(k.rsa, "rsa-noalg", ""),
+		hgJwk(k.ec, "ec-es256", "ES256"),
+		hgJwk(k.ec, "ec-es384-on-p256", "ES384"),
+		hgJwk(k.ec384, "ec384-noalg", ""),
+		hgJwk(k.rsa, "rsa-as-es256", "ES256"),
+		hgJwk(k.ec, "ec-as-rs256", "RS256"),
+		hgJwk(k.ed, "ed-eddsa", "EdDSA"),
+		hgJwk(k.ed, "ed-as-es256", "ES256"),
+		hgJwk(k.rsaWeak, "rsa-weak", "RS256"),
+		// Two keys sharing a kid: neither is ever used.
+		hgJwk(k.rsa, "dup", "RS256"),
+		hgJwk(k.rsa2, "dup", "RS256"),
+		// Not signature keys.
+		hgWithUse(hgJwk(k.ec2, "ec-enc", "ES256"), "enc"),
+	))
+	return hgStartFixture(kit)
+})
+
+func hgWithUse(m map[string]any, use string) map[string]any {
+	m["use"] = use
+	return m
+}
+
+// token signs valid claims of the fixture's issuer with key under alg,
+// naming kid.
+func (f *hgFixture) token(t testing.TB, alg, kid string, key any) string {
+	t.Helper()
+	return hgSignRaw(t, alg, key, hgMustJSON(map[string]any{"alg": alg, "kid": kid, "typ": "at+jwt"}),
+		hgMustJSON(hgValidClaims(f.kit.URL)))
+}
+
+// hgConcurrently runs f(i) for i in [0, n) on n goroutines released at
+// once, and waits for them.
+func hgConcurrently(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			f(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+// hgTokenFor returns a well-formed token of issuer iss with a filler
+// signature: enough to be routed to the issuer's keys.
+func hgTokenFor(iss string) string {
+	return hgCraft(`{"alg":"RS256","kid":"k","typ":"at+jwt"}`, hgMustJSON(hgValidClaims(iss)), make([]byte, 256))
+}
+
+// hgPayload returns the JSON of valid claims of iss with extra raw members
+// appended, after the valid ones.
+func hgPayload(iss string, members ...string) string {
+	s := hgMustJSON(hgValidClaims(iss))
+	if len(members) == 0 {
+		return s
+	}
+	return s[:len(s)-1] + "," + strings.Join(members, ",") + "}"
 }

@@ -17,12 +17,6 @@ import (
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
 
-// hgTokenFor returns a well-formed token of issuer iss with a filler
-// signature: enough to be routed to the issuer's keys.
-func hgTokenFor(iss string) string {
-	return hgCraft(`{"alg":"RS256","kid":"k","typ":"at+jwt"}`, hgMustJSON(hgValidClaims(iss)), make([]byte, 256))
-}
-
 // hgNeverReady asserts that h has no keys after its first fetch attempt:
 // a request waits for the attempt in flight (KeyWait is long) and gets 503.
 func hgNeverReady(t *testing.T, h *hgHarness, iss string) {
@@ -163,7 +157,7 @@ func TestHardeningIssuerSlow(t *testing.T) {
 
 			start := time.Now()
 			_, err := h.v.ValidateToken(context.Background(), tok)
-			e := hgCheckError(t, err, middleware.ErrKeysUnavailable)
+			e := hgWant(t, err, middleware.ErrKeysUnavailable)
 			if d := time.Since(start); d > keyWait+time.Second {
 				t.Errorf("request waited %v, KeyWait is %v", d, keyWait)
 			}
@@ -181,7 +175,7 @@ func TestHardeningIssuerSlow(t *testing.T) {
 			defer cancel()
 			start = time.Now()
 			_, err = long.v.ValidateToken(ctx, tok)
-			hgCheckError(t, err, middleware.ErrKeysUnavailable)
+			hgWant(t, err, middleware.ErrKeysUnavailable)
 			if d := time.Since(start); d > 100*time.Millisecond+time.Second {
 				t.Errorf("request waited %v past its context", d)
 			}
@@ -192,39 +186,6 @@ func TestHardeningIssuerSlow(t *testing.T) {
 			h.waitReady(t)
 			h.accept(t, tok)
 		})
-	}
-}
-
-// TestHardeningIssuerOutage: once keys were obtained, they keep serving
-// through an issuer outage, including after failed refreshes.
-func TestHardeningIssuerOutage(t *testing.T) {
-	t.Parallel()
-	kit := middlewaretest.NewIssuer()
-	defer kit.Close()
-	h := hgNewHarness(t, kit, middleware.Config{MinRefreshInterval: 20 * time.Millisecond, KeyWait: time.Second})
-	h.waitReady(t)
-	tok := kit.Token(middlewaretest.Spec{})
-	h.accept(t, tok)
-	for _, outage := range []func(){
-		func() { kit.SetStatus(http.StatusInternalServerError) },
-		func() { kit.SetStatus(0); kit.SetJWKS([]byte(`<html>maintenance</html>`)) },
-		func() { kit.SetJWKS([]byte(`{"error":"maintenance"}`)) },
-	} {
-		outage()
-		before := kit.JWKSRequests() + kit.DiscoveryRequests()
-		// Unknown kids ask for refreshes, which fail: 503, since the kid
-		// may be a key just published.
-		if !hgPoll(5*time.Second, func() bool {
-			h.refuse(t, kit.Sign(map[string]any{"kid": "new-kid", "typ": "at+jwt"}, hgValidClaims(kit.URL)), middleware.ErrKeysUnavailable)
-			return kit.JWKSRequests()+kit.DiscoveryRequests() > before
-		}) {
-			t.Fatal("no refresh attempted during the outage")
-		}
-		h.accept(t, tok)
-		h.accept(t, kit.Token(middlewaretest.Spec{Alg: "ES256"}))
-		if err := h.v.Ready(); err != nil {
-			t.Errorf("Ready() = %v during an outage after keys were obtained", err)
-		}
 	}
 }
 
@@ -363,70 +324,5 @@ func TestHardeningDiscoveryDocument(t *testing.T) {
 				t.Errorf("JWKS fetched %d times from a refused discovery document", n)
 			}
 		})
-	}
-}
-
-// TestHardeningHostileJWKS: keys a JWK Set must not contribute: symmetric
-// ("oct") keys, keys whose "alg" contradicts their type, keys for
-// encryption, and private key material, which is only ever read as the
-// public key it belongs to. The set's good keys keep working.
-func TestHardeningHostileJWKS(t *testing.T) {
-	t.Parallel()
-	k := hgKeys()
-	kit := middlewaretest.NewIssuer()
-	defer kit.Close()
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	private := hgJwk(k.rsa2, "rsa-private", "RS256")
-	private["d"] = hgB64(k.rsa2.D.Bytes())
-	private["p"] = hgB64(k.rsa2.Primes[0].Bytes())
-	private["q"] = hgB64(k.rsa2.Primes[1].Bytes())
-	private["dp"] = hgB64(k.rsa2.Precomputed.Dp.Bytes())
-	private["dq"] = hgB64(k.rsa2.Precomputed.Dq.Bytes())
-	private["qi"] = hgB64(k.rsa2.Precomputed.Qinv.Bytes())
-	ecPrivate := hgJwk(k.ec2, "ec-private", "ES256")
-	ecD, err := k.ec2.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecPrivate["d"] = hgB64(ecD)
-	kit.SetJWKS(hgJwks(
-		map[string]any{"kty": "oct", "kid": "hmac", "alg": "HS256", "use": "sig", "k": hgB64(secret)},
-		map[string]any{"kty": "oct", "kid": "hmac-noalg", "k": hgB64(secret)},
-		hgJwk(k.rsa, "good", "RS256"),
-		private,
-		ecPrivate,
-		map[string]any{"kty": "RSA", "kid": "rsa-garbage", "n": "!!", "e": "AQAB"},
-		map[string]any{"kty": "EC", "kid": "ec-off-curve", "crv": "P-256", "x": hgB64(make([]byte, 32)), "y": hgB64(make([]byte, 32))},
-		map[string]any{"kty": "XYZ", "kid": "unknown-kty"},
-	))
-	// Unknown kids cause a fetch at once, which confirms they are unknown.
-	h := hgNewHarness(t, kit, middleware.Config{MinRefreshInterval: time.Millisecond})
-	h.waitReady(t)
-	claims := hgValidClaims(kit.URL)
-	h.accept(t, kit.SignWith(k.rsa, map[string]any{"alg": "RS256", "kid": "good"}, claims))
-	// Symmetric keys: HS* is not an allowed algorithm, and the key is
-	// not loaded at all.
-	for _, kid := range []string{"hmac", "hmac-noalg"} {
-		for _, alg := range []string{"HS256", "HS512"} {
-			h.refuse(t, kit.SignWith(secret, map[string]any{"alg": alg, "kid": kid}, claims), middleware.ErrUnsupportedAlgorithm)
-		}
-		h.refuse(t, kit.SignWith(k.rsa, map[string]any{"alg": "RS256", "kid": kid}, claims), middleware.ErrUnknownKey)
-	}
-	// Private material: the public half verifies as usual; the private
-	// numbers are no HMAC secret.
-	h.accept(t, kit.SignWith(k.rsa2, map[string]any{"alg": "RS256", "kid": "rsa-private"}, claims))
-	h.accept(t, kit.SignWith(k.ec2, map[string]any{"alg": "ES256", "kid": "ec-private"}, claims))
-	for _, kid := range []string{"rsa-private", "ec-private"} {
-		var d []byte
-		if kid == "rsa-private" {
-			d = k.rsa2.D.Bytes()
-		} else {
-			d = ecD
-		}
-		h.refuse(t, kit.SignWith(d, map[string]any{"alg": "HS256", "kid": kid}, claims), middleware.ErrUnsupportedAlgorithm)
-	}
-	// Invalid keys are skipped, not fatal to the set.
-	for _, kid := range []string{"rsa-garbage", "ec-off-curve", "unknown-kty"} {
-		h.refuse(t, kit.SignWith(k.rsa, map[string]any{"alg": "RS256", "kid": kid}, claims), middleware.ErrUnknownKey)
 	}
 }

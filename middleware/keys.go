@@ -383,6 +383,11 @@ func (ik *issuerKeys) await(ctx context.Context, anyFetch bool) (*keySet, error)
 		ik.mu.Unlock()
 		return nil, unavailable(wait, ErrStopped)
 	}
+	if set := ik.set.Load(); anyFetch && set != nil {
+		// The first keys came since the caller looked: no fetch needed.
+		ik.mu.Unlock()
+		return set, nil
+	}
 	r := ik.inflight
 	if !anyFetch || r == nil {
 		if ik.next == nil {

@@ -11,21 +11,19 @@ import (
 	"github.com/bearerguard/bearerguard/claims"
 	"github.com/bearerguard/bearerguard/internal/jsonscan"
 	"github.com/bearerguard/bearerguard/scopes"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // payload is the token's claim set, decoded once by decode (each claim
-// through its entry of payloadClaims) into typed fields. It implements
-// jwt.Claims so golang-jwt's Validator checks exp, nbf and iat.
+// through its entry of payloadClaims) into typed fields.
 type payload struct {
 	Iss   string
 	Sub   string
 	Aud   stringList
-	Exp   *jwt.NumericDate
-	Nbf   *jwt.NumericDate
-	Iat   *jwt.NumericDate
+	Exp   numericDate
+	Nbf   numericDate
+	Iat   numericDate
 	Jti   string
-	Scope *string
+	Scope optionalString
 	Scp   stringList
 
 	scpString bool // "scp" was a JSON string, not an array
@@ -60,11 +58,11 @@ var payloadClaims = [...]struct {
 	{"iss", into(func(p *payload) *string { return &p.Iss }, readString)},
 	{"sub", into(func(p *payload) *string { return &p.Sub }, readString)},
 	{"aud", into(func(p *payload) *stringList { return &p.Aud }, readList)},
-	{"exp", into(func(p *payload) **jwt.NumericDate { return &p.Exp }, readDate)},
-	{"nbf", into(func(p *payload) **jwt.NumericDate { return &p.Nbf }, readDate)},
-	{"iat", into(func(p *payload) **jwt.NumericDate { return &p.Iat }, readDate)},
+	{"exp", into(func(p *payload) *numericDate { return &p.Exp }, readDate)},
+	{"nbf", into(func(p *payload) *numericDate { return &p.Nbf }, readDate)},
+	{"iat", into(func(p *payload) *numericDate { return &p.Iat }, readDate)},
 	{"jti", into(func(p *payload) *string { return &p.Jti }, readString)},
-	{"scope", into(func(p *payload) **string { return &p.Scope }, readOptionalString)},
+	{"scope", into(func(p *payload) *optionalString { return &p.Scope }, readOptionalString)},
 	{"scp", readScp},
 	{"client_id", into(func(p *payload) *string { return &p.ClientID }, readString)},
 	{"azp", into(func(p *payload) *string { return &p.Azp }, readString)},
@@ -162,17 +160,23 @@ func readString(dst *string, v []byte) error {
 	return nil
 }
 
-// readOptionalString is encoding/json into a *string: null sets nil.
-func readOptionalString(dst **string, v []byte) error {
+// optionalString is a string claim that may be absent or null.
+type optionalString struct {
+	s   string
+	set bool
+}
+
+// readOptionalString is encoding/json into a *string: null unsets it.
+func readOptionalString(dst *optionalString, v []byte) error {
 	switch v[0] {
 	case '"':
 		s, err := jsonscan.String(v)
 		if err != nil {
 			return err
 		}
-		*dst = &s
+		*dst = optionalString{s, true}
 	case 'n':
-		*dst = nil
+		*dst = optionalString{}
 	default:
 		return errClaimType
 	}
@@ -226,13 +230,20 @@ func readScp(p *payload, v []byte) error {
 	return readList(&p.Scp, v)
 }
 
+// numericDate is a NumericDate claim (RFC 7519 §2), absent if zero.
+type numericDate struct {
+	time.Time
+}
+
+// set reports whether the claim is present.
+func (d numericDate) set() bool { return !d.IsZero() }
+
 // readDate reads a NumericDate (RFC 7519 §2): a JSON number of a time
-// between the years 1 and 9999, converted as jwt.NumericDate does (to
-// jwt.TimePrecision, truncating); null sets nil.
-func readDate(dst **jwt.NumericDate, v []byte) error {
+// between the years 1 and 9999, truncated to the second; null unsets it.
+func readDate(dst *numericDate, v []byte) error {
 	switch c := v[0]; {
 	case c == 'n':
-		*dst = nil
+		*dst = numericDate{}
 		return nil
 	case c != '-' && (c < '0' || c > '9'):
 		return errNumericDate
@@ -242,7 +253,7 @@ func readDate(dst **jwt.NumericDate, v []byte) error {
 		return errNumericDate
 	}
 	round, frac := math.Modf(f)
-	*dst = jwt.NewNumericDate(time.Unix(int64(round), int64(frac*1e9)))
+	*dst = numericDate{time.Unix(int64(round), int64(frac*1e9)).Truncate(time.Second)}
 	return nil
 }
 
@@ -280,12 +291,21 @@ const (
 	maxNumericDate = 253402300799
 )
 
-func (p *payload) GetExpirationTime() (*jwt.NumericDate, error) { return p.Exp, nil }
-func (p *payload) GetNotBefore() (*jwt.NumericDate, error)      { return p.Nbf, nil }
-func (p *payload) GetIssuedAt() (*jwt.NumericDate, error)       { return p.Iat, nil }
-func (p *payload) GetIssuer() (string, error)                   { return p.Iss, nil }
-func (p *payload) GetSubject() (string, error)                  { return p.Sub, nil }
-func (p *payload) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings(p.Aud), nil }
+// checkTimes checks exp (required), iat and nbf at now with leeway of
+// clock skew (RFC 7519 §4.1.4-§4.1.6): a token is valid while now is
+// before exp+leeway, and from nbf-leeway and iat-leeway on.
+func (p *payload) checkTimes(now time.Time, leeway time.Duration) error {
+	if !p.Exp.set() || !now.Before(p.Exp.Add(leeway)) {
+		return invalidToken(ErrTokenExpired, nil)
+	}
+	if p.Iat.set() && now.Add(leeway).Before(p.Iat.Time) {
+		return invalidToken(ErrTokenNotYetValid, nil)
+	}
+	if p.Nbf.set() && now.Add(leeway).Before(p.Nbf.Time) {
+		return invalidToken(ErrTokenNotYetValid, nil)
+	}
+	return nil
+}
 
 func (p *payload) clientID() string {
 	switch {
@@ -349,22 +369,14 @@ func (p *payload) claims(scopeClaims []string) (*claims.Claims, error) {
 		ClientID: p.clientID(),
 		Payload:  p.raw,
 	}
-	if p.Exp != nil {
-		c.ExpiresAt = p.Exp.Time
-	}
-	if p.Nbf != nil {
-		c.NotBefore = p.Nbf.Time
-	}
-	if p.Iat != nil {
-		c.IssuedAt = p.Iat.Time
-	}
+	c.ExpiresAt, c.NotBefore, c.IssuedAt = p.Exp.Time, p.Nbf.Time, p.Iat.Time
 	c.Machine = p.machine(c.ClientID)
 	var generic map[string]any
 	for _, name := range scopeClaims {
 		switch name {
 		case "scope":
-			if p.Scope != nil {
-				c.Scopes = appendScopes(c.Scopes, scopes.Parse(*p.Scope))
+			if p.Scope.set {
+				c.Scopes = appendScopes(c.Scopes, scopes.Parse(p.Scope.s))
 			}
 		case "scp":
 			c.Scopes = appendScopes(c.Scopes, scpScopes(p.Scp, p.scpString))

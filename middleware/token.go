@@ -56,14 +56,14 @@ var errSegment = errors.New("segment is not base64url without padding")
 // that a token with several faults reports the first. A payload of JSON
 // null leaves the claims without a raw payload, for checkHeader to refuse
 // once the algorithm is known to be allowed. Errors are *Error.
-func parseToken(raw string) (*jwsToken, error) {
+func parseToken(raw string, t *jwsToken) error {
 	if !compactJWS(raw) {
-		return nil, invalidToken(ErrMalformedToken, nil)
+		return invalidToken(ErrMalformedToken, nil)
 	}
 	i := strings.IndexByte(raw, '.')
 	j := i + 1 + strings.IndexByte(raw[i+1:], '.')
 	hseg, pseg, sseg := raw[:i], raw[i+1:j], raw[j+1:]
-	t := &jwsToken{signingInput: raw[:j]}
+	t.signingInput = raw[:j]
 
 	// The header and the signature are only read here: one buffer. The
 	// payload is kept by the claims: a buffer of its own.
@@ -71,30 +71,30 @@ func parseToken(raw string) (*jwsToken, error) {
 	buf := make([]byte, hlen+b64.DecodedLen(len(sseg)))
 	hb, err := decodeSegment(buf, hseg)
 	if err != nil {
-		return nil, invalidToken(ErrMalformedToken, err)
+		return invalidToken(ErrMalformedToken, err)
 	}
 	if err := t.header.decode(hb); err != nil {
-		return nil, invalidToken(ErrMalformedToken, err)
+		return invalidToken(ErrMalformedToken, err)
 	}
 	pb, err := decodeSegment(make([]byte, b64.DecodedLen(len(pseg))), pseg)
 	if err != nil {
-		return nil, invalidToken(ErrMalformedToken, err)
+		return invalidToken(ErrMalformedToken, err)
 	}
 	if !jsonscan.IsNull(pb) {
 		if err := t.claims.decode(pb); err != nil {
-			return nil, invalidToken(ErrMalformedToken, err)
+			return invalidToken(ErrMalformedToken, err)
 		}
 	}
 	if t.header.algOK {
 		t.method = jwt.GetSigningMethod(t.header.alg)
 	}
 	if t.method == nil {
-		return nil, invalidToken(ErrUnsupportedAlgorithm, jwt.ErrTokenUnverifiable)
+		return invalidToken(ErrUnsupportedAlgorithm, jwt.ErrTokenUnverifiable)
 	}
 	if t.signature, err = decodeSegment(buf[hlen:], sseg); err != nil {
-		return nil, invalidToken(ErrMalformedToken, err)
+		return invalidToken(ErrMalformedToken, err)
 	}
-	return t, nil
+	return nil
 }
 
 // decodeSegment decodes the base64url segment seg into buf, which must be

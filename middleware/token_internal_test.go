@@ -49,7 +49,7 @@ func TestParseTokenDuplicateNames(t *testing.T) {
 		"header custom member": {`{"alg":"RS256","x5t":"a","x5t":"b"}`, `{` + claims + `}`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseToken(rawToken(c.header, c.payload))
+			err := parseToken(rawToken(c.header, c.payload), new(jwsToken))
 			if !errors.Is(err, ErrMalformedToken) || !errors.Is(err, jsonscan.ErrDuplicateName) {
 				t.Fatalf("error %v, want %v", err, ErrMalformedToken)
 			}
@@ -57,10 +57,10 @@ func TestParseTokenDuplicateNames(t *testing.T) {
 	}
 	// Names that differ in case are different names; a registered claim
 	// name in another case is refused for that reason (errClaimNameCase).
-	if _, err := parseToken(rawToken(hdr, `{`+claims+`,"Roles":1,"roles":2}`)); err != nil {
+	if err := parseToken(rawToken(hdr, `{`+claims+`,"Roles":1,"roles":2}`), new(jwsToken)); err != nil {
 		t.Errorf("custom names in two cases: %v", err)
 	}
-	if _, err := parseToken(rawToken(`{"alg":"RS256","ALG":"none","Kid":1}`, `{`+claims+`}`)); err != nil {
+	if err := parseToken(rawToken(`{"alg":"RS256","ALG":"none","Kid":1}`, `{`+claims+`}`), new(jwsToken)); err != nil {
 		t.Errorf("header names in two cases: %v", err)
 	}
 }
@@ -87,7 +87,8 @@ func TestParseTokenOrder(t *testing.T) {
 		{"alg not a string", e(`{"alg":["RS256"]}`) + "." + e(`{}`) + "." + e("sig"), ErrUnsupportedAlgorithm},
 		{"signature not base64url", good + "c2lnx", ErrMalformedToken},
 	} {
-		tok, err := parseToken(c.token)
+		tok := new(jwsToken)
+		err := parseToken(c.token, tok)
 		if c.want == nil {
 			if err != nil {
 				t.Errorf("%s: %v", c.name, err)
@@ -274,6 +275,18 @@ func FuzzPayloadDecoding(f *testing.F) {
 					t.Fatalf("%q: %s %q, encoding/json %q", b, field.Name, g, w.Interface())
 				}
 				continue
+			case numericDate:
+				ref := w.Interface().(*jwt.NumericDate)
+				if (ref == nil) != !g.set() || ref != nil && !ref.Time.Equal(g.Time) {
+					t.Fatalf("%q: %s %v, encoding/json %v", b, field.Name, g, ref)
+				}
+				continue
+			case optionalString:
+				ref := w.Interface().(*string)
+				if (ref == nil) != !g.set || ref != nil && *ref != g.s {
+					t.Fatalf("%q: %s %+v, encoding/json %v", b, field.Name, g, ref)
+				}
+				continue
 			}
 			if w.Type().ConvertibleTo(field.Type) {
 				w = w.Convert(field.Type)
@@ -298,7 +311,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.Run("part=token", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := parseToken(token); err != nil {
+			if err := parseToken(token, new(jwsToken)); err != nil {
 				b.Fatal(err)
 			}
 		}

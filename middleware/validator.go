@@ -22,7 +22,6 @@ type Validator struct {
 	algs    map[string]bool
 	issuers map[string]*issuerKeys
 	order   []*issuerKeys
-	times   *jwt.Validator // exp, nbf and iat
 	cache   *tokenCache[cachedToken]
 
 	stopped  <-chan struct{} // the context of New is done
@@ -54,12 +53,6 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		issuers:  make(map[string]*issuerKeys, 1+len(cfg.ExtraIssuers)),
 		stopped:  ctx.Done(),
 		anyReady: make(chan struct{}),
-		times: jwt.NewValidator(
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithLeeway(cfg.leeway()),
-			jwt.WithTimeFunc(cfg.now),
-		),
 	}
 	if n := cfg.tokenCacheSize(); n > 0 {
 		v.cache = newTokenCache[cachedToken](n, MaxTokenCacheBytes)
@@ -144,8 +137,8 @@ func (v *Validator) ValidateToken(ctx context.Context, token string) (*claims.Cl
 		}
 		return v.hook(ctx, c)
 	}
-	t, err := parseToken(token)
-	if err != nil {
+	var t jwsToken
+	if err := parseToken(token, &t); err != nil {
 		return nil, err
 	}
 	if err := t.checkHeader(v.algs); err != nil {
@@ -154,26 +147,28 @@ func (v *Validator) ValidateToken(ctx context.Context, token string) (*claims.Cl
 	if err := t.checkType(v.cfg.RequireAccessTokenType); err != nil {
 		return nil, err
 	}
-	ik, err := v.issuer(t)
+	ik, err := v.issuer(&t)
 	if err != nil {
 		return nil, err
 	}
-	key, err := verifySignature(ctx, ik, t)
+	key, err := verifySignature(ctx, ik, &t)
 	if err != nil {
 		return nil, err
 	}
-	if err := v.times.Validate(&t.claims); err != nil {
-		return nil, timeError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
-	}
-	if err := checkBinding(t); err != nil {
+	if err := t.claims.checkTimes(v.cfg.now(), v.cfg.leeway()); err != nil {
 		return nil, err
 	}
-	c, err := v.checkClaims(t)
+	if err := checkBinding(&t); err != nil {
+		return nil, err
+	}
+	c, err := v.checkClaims(&t)
 	if err != nil {
 		return nil, err
 	}
-	v.remember(token, cachedToken{claims: c, key: key, keys: ik})
-	return v.hook(ctx, copyClaims(c))
+	if v.remember(token, cachedToken{claims: c, key: key, keys: ik}) {
+		c = copyClaims(c) // the cache keeps the verified claims
+	}
+	return v.hook(ctx, c)
 }
 
 // issuer routes a token to its issuer's keys by its "iss" claim.
@@ -249,10 +244,11 @@ func (v *Validator) cached(token string) (*claims.Claims, bool, error) {
 	return copyClaims(ct.claims), true, nil
 }
 
-// remember caches a verified token until its exp, at most MaxTokenCacheTTL.
-func (v *Validator) remember(token string, ct cachedToken) {
+// remember caches a verified token until its exp, at most
+// MaxTokenCacheTTL. It reports whether the cache may now hold ct.
+func (v *Validator) remember(token string, ct cachedToken) bool {
 	if v.cache == nil {
-		return
+		return false
 	}
 	now := v.cfg.now()
 	expires := now.Add(MaxTokenCacheTTL)
@@ -260,15 +256,33 @@ func (v *Validator) remember(token string, ct cachedToken) {
 		expires = ct.claims.ExpiresAt
 	}
 	v.cache.put(token, ct, entrySize(token, len(ct.claims.Payload)), expires, now)
+	return true
 }
 
-// copyClaims returns a copy of c that shares nothing a handler may change.
+// copyClaims returns a copy of c that shares nothing a handler may change:
+// the lists share one new array, each capped so that an append to one
+// cannot write into the other.
 func copyClaims(c *claims.Claims) *claims.Claims {
 	cp := *c
-	cp.Audience = append([]string(nil), c.Audience...)
-	cp.Scopes = append([]string(nil), c.Scopes...)
-	cp.Payload = append([]byte(nil), c.Payload...)
+	na, ns := len(c.Audience), len(c.Scopes)
+	if na+ns > 0 {
+		lists := make([]string, na+ns)
+		copy(lists, c.Audience)
+		copy(lists[na:], c.Scopes)
+		cp.Audience, cp.Scopes = nilIfEmpty(lists[:na:na]), nilIfEmpty(lists[na:])
+	}
+	if c.Payload != nil {
+		cp.Payload = make([]byte, len(c.Payload))
+		copy(cp.Payload, c.Payload)
+	}
 	return &cp
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 // hook runs Config.Validate, on every request, cached token or not.
@@ -296,18 +310,6 @@ func (v *Validator) checkTimes(c *claims.Claims) error {
 		return invalidToken(ErrTokenNotYetValid, nil)
 	}
 	return nil
-}
-
-// timeError turns an error of golang-jwt's Validator (exp, nbf, iat) into
-// an *Error.
-func timeError(err error) *Error {
-	switch {
-	case errors.Is(err, jwt.ErrTokenExpired), errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return invalidToken(ErrTokenExpired, err)
-	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return invalidToken(ErrTokenNotYetValid, err)
-	}
-	return invalidToken(ErrMalformedToken, err)
 }
 
 // requestError returns err as an *Error: every error of the token path

@@ -85,8 +85,8 @@ func (g *Guard) middleware(p middleware.Policy) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
 			cl, err := g.v.Check(r, p)
-			var e *middleware.Error
-			if errors.As(err, &e) {
+			if err != nil {
+				e, _ := errors.AsType[*middleware.Error](err) // Check's errors are all *Error
 				g.v.SetHeaders(c.Response().Header(), e)
 				return echo.NewHTTPError(e.Status, e.Body()).SetInternal(e)
 			}

@@ -83,8 +83,8 @@ func (g *Guard) RequireScope(alternatives ...string) gin.HandlerFunc {
 func (g *Guard) handler(p middleware.Policy) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		cl, err := g.v.Check(c.Request, p)
-		var e *middleware.Error
-		if errors.As(err, &e) {
+		if err != nil {
+			e, _ := errors.AsType[*middleware.Error](err) // Check's errors are all *Error
 			g.v.SetHeaders(c.Writer.Header(), e)
 			_ = c.Error(e)
 			c.AbortWithStatusJSON(e.Status, e.Body())

@@ -27,10 +27,10 @@
 // claim names: "ISS" or "Scope" are refused, never read as "iss" or
 // "scope"), signed with an allowlisted asymmetric algorithm (RFC 7518 §3,
 // RFC 8037) by a key whose type fits the algorithm. Signatures are checked
-// by golang-jwt's signing methods, exp, nbf and iat by golang-jwt's
-// Validator. Duplicate member names in the header or the claims refuse the
-// token (RFC 7515 §4, RFC 7519 §4). "crit" extensions are refused (RFC 7515 §4.1.11); "jku",
-// "x5u", "jwk" and "x5c" headers are ignored (RFC 8725 §3.10). "exp" is
+// by golang-jwt's signing methods. Duplicate member names in the header or
+// the claims refuse the token (RFC 7515 §4, RFC 7519 §4). "crit"
+// extensions are refused (RFC 7515 §4.1.11); "jku", "x5u", "jwk" and "x5c"
+// headers are ignored (RFC 8725 §3.10). "exp" is
 // required; "nbf" and "iat" may not be in the future, with Config.Leeway of
 // tolerance (RFC 7519 §4.1). "iss" must equal a trusted issuer and one
 // "aud" value must be a configured audience (RFC 9068 §4).

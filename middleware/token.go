@@ -20,7 +20,8 @@ import (
 // RFC 7519 §4): a reader that keeps the first value and one that keeps the
 // last would otherwise disagree on what the token says. Member names
 // compare exactly (names are case-sensitive). Signatures are checked by
-// golang-jwt's signing methods, exp, nbf and iat by golang-jwt's Validator.
+// golang-jwt's signing methods (validator.go), exp, nbf and iat by the
+// payload (payload.go).
 
 // jwsToken is a compact JWS, decoded but not verified.
 type jwsToken struct {

@@ -158,8 +158,7 @@ type issuerKeys struct {
 	cfg        *Config
 	client     *http.Client
 	set        atomic.Pointer[keySet] // nil until keys are first obtained
-	ready      chan struct{}          // closed when keys are first obtained
-	onReady    func()                 // called once, when keys are first obtained
+	onReady    func()                 // called when keys are first obtained
 	onStop     func()                 // called when the refresh goroutine ends
 	wake       chan struct{}          // tells the refresh goroutine a fetch is asked for
 
@@ -184,7 +183,6 @@ func newIssuerKeys(cfg *Config, client *http.Client, is Issuer) *issuerKeys {
 		jwksURL:    is.JWKSURL, // empty: discover on the first fetch
 		cfg:        cfg,
 		client:     client,
-		ready:      make(chan struct{}),
 		wake:       make(chan struct{}, 1),
 	}
 }
@@ -253,6 +251,7 @@ func (ik *issuerKeys) fetch(ctx context.Context) {
 
 	ik.mu.Lock()
 	end := time.Now()
+	prev := ik.set.Load()
 	if err != nil {
 		ik.failures++
 		ik.lastErr = err
@@ -262,18 +261,14 @@ func (ik *issuerKeys) fetch(ctx context.Context) {
 		ik.failures = 0
 		ik.lastErr = nil
 		ik.nextRefresh = end.Add(ik.cfg.refreshInterval())
-		ik.set.Store(newKeySet(keys, ik.set.Load()))
+		ik.set.Store(newKeySet(keys, prev))
 	}
 	r.err = err
 	close(r.done)
 	ik.inflight = nil
-	first := err == nil && !isClosed(ik.ready)
-	if first {
-		close(ik.ready)
-	}
 	ik.mu.Unlock()
 
-	if first && ik.onReady != nil {
+	if err == nil && prev == nil && ik.onReady != nil {
 		ik.onReady()
 	}
 }
@@ -290,15 +285,6 @@ func (ik *issuerKeys) stop() {
 	ik.mu.Unlock()
 	if ik.onStop != nil {
 		ik.onStop()
-	}
-}
-
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
 	}
 }
 

@@ -168,18 +168,15 @@ type optionalString struct {
 
 // readOptionalString is encoding/json into a *string: null unsets it.
 func readOptionalString(dst *optionalString, v []byte) error {
-	switch v[0] {
-	case '"':
-		s, err := jsonscan.String(v)
-		if err != nil {
-			return err
-		}
-		*dst = optionalString{s, true}
-	case 'n':
+	if v[0] == 'n' {
 		*dst = optionalString{}
-	default:
-		return errClaimType
+		return nil
 	}
+	var s string
+	if err := readString(&s, v); err != nil {
+		return err
+	}
+	*dst = optionalString{s, true}
 	return nil
 }
 

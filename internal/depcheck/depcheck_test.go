@@ -159,3 +159,26 @@ func TestAdapters(t *testing.T) {
 		})
 	}
 }
+
+// TestModuleFreeOfMCP keeps the MCP SDK out of the root module's build
+// list, and so out of the go.sum of applications that use bearerguard
+// without MCP: it belongs to the adapters/mcpguard module only (STYLE.md,
+// "Dependencies that not every user wants").
+func TestModuleFreeOfMCP(t *testing.T) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to read the build list: %v", err)
+	}
+	cmd := exec.Command(goCmd, "list", "-m", "all")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -m all: %v\n%s", err, stderr.String())
+	}
+	for _, m := range strings.Split(string(out), "\n") {
+		if strings.Contains(m, "modelcontextprotocol") {
+			t.Errorf("the root module requires %s", m)
+		}
+	}
+}

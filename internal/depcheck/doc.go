@@ -6,7 +6,10 @@
 //     and middleware/middlewaretest does not import middleware;
 //   - each package under adapters/ imports at most one web framework and no
 //     other adapter, and is named after its directory, never echo, gin or
-//     middleware, so that applications need no import alias.
+//     middleware, so that applications need no import alias;
+//   - the root module does not require the MCP SDK, which only the
+//     adapters/mcpguard module (a module of its own) uses.
 //
-// The test reads the dependency graph with "go list -deps -json".
+// The tests read the dependency graph with "go list -deps -json" and the
+// build list with "go list -m all".
 package depcheck

@@ -78,7 +78,10 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	// goroutines end first.
 	ctx := t.Context()
 	cases := Cases(iss) // before the validator fetches the keys Cases may add
-	v := newValidator(t, ctx, iss)
+	// A fetch for an unknown kid may take a while on a loaded machine:
+	// wait for it, so that the answer is the 401 the case expects and not
+	// the 503 of a fetch not done within KeyWait.
+	v := newValidator(t, ctx, iss, 10*time.Second)
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := v.WaitReady(wait); err != nil {
@@ -91,22 +94,23 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	t.Run("socket", func(t *testing.T) { RunURL(t, srv.URL, cases) })
 
 	t.Run("issuer down", func(t *testing.T) {
-		RunHandler(t, build(newValidator(t, ctx, down)), unavailableCases(down, iss))
+		RunHandler(t, build(newValidator(t, ctx, down, 200*time.Millisecond)), unavailableCases(down, iss))
 	})
 	t.Run("broken JWKS", func(t *testing.T) {
-		RunHandler(t, build(newValidator(t, ctx, broken)), unavailableCases(broken, iss))
+		RunHandler(t, build(newValidator(t, ctx, broken, 200*time.Millisecond)), unavailableCases(broken, iss))
 	})
 }
 
-// newValidator returns a validator for iss with the defaults Cases expects
-// and short waits, so that the 503 answers come at once.
-func newValidator(t *testing.T, ctx context.Context, iss *middlewaretest.Issuer) *middleware.Validator {
+// newValidator returns a validator for iss with the defaults Cases expects,
+// a short MinRefreshInterval and the given KeyWait (short where 503 answers
+// should come at once).
+func newValidator(t *testing.T, ctx context.Context, iss *middlewaretest.Issuer, keyWait time.Duration) *middleware.Validator {
 	t.Helper()
 	v, err := middleware.New(ctx, middleware.Config{
 		Issuer:             iss.URL,
 		Audiences:          []string{Audience},
 		HTTPClient:         iss.Client(),
-		KeyWait:            200 * time.Millisecond,
+		KeyWait:            keyWait,
 		MinRefreshInterval: 100 * time.Millisecond,
 	})
 	if err != nil {

@@ -36,6 +36,13 @@ type Claims struct {
 	// Scopes are the scopes granted to the token, read from the claims the
 	// validator was configured with (by default "scope" and "scp").
 	Scopes []string
+	// ACR is the "acr" claim (OpenID Connect Core §2, RFC 9068 §2.2.1): the
+	// authentication context class the user's authentication satisfied;
+	// empty if absent.
+	ACR string
+	// AuthTime is the "auth_time" claim (OpenID Connect Core §2, RFC 9068
+	// §2.2.1): when the user last actively authenticated; zero if absent.
+	AuthTime time.Time
 	// Machine reports whether the token was issued to a client acting on its
 	// own behalf (client_credentials grant) rather than to a user: Auth0's
 	// "gty" is "client-credentials", Entra ID's "idtyp" is "app", or the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/scopes"
 )
 
 // Defaults and limits of [Config]. They are part of the documented behaviour.
@@ -91,6 +92,22 @@ type Config struct {
 	// Required, unless ClientIDs is set.
 	Audiences []string
 
+	// Resource is the resource identifier of this API (RFC 8707 §2, RFC
+	// 9728 §1.2), such as "https://api.example.com" or
+	// "https://api.example.com/mcp": the "resource" of its protected
+	// resource metadata ([Validator.ResourceMetadataHandler]). Optional.
+	// When set, it must be an https URL without fragment (http only on a
+	// loopback host) and one of Audiences, since it is what clients ask
+	// tokens for; and every WWW-Authenticate challenge then carries
+	// resource_metadata with the URL of the metadata (RFC 9728 §5.1).
+	// When empty, no metadata is served and challenges are as before.
+	Resource string
+
+	// ResourceMetadata holds the members of the protected resource metadata
+	// (RFC 9728 §2) that cannot be derived from the rest of this Config.
+	// Optional; used only with Resource.
+	ResourceMetadata ResourceMetadata
+
 	// ClientIDs, if set, restricts the clients whose tokens are accepted
 	// (the client id of [claims.Claims]). Optional. It is the audience
 	// check for issuers whose access tokens carry no "aud" claim, such as
@@ -120,6 +137,14 @@ type Config struct {
 	// Optional, default ["scope", "scp"]. Auth0 RBAC uses "permissions",
 	// Entra ID application roles "roles".
 	ScopeClaims []string
+
+	// ACRClaim is the claim a route's Policy.ACRValues are compared with
+	// (RFC 9470): a string, or an array of strings any element of which
+	// may match; a name that is not a top-level claim is read as a dotted
+	// path, as ScopeClaims. Optional, default "acr" (OpenID Connect Core
+	// §2, RFC 9068 §2.2.1). Entra ID puts authentication contexts in
+	// "acrs", an array.
+	ACRClaim string
 
 	// AllowQueryToken accepts a token in the "access_token" URI query
 	// parameter (RFC 6750 §2.3). Optional, default false: such tokens end up
@@ -200,6 +225,31 @@ type Config struct {
 	InsecureAllowHTTPIssuer bool
 }
 
+// ResourceMetadata are the optional members of the protected resource
+// metadata document (RFC 9728 §2) that bearerguard cannot derive. The
+// other members come from [Config]: "resource" from Resource,
+// "authorization_servers" from Issuer and ExtraIssuers,
+// "bearer_methods_supported" from AllowQueryToken and AllowFormToken.
+type ResourceMetadata struct {
+	// ScopesSupported is "scopes_supported": the scopes clients may
+	// request for this API. Optional; the member is omitted when empty
+	// (it is not collected from the routes). Each must be a valid scope
+	// token (RFC 6749 §3.3).
+	ScopesSupported []string
+	// ResourceName is "resource_name", a human-readable name of the API.
+	// Optional.
+	ResourceName string
+	// ResourceDocumentation is "resource_documentation", the URL of
+	// documentation for developers. Optional; an absolute http(s) URL.
+	ResourceDocumentation string
+	// ResourcePolicyURI is "resource_policy_uri", the URL of the policy on
+	// how client data is used. Optional; an absolute http(s) URL.
+	ResourcePolicyURI string
+	// ResourceTOSURI is "resource_tos_uri", the URL of the terms of
+	// service. Optional; an absolute http(s) URL.
+	ResourceTOSURI string
+}
+
 // Issuer is a further trusted issuer, see Config.ExtraIssuers.
 type Issuer struct {
 	// Issuer is the issuer identifier. Required.
@@ -239,6 +289,13 @@ func (c *Config) scopeClaims() []string {
 		return defaultScopeClaims
 	}
 	return c.ScopeClaims
+}
+
+func (c *Config) acrClaim() string {
+	if c.ACRClaim == "" {
+		return "acr"
+	}
+	return c.ACRClaim
 }
 
 func (c *Config) now() time.Time {
@@ -317,6 +374,9 @@ func (c *Config) check() (algs map[string]bool, err error) {
 	if contains(c.ScopeClaims, "") {
 		return nil, configError("empty scope claim name")
 	}
+	if err := c.checkResource(); err != nil {
+		return nil, err
+	}
 	list := c.Algorithms
 	if len(list) == 0 {
 		list = supportedAlgorithms[:]
@@ -329,6 +389,43 @@ func (c *Config) check() (algs map[string]bool, err error) {
 		algs[a] = true
 	}
 	return algs, nil
+}
+
+// checkResource checks Resource and ResourceMetadata (RFC 9728 §2, RFC
+// 8707 §2).
+func (c *Config) checkResource() error {
+	m := &c.ResourceMetadata
+	if c.Resource == "" {
+		if len(m.ScopesSupported) > 0 || m.ResourceName != "" || m.ResourceDocumentation != "" ||
+			m.ResourcePolicyURI != "" || m.ResourceTOSURI != "" {
+			return configError("ResourceMetadata is set without Resource")
+		}
+		return nil
+	}
+	if err := checkURL(c.Resource, false); err != nil {
+		return configError("Resource %q: %v", c.Resource, err)
+	}
+	if !contains(c.Audiences, c.Resource) {
+		return configError("Resource %q is not one of Audiences: tokens requested for it would be refused", c.Resource)
+	}
+	for _, s := range m.ScopesSupported {
+		if !scopes.Valid(s) {
+			return configError("ResourceMetadata.ScopesSupported: %q is not a scope token", s)
+		}
+	}
+	for name, raw := range map[string]string{
+		"ResourceDocumentation": m.ResourceDocumentation,
+		"ResourcePolicyURI":     m.ResourcePolicyURI,
+		"ResourceTOSURI":        m.ResourceTOSURI,
+	} {
+		if raw == "" {
+			continue
+		}
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return configError("ResourceMetadata.%s %q: must be an absolute http or https URL", name, raw)
+		}
+	}
+	return nil
 }
 
 // checkURL requires an absolute https URL without fragment, or http on a

@@ -42,6 +42,15 @@ func TestNewConfigErrors(t *testing.T) {
 		{"duplicate issuer", middleware.Config{Issuer: iss, Audiences: aud, ExtraIssuers: []middleware.Issuer{{Issuer: iss}}}},
 		{"duplicate extra issuers", middleware.Config{Issuer: iss, Audiences: aud, ExtraIssuers: []middleware.Issuer{{Issuer: "https://a.example.test"}, {Issuer: "https://a.example.test"}}}},
 		{"empty scope claim", middleware.Config{Issuer: iss, Audiences: aud, ScopeClaims: []string{"scope", ""}}},
+		{"Resource not an audience", middleware.Config{Issuer: iss, Audiences: aud, Resource: "https://other.example.test"}},
+		{"Resource without Audiences", middleware.Config{Issuer: iss, ClientIDs: []string{"c"}, Resource: hgAudience}},
+		{"Resource http not loopback", middleware.Config{Issuer: iss, Audiences: []string{"http://api.example.test"}, Resource: "http://api.example.test"}},
+		{"Resource not absolute", middleware.Config{Issuer: iss, Audiences: []string{"api"}, Resource: "api"}},
+		{"Resource with fragment", middleware.Config{Issuer: iss, Audiences: []string{hgAudience + "#x"}, Resource: hgAudience + "#x"}},
+		{"ResourceMetadata without Resource", middleware.Config{Issuer: iss, Audiences: aud, ResourceMetadata: middleware.ResourceMetadata{ResourceName: "API"}}},
+		{"invalid supported scope", middleware.Config{Issuer: iss, Audiences: aud, Resource: hgAudience, ResourceMetadata: middleware.ResourceMetadata{ScopesSupported: []string{`a"b`}}}},
+		{"relative documentation URL", middleware.Config{Issuer: iss, Audiences: aud, Resource: hgAudience, ResourceMetadata: middleware.ResourceMetadata{ResourceDocumentation: "/docs"}}},
+		{"javascript policy URL", middleware.Config{Issuer: iss, Audiences: aud, Resource: hgAudience, ResourceMetadata: middleware.ResourceMetadata{ResourcePolicyURI: "javascript:alert(1)"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -78,6 +87,9 @@ func TestNewConfigAccepted(t *testing.T) {
 		{"extra issuers", middleware.Config{ExtraIssuers: []middleware.Issuer{{Issuer: "https://a.example.test", JWKSURL: kit.JWKSURL()}}}},
 		{"issuer differing only by trailing slash", middleware.Config{ExtraIssuers: []middleware.Issuer{{Issuer: kit.URL + "/"}}}},
 		{"custom client", middleware.Config{HTTPClient: &http.Client{Timeout: time.Second}}},
+		{"Resource among Audiences", middleware.Config{Resource: "https://api.example.test/mcp", Audiences: []string{hgAudience, "https://api.example.test/mcp"}}},
+		{"loopback http Resource", middleware.Config{Resource: "http://localhost:8080", Audiences: []string{"http://localhost:8080"}}},
+		{"ACRClaim", middleware.Config{ACRClaim: "acrs"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hgNew(t, kit, tc.cfg)

@@ -51,6 +51,7 @@
 //	malformed request           400  Bearer error="invalid_request", error_description="..."
 //	invalid token               401  Bearer error="invalid_token", error_description="..."
 //	missing scope               403  Bearer error="insufficient_scope", error_description="...", scope="..."
+//	weak or old user login      401  Bearer error="insufficient_user_authentication", error_description="...", acr_values="...", max_age="N"
 //	issuer keys not obtained    503  Retry-After: N
 //
 // with a JSON body {"error": ..., "error_description": ...}. Every error is
@@ -60,11 +61,22 @@
 // The claims of an accepted token are in the request's context; see
 // package claims. Scope requirements follow package scopes.
 //
+// # Step-up and resource metadata
+//
+// A route may require how the user authenticated ([Policy] ACRValues and
+// MaxAge, through [Validator.Require]): "acr" and "auth_time" are checked
+// and a failing token gets the RFC 9470 §3 challenge. With Config.Resource
+// set, [Validator.ResourceMetadataHandler] serves the RFC 9728 §2
+// protected resource metadata at the §3.1 well-known path, and every
+// challenge carries its URL in resource_metadata (§5.1).
+//
 // # Reading the code
 //
 // A request moves down through the files, never back up:
 //
 //	http.go        Authenticate, RequireScope, Check: request in, answer out
+//	stepup.go      a route's step-up requirements (RFC 9470)
+//	metadata.go    protected resource metadata (RFC 9728)
 //	extract.go     the token from the request (RFC 6750 §2)
 //	validator.go   New and ValidateToken: the pipeline, one step per line:
 //	               parse, header rules, token type, issuer, key and

@@ -11,6 +11,10 @@ const (
 	CodeInvalidRequest    = "invalid_request"
 	CodeInvalidToken      = "invalid_token"
 	CodeInsufficientScope = "insufficient_scope"
+	// CodeInsufficientUserAuthentication is the RFC 9470 §3 error code: the
+	// user's authentication behind the token is not strong or recent
+	// enough for the route.
+	CodeInsufficientUserAuthentication = "insufficient_user_authentication"
 	// CodeUnavailable is not an RFC 6750 code: it is used in the JSON body of
 	// a 503 answer when the issuer's keys could not be obtained. No
 	// WWW-Authenticate error attribute is sent with it.
@@ -30,6 +34,11 @@ var (
 	// ErrInsufficientScope: the token lacks the scope the route requires
 	// (403 insufficient_scope).
 	ErrInsufficientScope = errors.New("bearerguard: insufficient scope")
+	// ErrInsufficientUserAuthentication: the token is valid, but how the
+	// user authenticated does not meet the route's requirements (RFC 9470
+	// §3: 401 insufficient_user_authentication, with acr_values and
+	// max_age).
+	ErrInsufficientUserAuthentication = errors.New("bearerguard: insufficient user authentication")
 	// ErrKeysUnavailable: the issuer's signing keys have not been obtained,
 	// so no token can be checked yet (503 with Retry-After).
 	ErrKeysUnavailable = errors.New("bearerguard: issuer keys unavailable")
@@ -94,6 +103,22 @@ var (
 	ErrClaimsRejected = errors.New("bearerguard: claims rejected")
 )
 
+// Causes of ErrInsufficientUserAuthentication (RFC 9470), for routes whose
+// [Policy] sets ACRValues or MaxAge.
+var (
+	// ErrACRNotAccepted: the token's authentication context class (the
+	// "acr" claim, or Config.ACRClaim) is absent or not one of the route's
+	// Policy.ACRValues.
+	ErrACRNotAccepted = errors.New("bearerguard: authentication context class not accepted")
+	// ErrAuthenticationTooOld: the token's "auth_time" is absent, or the
+	// user authenticated longer ago than the route's Policy.MaxAge.
+	ErrAuthenticationTooOld = errors.New("bearerguard: user authentication too old")
+	// ErrMachineToken: the token was issued to a client acting on its own
+	// behalf ([claims.Claims].Machine), and the route requires a user
+	// authentication.
+	ErrMachineToken = errors.New("bearerguard: machine token where a user authentication is required")
+)
+
 // Error is the error returned by a [Validator]. It carries the RFC 6750
 // fields of the answer and unwraps to a category sentinel (such as
 // [ErrInvalidToken]), a specific sentinel (such as [ErrTokenExpired]) and the
@@ -108,6 +133,15 @@ type Error struct {
 	Description string
 	// Scope is the scope attribute of an insufficient_scope challenge.
 	Scope string
+	// ACRValues is the acr_values attribute of an
+	// insufficient_user_authentication challenge (RFC 9470 §3): the route's
+	// acceptable authentication context classes, space-separated; empty if
+	// the route requires none.
+	ACRValues string
+	// MaxAge is the max_age attribute of an insufficient_user_authentication
+	// challenge (RFC 9470 §3), sent in whole seconds: the longest time since
+	// the user's authentication the route accepts; zero if it sets none.
+	MaxAge time.Duration
 	// RetryAfter is how long a client should wait before retrying, for
 	// [ErrKeysUnavailable]; it becomes the Retry-After header (whole seconds,
 	// at least 1).
@@ -139,26 +173,30 @@ func (e *Error) Unwrap() []error {
 
 // descriptions are the only texts sent to clients.
 var descriptions = map[error]string{
-	ErrNoToken:              "a bearer token is required",
-	ErrInvalidRequest:       "the request is malformed",
-	ErrMalformedHeader:      "malformed authorization header",
-	ErrMultipleHeaders:      "more than one authorization header",
-	ErrMultipleTokens:       "the token was sent more than once",
-	ErrTokenTooLarge:        "the token is too large",
-	ErrMalformedToken:       "the token is malformed",
-	ErrUnsupportedAlgorithm: "the token is signed with an unsupported algorithm",
-	ErrUnsupportedCritical:  "the token has an unsupported critical header",
-	ErrUnknownKey:           "the token is signed with an unknown key",
-	ErrInvalidSignature:     "the token signature is invalid",
-	ErrInvalidIssuer:        "the token issuer is not trusted",
-	ErrInvalidAudience:      "the token audience is not accepted",
-	ErrTokenExpired:         "the token has expired",
-	ErrTokenNotYetValid:     "the token is not valid yet",
-	ErrNotAccessToken:       "the token is not an access token",
-	ErrSenderConstrained:    "the token is bound to a key and cannot be used as a bearer token",
-	ErrClaimsRejected:       "the token claims are not accepted",
-	ErrInsufficientScope:    "the token lacks the required scope",
-	ErrKeysUnavailable:      "the issuer keys are temporarily unavailable",
+	ErrNoToken:                        "a bearer token is required",
+	ErrInvalidRequest:                 "the request is malformed",
+	ErrMalformedHeader:                "malformed authorization header",
+	ErrMultipleHeaders:                "more than one authorization header",
+	ErrMultipleTokens:                 "the token was sent more than once",
+	ErrTokenTooLarge:                  "the token is too large",
+	ErrMalformedToken:                 "the token is malformed",
+	ErrUnsupportedAlgorithm:           "the token is signed with an unsupported algorithm",
+	ErrUnsupportedCritical:            "the token has an unsupported critical header",
+	ErrUnknownKey:                     "the token is signed with an unknown key",
+	ErrInvalidSignature:               "the token signature is invalid",
+	ErrInvalidIssuer:                  "the token issuer is not trusted",
+	ErrInvalidAudience:                "the token audience is not accepted",
+	ErrTokenExpired:                   "the token has expired",
+	ErrTokenNotYetValid:               "the token is not valid yet",
+	ErrNotAccessToken:                 "the token is not an access token",
+	ErrSenderConstrained:              "the token is bound to a key and cannot be used as a bearer token",
+	ErrClaimsRejected:                 "the token claims are not accepted",
+	ErrInsufficientScope:              "the token lacks the required scope",
+	ErrInsufficientUserAuthentication: "a different user authentication is required",
+	ErrACRNotAccepted:                 "a stronger user authentication is required",
+	ErrAuthenticationTooOld:           "a more recent user authentication is required",
+	ErrMachineToken:                   "a user authentication is required",
+	ErrKeysUnavailable:                "the issuer keys are temporarily unavailable",
 }
 
 func newError(category, reason, cause error) *Error {
@@ -172,6 +210,8 @@ func newError(category, reason, cause error) *Error {
 		e.Status, e.Code = http.StatusUnauthorized, CodeInvalidToken
 	case ErrInsufficientScope:
 		e.Status, e.Code = http.StatusForbidden, CodeInsufficientScope
+	case ErrInsufficientUserAuthentication:
+		e.Status, e.Code = http.StatusUnauthorized, CodeInsufficientUserAuthentication
 	default:
 		e.Status, e.Code = http.StatusServiceUnavailable, CodeUnavailable
 	}
@@ -191,14 +231,15 @@ func invalidRequest(reason error) *Error { return newError(ErrInvalidRequest, re
 func invalidToken(reason, cause error) *Error { return newError(ErrInvalidToken, reason, cause) }
 
 // NewError returns an [Error] for the given category, one of [ErrNoToken],
-// [ErrInvalidRequest], [ErrInvalidToken], [ErrInsufficientScope] and
-// [ErrKeysUnavailable], with a description of the caller's choosing, which
+// [ErrInvalidRequest], [ErrInvalidToken], [ErrInsufficientScope],
+// [ErrInsufficientUserAuthentication] and [ErrKeysUnavailable], with a description of the caller's choosing, which
 // must not contain secrets or token content. Config.Validate hooks use it
 // to answer, for example, 403 insufficient_scope instead of the default 401.
 // An unknown category is treated as ErrInvalidToken.
 func NewError(category error, description string, cause error) *Error {
 	switch category {
-	case ErrNoToken, ErrInvalidRequest, ErrInvalidToken, ErrInsufficientScope, ErrKeysUnavailable:
+	case ErrNoToken, ErrInvalidRequest, ErrInvalidToken, ErrInsufficientScope,
+		ErrInsufficientUserAuthentication, ErrKeysUnavailable:
 	default:
 		category = ErrInvalidToken
 	}

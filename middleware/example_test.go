@@ -262,3 +262,82 @@ func ExampleConfig_scopeClaims() {
 	// [reports] <nil>
 	// test-client [reports] <nil>
 }
+
+// Ask for a stronger or fresher user authentication on sensitive routes
+// (RFC 9470): the client takes acr_values and max_age from the challenge
+// into its next authorization request.
+func ExampleValidator_Require() {
+	issuer := middlewaretest.NewIssuer()
+	defer issuer.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:    issuer.URL,
+		Audiences: []string{"https://api.example.test"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	if err := v.WaitReady(ctx); err != nil {
+		panic(err)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "transferred") })
+	// A multi-factor authentication within the last five minutes.
+	transfer := v.Require(middleware.Policy{
+		ACRValues: []string{"urn:example:mfa"},
+		MaxAge:    5 * time.Minute,
+	})(ok)
+
+	for _, c := range []map[string]any{
+		{"acr": "urn:example:pwd", "auth_time": time.Now().Unix()},
+		{"acr": "urn:example:mfa", "auth_time": time.Now().Add(-time.Hour).Unix()},
+		{"acr": "urn:example:mfa", "auth_time": time.Now().Add(-time.Minute).Unix()},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/transfers", nil)
+		r.Header.Set("Authorization", "Bearer "+issuer.Token(middlewaretest.Spec{Claims: c}))
+		w := httptest.NewRecorder()
+		transfer.ServeHTTP(w, r)
+		fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"), strings.TrimSpace(w.Body.String()))
+	}
+	// Output:
+	// 401 Bearer error="insufficient_user_authentication", error_description="a stronger user authentication is required", acr_values="urn:example:mfa", max_age="300" {"error":"insufficient_user_authentication","error_description":"a stronger user authentication is required"}
+	// 401 Bearer error="insufficient_user_authentication", error_description="a more recent user authentication is required", acr_values="urn:example:mfa", max_age="300" {"error":"insufficient_user_authentication","error_description":"a more recent user authentication is required"}
+	// 200  transferred
+}
+
+// Publish protected resource metadata (RFC 9728) so that clients, such as
+// MCP clients, discover the authorization server from the 401 challenge.
+func ExampleValidator_ResourceMetadataHandler() {
+	issuer := middlewaretest.NewIssuer()
+	defer issuer.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:    issuer.URL,
+		Audiences: []string{"https://api.example.test/mcp"},
+		Resource:  "https://api.example.test/mcp", // one of Audiences
+		ResourceMetadata: middleware.ResourceMetadata{
+			ScopesSupported: []string{"tools:read"},
+			ResourceName:    "Example MCP server",
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(v.ResourceMetadataPath(), v.ResourceMetadataHandler())
+	mux.Handle("/mcp", v.Authenticate(http.NotFoundHandler()))
+
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/mcp", nil))
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/.well-known/oauth-protected-resource/mcp", nil))
+	fmt.Println(w.Code, w.Header().Get("Content-Type"))
+	fmt.Println(strings.Replace(strings.TrimSpace(w.Body.String()), issuer.URL, "ISSUER", 1))
+	// Output:
+	// 401 Bearer resource_metadata="https://api.example.test/.well-known/oauth-protected-resource/mcp"
+	// 200 application/json
+	// {"resource":"https://api.example.test/mcp","authorization_servers":["ISSUER"],"scopes_supported":["tools:read"],"bearer_methods_supported":["header"],"resource_name":"Example MCP server"}
+}

@@ -39,13 +39,14 @@ import (
 // hgAudience is the audience of the tokens of every test issuer.
 const hgAudience = "https://api.example.test"
 
-// hgCategories are the five category sentinels; every refusal matches
+// hgCategories are the six category sentinels; every refusal matches
 // exactly one.
 var hgCategories = []error{
 	middleware.ErrNoToken,
 	middleware.ErrInvalidRequest,
 	middleware.ErrInvalidToken,
 	middleware.ErrInsufficientScope,
+	middleware.ErrInsufficientUserAuthentication,
 	middleware.ErrKeysUnavailable,
 }
 
@@ -73,6 +74,8 @@ func hgCategoryOf(want ...error) error {
 	switch want[0] {
 	case middleware.ErrMalformedHeader, middleware.ErrMultipleHeaders, middleware.ErrMultipleTokens:
 		return middleware.ErrInvalidRequest
+	case middleware.ErrACRNotAccepted, middleware.ErrAuthenticationTooOld, middleware.ErrMachineToken:
+		return middleware.ErrInsufficientUserAuthentication
 	}
 	return middleware.ErrInvalidToken
 }
@@ -80,7 +83,7 @@ func hgCategoryOf(want ...error) error {
 // hgStatusOf returns the RFC 6750 §3.1 status of a category.
 func hgStatusOf(category error) int {
 	switch category {
-	case middleware.ErrNoToken, middleware.ErrInvalidToken:
+	case middleware.ErrNoToken, middleware.ErrInvalidToken, middleware.ErrInsufficientUserAuthentication:
 		return http.StatusUnauthorized
 	case middleware.ErrInvalidRequest:
 		return http.StatusBadRequest
@@ -99,6 +102,8 @@ func hgCodeOf(category error) string {
 		return "invalid_token"
 	case middleware.ErrInsufficientScope:
 		return "insufficient_scope"
+	case middleware.ErrInsufficientUserAuthentication:
+		return "insufficient_user_authentication"
 	}
 	return ""
 }

@@ -44,6 +44,24 @@ func (v *Validator) RequireScope(alternatives ...string) func(http.Handler) http
 	}
 }
 
+// Require returns a middleware that lets a request through only if it
+// meets p: a valid access token (unless p.Optional and no token is sent),
+// p.Scopes, and the step-up requirements p.ACRValues and p.MaxAge (RFC
+// 9470):
+//
+//	v.Require(middleware.Policy{ACRValues: []string{"urn:example:mfa"}, MaxAge: 5 * time.Minute})
+//
+// It panics if p cannot be answered ([Policy.Validate]): that is a
+// programmer error, caught when routes are registered.
+func (v *Validator) Require(p Policy) func(http.Handler) http.Handler {
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
+	return func(next http.Handler) http.Handler {
+		return v.handler(next, p)
+	}
+}
+
 // Policy is what a route requires of a request. The zero Policy requires a
 // valid access token and no particular scope.
 type Policy struct {
@@ -52,6 +70,25 @@ type Policy struct {
 	// Optional lets requests that carry no token through, without claims.
 	// A request with an invalid token is still refused.
 	Optional bool
+	// ACRValues, if set, are the acceptable authentication context classes
+	// of the user's authentication (RFC 9470 §3): the token's "acr" claim
+	// (or the claim named by Config.ACRClaim) must be one of them, or the
+	// request is refused with 401 insufficient_user_authentication and an
+	// acr_values attribute listing them. Each must be a non-empty string
+	// of the RFC 6750 challenge character set without space (see
+	// [Policy.Validate]).
+	ACRValues []string
+	// MaxAge, if positive, is the longest time since the user's
+	// authentication that the route accepts (RFC 9470 §3): the token's
+	// "auth_time" must be at most MaxAge (plus Config.Leeway) ago, or the
+	// request is refused with 401 insufficient_user_authentication and a
+	// max_age attribute in whole seconds. A token without "auth_time" is
+	// refused. It may not be negative.
+	//
+	// With ACRValues or MaxAge set, tokens issued to a client on its own
+	// behalf ([claims.Claims].Machine) are refused the same way: the route
+	// requires a user.
+	MaxAge time.Duration
 }
 
 // ScopePolicy returns the Policy of [Validator.RequireScope]. It panics if
@@ -77,7 +114,8 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 
 // Check is the whole decision for one request under policy p: token
 // extraction (RFC 6750 §2), validation ([Validator.ValidateToken]) and the
-// policy's requirements. A request without token under an optional policy
+// policy's requirements: the user's authentication (RFC 9470, 401) before
+// the scopes (403). A request without token under an optional policy
 // yields nil claims and a nil error. Every error is an [*Error]; use
 // [errors.As] to get its status and challenge. Framework adapters and
 // custom integrations are built on it.
@@ -101,6 +139,9 @@ func (v *Validator) check(r *http.Request, p Policy) (*claims.Claims, *Error) {
 	c, err := v.ValidateToken(r.Context(), token)
 	if err != nil {
 		return nil, requestError(err)
+	}
+	if e := v.checkUserAuthentication(c, p); e != nil {
+		return nil, e
 	}
 	if p.Scopes != nil && !p.Scopes.Allows(c.Scopes) {
 		e := newError(ErrInsufficientScope, ErrInsufficientScope, nil)
@@ -150,7 +191,10 @@ func (v *Validator) SetHeaders(h http.Header, e *Error) {
 }
 
 // Challenge returns the WWW-Authenticate value for e (RFC 6750 §3), or ""
-// for a 503, which carries no challenge.
+// for a 503, which carries no challenge. An insufficient_user_authentication
+// challenge carries acr_values and max_age (RFC 9470 §3); with
+// Config.Resource set, every challenge carries resource_metadata (RFC 9728
+// §5.1), 403 insufficient_scope included.
 func (v *Validator) Challenge(e *Error) string {
 	if e.Status == http.StatusServiceUnavailable {
 		return ""
@@ -177,6 +221,15 @@ func (v *Validator) Challenge(e *Error) string {
 		if e.Scope != "" {
 			attr("scope", e.Scope)
 		}
+		if e.ACRValues != "" {
+			attr("acr_values", e.ACRValues)
+		}
+		if e.MaxAge > 0 {
+			attr("max_age", strconv.FormatInt(int64(e.MaxAge/time.Second), 10))
+		}
+	}
+	if v.meta.url != "" {
+		attr("resource_metadata", v.meta.url)
 	}
 	return b.String()
 }

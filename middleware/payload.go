@@ -16,15 +16,17 @@ import (
 // payload is the token's claim set, decoded once by decode (each claim
 // through its entry of payloadClaims) into typed fields.
 type payload struct {
-	Iss   string
-	Sub   string
-	Aud   stringList
-	Exp   numericDate
-	Nbf   numericDate
-	Iat   numericDate
-	Jti   string
-	Scope optionalString
-	Scp   stringList
+	Iss      string
+	Sub      string
+	Aud      stringList
+	Exp      numericDate
+	Nbf      numericDate
+	Iat      numericDate
+	Jti      string
+	Acr      string
+	AuthTime numericDate
+	Scope    optionalString
+	Scp      stringList
 
 	scpString bool // "scp" was a JSON string, not an array
 
@@ -62,6 +64,8 @@ var payloadClaims = [...]struct {
 	{"nbf", into(func(p *payload) *numericDate { return &p.Nbf }, readDate)},
 	{"iat", into(func(p *payload) *numericDate { return &p.Iat }, readDate)},
 	{"jti", into(func(p *payload) *string { return &p.Jti }, readString)},
+	{"acr", into(func(p *payload) *string { return &p.Acr }, readString)},
+	{"auth_time", into(func(p *payload) *numericDate { return &p.AuthTime }, readDate)},
 	{"scope", into(func(p *payload) *optionalString { return &p.Scope }, readOptionalString)},
 	{"scp", readScp},
 	{"client_id", into(func(p *payload) *string { return &p.ClientID }, readString)},
@@ -363,6 +367,8 @@ func (p *payload) claims(scopeClaims []string) (*claims.Claims, error) {
 		Subject:  p.Sub,
 		Audience: p.Aud,
 		ID:       p.Jti,
+		ACR:      p.Acr,
+		AuthTime: p.AuthTime.Time,
 		ClientID: p.clientID(),
 		Payload:  p.raw,
 	}

@@ -193,6 +193,8 @@ type refPayload struct {
 	Nbf      *jwt.NumericDate `json:"nbf"`
 	Iat      *jwt.NumericDate `json:"iat"`
 	Jti      string           `json:"jti"`
+	Acr      string           `json:"acr"`
+	AuthTime *jwt.NumericDate `json:"auth_time"`
 	Scope    *string          `json:"scope"`
 	Scp      refList          `json:"scp"`
 	ClientID string           `json:"client_id"`
@@ -240,6 +242,7 @@ func FuzzPayloadDecoding(f *testing.F) {
 		`{"sub":"\u00e9\ud800x","iss":"caf\u00e9","aud":[1],"exp":"1"}`, `{"Scope":"x"}`, `{"ſcope":"x"}`,
 		`{"exp":1e400}`, `{"exp":-62135596801}`, `{"scp":[["a"]]}`, `{"jti":{}}`, `{}`, `[]`, `null`, `{"x":[{"}":"]"}]}`,
 		`{"scp":"admin","scp":null}`, `{"cnf":{"jkt":"x","JKT":null}}`,
+		`{"acr":"urn:mfa","auth_time":1795470000}`, `{"acr":1}`, `{"auth_time":"1"}`, `{"ACR":"x"}`, `{"acr":null,"auth_time":null}`,
 	} {
 		f.Add([]byte(s))
 	}

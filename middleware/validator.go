@@ -23,6 +23,7 @@ type Validator struct {
 	issuers map[string]*issuerKeys
 	order   []*issuerKeys
 	cache   *tokenCache[cachedToken]
+	meta    resourceMeta // protected resource metadata, if Config.Resource is set
 
 	stopped  <-chan struct{} // the context of New is done
 	anyReady chan struct{}   // closed when the first issuer's keys are held
@@ -54,6 +55,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		stopped:  ctx.Done(),
 		anyReady: make(chan struct{}),
 	}
+	v.meta = newResourceMeta(&v.cfg)
 	if n := cfg.tokenCacheSize(); n > 0 {
 		v.cache = newTokenCache[cachedToken](n, MaxTokenCacheBytes)
 	}

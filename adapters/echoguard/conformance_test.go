@@ -3,6 +3,7 @@ package echoguard_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,6 +31,9 @@ func echoApp(v *middleware.Validator) http.Handler {
 		}
 		return c.JSON(http.StatusOK, echo.Map{"anonymous": true})
 	}, g.AuthenticateOptional())
+	e.GET("/stepup/mfa", done, g.Require(echoguard.Policy{ACRValues: []string{"urn:example:mfa"}}))
+	e.GET("/stepup/fresh", done, g.Require(echoguard.Policy{MaxAge: 5 * time.Minute}))
+	e.Any(conformance.MetadataPath, g.ResourceMetadata())
 	return e
 }
 

@@ -16,6 +16,10 @@ type Config = middleware.Config
 // Issuer is a further trusted issuer, see Config.ExtraIssuers.
 type Issuer = middleware.Issuer
 
+// Policy is what a route requires of a request, for [Guard.Require]; see
+// [middleware.Policy].
+type Policy = middleware.Policy
+
 // Error is the error behind every refusal: the Internal error of the
 // [*echo.HTTPError] the middleware returns. See [middleware.Error].
 type Error = middleware.Error
@@ -78,6 +82,31 @@ func (g *Guard) AuthenticateOptional() echo.MiddlewareFunc {
 // registered.
 func (g *Guard) RequireScope(alternatives ...string) echo.MiddlewareFunc {
 	return g.middleware(middleware.ScopePolicy(alternatives...))
+}
+
+// Require returns middleware that lets a request through only if it meets
+// p: a valid access token, p.Scopes, and the step-up requirements
+// p.ACRValues and p.MaxAge (RFC 9470), as [middleware.Validator.Require]:
+//
+//	g.Require(echoguard.Policy{ACRValues: []string{"urn:example:mfa"}, MaxAge: 5 * time.Minute})
+//
+// It panics if p cannot be answered ([middleware.Policy.Validate]): that is
+// a programmer error, caught when routes are registered.
+func (g *Guard) Require(p Policy) echo.MiddlewareFunc {
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
+	return g.middleware(p)
+}
+
+// ResourceMetadata returns a handler serving the protected resource
+// metadata of Config.Resource (RFC 9728), as
+// [middleware.Validator.ResourceMetadataHandler] (404 if Resource is not
+// set), to be mounted at its path:
+//
+//	e.Any(g.Validator().ResourceMetadataPath(), g.ResourceMetadata())
+func (g *Guard) ResourceMetadata() echo.HandlerFunc {
+	return echo.WrapHandler(g.v.ResourceMetadataHandler())
 }
 
 func (g *Guard) middleware(p middleware.Policy) echo.MiddlewareFunc {

@@ -3,6 +3,7 @@ package ginguard_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -31,6 +32,9 @@ func ginApp(v *middleware.Validator) http.Handler {
 		}
 		c.JSON(http.StatusOK, gin.H{"anonymous": true})
 	})
+	r.GET("/stepup/mfa", g.Require(ginguard.Policy{ACRValues: []string{"urn:example:mfa"}}), done)
+	r.GET("/stepup/fresh", g.Require(ginguard.Policy{MaxAge: 5 * time.Minute}), done)
+	r.Any(conformance.MetadataPath, g.ResourceMetadata())
 	return r
 }
 

@@ -16,6 +16,10 @@ type Config = middleware.Config
 // Issuer is a further trusted issuer, see Config.ExtraIssuers.
 type Issuer = middleware.Issuer
 
+// Policy is what a route requires of a request, for [Guard.Require]; see
+// [middleware.Policy].
+type Policy = middleware.Policy
+
 // Error is the error behind every refusal, recorded in the gin.Context's
 // Errors. See [middleware.Error].
 type Error = middleware.Error
@@ -78,6 +82,31 @@ func (g *Guard) AuthenticateOptional() gin.HandlerFunc {
 // registered.
 func (g *Guard) RequireScope(alternatives ...string) gin.HandlerFunc {
 	return g.handler(middleware.ScopePolicy(alternatives...))
+}
+
+// Require returns middleware that lets a request through only if it meets
+// p: a valid access token, p.Scopes, and the step-up requirements
+// p.ACRValues and p.MaxAge (RFC 9470), as [middleware.Validator.Require]:
+//
+//	g.Require(ginguard.Policy{ACRValues: []string{"urn:example:mfa"}, MaxAge: 5 * time.Minute})
+//
+// It panics if p cannot be answered ([middleware.Policy.Validate]): that is
+// a programmer error, caught when routes are registered.
+func (g *Guard) Require(p Policy) gin.HandlerFunc {
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
+	return g.handler(p)
+}
+
+// ResourceMetadata returns a handler serving the protected resource
+// metadata of Config.Resource (RFC 9728), as
+// [middleware.Validator.ResourceMetadataHandler] (404 if Resource is not
+// set), to be mounted at its path:
+//
+//	r.Any(g.Validator().ResourceMetadataPath(), g.ResourceMetadata())
+func (g *Guard) ResourceMetadata() gin.HandlerFunc {
+	return gin.WrapH(g.v.ResourceMetadataHandler())
 }
 
 func (g *Guard) handler(p middleware.Policy) gin.HandlerFunc {

@@ -16,6 +16,7 @@ import (
 type refusal struct {
 	status            int
 	code, desc, scope string
+	acrValues, maxAge string // challenge attributes of RFC 9470 §3
 	retryAfter        bool
 }
 
@@ -46,6 +47,11 @@ func invalidToken(desc string) refusal {
 	return refusal{status: 401, code: "invalid_token", desc: desc}
 }
 
+// stepUp is a refusal for a route's step-up requirements (RFC 9470 §3).
+func stepUp(desc, acrValues, maxAge string) refusal {
+	return refusal{status: 401, code: "insufficient_user_authentication", desc: desc, acrValues: acrValues, maxAge: maxAge}
+}
+
 func insufficientScope(scope string) refusal {
 	return refusal{status: 403, code: "insufficient_scope", desc: "the token lacks the required scope", scope: scope}
 }
@@ -65,7 +71,27 @@ func (r refusal) challenge() string {
 	if r.scope != "" {
 		s += `, scope="` + r.scope + `"`
 	}
+	if r.acrValues != "" {
+		s += `, acr_values="` + r.acrValues + `"`
+	}
+	if r.maxAge != "" {
+		s += `, max_age="` + r.maxAge + `"`
+	}
 	return s
+}
+
+// withMetadata is c for a validator whose Config.Resource is [Audience]:
+// its challenge, if any, carries resource_metadata (RFC 9728 §5.1).
+func withMetadata(c Case) Case {
+	const attr = `resource_metadata="` + MetadataURL + `"`
+	switch c.Challenge {
+	case "":
+	case "Bearer":
+		c.Challenge += " " + attr
+	default:
+		c.Challenge += ", " + attr
+	}
+	return c
 }
 
 func (r refusal) on(name, method, path string, h http.Header) Case {
@@ -206,6 +232,60 @@ func Cases(iss *middlewaretest.Issuer) []Case {
 		ok("Okta scp array on scoped route", del, user42, bearer(tok(middlewaretest.Spec{Profile: middlewaretest.Okta, Scopes: []string{"users:delete", "users:write"}})), nil),
 		wrongAudience.on("Cognito has no aud", get, "/me", bearer(tok(middlewaretest.Spec{Profile: middlewaretest.Cognito, Scopes: []string{"read:users"}}))),
 	}
+}
+
+// MetadataURL is the protected resource metadata URL of [Audience] (RFC
+// 9728 §3.1), and MetadataPath its path.
+const (
+	MetadataURL  = Audience + MetadataPath
+	MetadataPath = "/.well-known/oauth-protected-resource"
+)
+
+// ResourceCases returns the cases for an app whose validator is that of
+// [Cases] with Config.Resource set to [Audience]: the metadata document
+// (RFC 9728 §2, §3), resource_metadata in every challenge (§5.1), and the
+// step-up routes (RFC 9470 §3).
+func ResourceCases(iss *middlewaretest.Issuer) []Case {
+	now := time.Now()
+	user := func(claims map[string]any) http.Header {
+		return bearer(iss.Token(middlewaretest.Spec{Claims: claims}))
+	}
+	recent, old := now.Add(-time.Minute).Unix(), now.Add(-time.Hour).Unix()
+	const (
+		get          = http.MethodGet
+		mfa, fresh   = "/stepup/mfa", "/stepup/fresh"
+		acr, maxAge  = "urn:example:mfa", "300"
+		stronger     = "a stronger user authentication is required"
+		moreRecent   = "a more recent user authentication is required"
+		userRequired = "a user authentication is required"
+	)
+	cases := []Case{
+		ok("metadata document", get, MetadataPath, nil, map[string]any{
+			"resource":                 Audience,
+			"authorization_servers":    []string{iss.URL},
+			"bearer_methods_supported": []string{"header"},
+			"scopes_supported":         []string{"read:users", "write:users"},
+		}),
+		ok("acr accepted", get, mfa, user(map[string]any{"acr": acr}), nil),
+		ok("recent authentication", get, fresh, user(map[string]any{"auth_time": recent}), nil),
+		ok("authenticated route", get, "/me", user(nil), me()),
+	}
+	for _, c := range []Case{
+		noToken.on("no token", get, "/me", nil),
+		noToken.on("no token on a step-up route", get, mfa, nil),
+		expired.on("invalid token", get, "/me", bearer(iss.Token(middlewaretest.Spec{Lifetime: -time.Hour}))),
+		malformedHeader.on("malformed header", get, "/me", authorization("Bearer")),
+		insufficientScope("read:users").on("insufficient scope", get, "/users", user(nil)),
+		stepUp(stronger, acr, "").on("acr not accepted", get, mfa, user(map[string]any{"acr": "urn:example:pwd"})),
+		stepUp(stronger, acr, "").on("acr absent", get, mfa, user(nil)),
+		stepUp(moreRecent, "", maxAge).on("authentication too old", get, fresh, user(map[string]any{"auth_time": old})),
+		stepUp(moreRecent, "", maxAge).on("auth_time absent", get, fresh, user(nil)),
+		stepUp(userRequired, acr, "").on("machine token", get, mfa,
+			bearer(iss.Token(middlewaretest.Spec{Machine: true, Claims: map[string]any{"acr": acr}}))),
+	} {
+		cases = append(cases, withMetadata(c))
+	}
+	return cases
 }
 
 // unavailableCases are the cases for an app whose validator trusts only

@@ -57,9 +57,14 @@ type Case struct {
 //	POST   /users         RequireScope("write:users"), 200
 //	DELETE /users/{id}    RequireScope("admin", "users:write users:delete"), 200
 //	GET    /optional      AuthenticateOptional, 200 JSON {"anonymous": true} or {"sub": ...}
+//	GET    /stepup/mfa    Require(Policy{ACRValues: ["urn:example:mfa"]}), 200
+//	GET    /stepup/fresh  Require(Policy{MaxAge: 5 * time.Minute}), 200
+//	GET    /.well-known/oauth-protected-resource   the validator's resource metadata handler
 //
 // Refusals must be the front end's own, built on v. Run checks [Cases] in
 // process and over a real socket with a validator whose keys are loaded,
+// then [ResourceCases] with a validator whose Config.Resource is [Audience]
+// (ResourceMetadata.ScopesSupported "read:users" and "write:users"),
 // then the refusals of a validator whose issuer is down and of one whose
 // issuer serves a broken JWK Set: 503 with Retry-After for any token of
 // that issuer, while requests without a token get their usual answers.
@@ -81,7 +86,7 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	// A fetch for an unknown kid may take a while on a loaded machine:
 	// wait for it, so that the answer is the 401 the case expects and not
 	// the 503 of a fetch not done within KeyWait.
-	v := newValidator(t, ctx, iss, 10*time.Second)
+	v := newValidator(t, ctx, iss, 10*time.Second, false)
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := v.WaitReady(wait); err != nil {
@@ -93,26 +98,44 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	t.Cleanup(srv.Close)
 	t.Run("socket", func(t *testing.T) { RunURL(t, srv.URL, cases) })
 
+	t.Run("resource", func(t *testing.T) {
+		rv := newValidator(t, ctx, iss, 10*time.Second, true)
+		if err := rv.WaitReady(wait); err != nil {
+			t.Fatalf("keys of the test issuer not obtained: %v", err)
+		}
+		rh := build(rv)
+		rcases := ResourceCases(iss)
+		t.Run("handler", func(t *testing.T) { RunHandler(t, rh, rcases) })
+		srv := httptest.NewServer(rh)
+		t.Cleanup(srv.Close)
+		t.Run("socket", func(t *testing.T) { RunURL(t, srv.URL, rcases) })
+	})
 	t.Run("issuer down", func(t *testing.T) {
-		RunHandler(t, build(newValidator(t, ctx, down, 200*time.Millisecond)), unavailableCases(down, iss))
+		RunHandler(t, build(newValidator(t, ctx, down, 200*time.Millisecond, false)), unavailableCases(down, iss))
 	})
 	t.Run("broken JWKS", func(t *testing.T) {
-		RunHandler(t, build(newValidator(t, ctx, broken, 200*time.Millisecond)), unavailableCases(broken, iss))
+		RunHandler(t, build(newValidator(t, ctx, broken, 200*time.Millisecond, false)), unavailableCases(broken, iss))
 	})
 }
 
 // newValidator returns a validator for iss with the defaults Cases expects,
 // a short MinRefreshInterval and the given KeyWait (short where 503 answers
-// should come at once).
-func newValidator(t *testing.T, ctx context.Context, iss *middlewaretest.Issuer, keyWait time.Duration) *middleware.Validator {
+// should come at once); with resource, the Config.Resource and
+// ResourceMetadata ResourceCases expects.
+func newValidator(t *testing.T, ctx context.Context, iss *middlewaretest.Issuer, keyWait time.Duration, resource bool) *middleware.Validator {
 	t.Helper()
-	v, err := middleware.New(ctx, middleware.Config{
+	cfg := middleware.Config{
 		Issuer:             iss.URL,
 		Audiences:          []string{Audience},
 		HTTPClient:         iss.Client(),
 		KeyWait:            keyWait,
 		MinRefreshInterval: 100 * time.Millisecond,
-	})
+	}
+	if resource {
+		cfg.Resource = Audience
+		cfg.ResourceMetadata.ScopesSupported = []string{"read:users", "write:users"}
+	}
+	v, err := middleware.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -37,6 +38,9 @@ func netHTTPApp(v *middleware.Validator) http.Handler {
 		}
 		writeJSON(w, map[string]any{"anonymous": true})
 	})))
+	mux.Handle("GET /stepup/mfa", v.Require(middleware.Policy{ACRValues: []string{"urn:example:mfa"}})(done))
+	mux.Handle("GET /stepup/fresh", v.Require(middleware.Policy{MaxAge: 5 * time.Minute})(done))
+	mux.Handle(conformance.MetadataPath, v.ResourceMetadataHandler())
 	return mux
 }
 

@@ -12,8 +12,8 @@ import (
 // refuse a request without token with a bare challenge, and the configs
 // they show are accepted by New.
 func TestSnippetsRun(t *testing.T) {
-	if len(snippets) != 8 {
-		t.Fatalf("%d snippets, want 8: keep the list in step with the README", len(snippets))
+	if len(snippets) != 9 {
+		t.Fatalf("%d snippets, want 9: keep the list in step with the README", len(snippets))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -27,6 +27,19 @@ func TestSnippetsRun(t *testing.T) {
 		if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != "Bearer" {
 			t.Errorf("%s: %d %q, want 401 with a bare challenge", name, w.Code, w.Header().Get("WWW-Authenticate"))
 		}
+	}
+	// The resource snippet: its metadata document, and a challenge that
+	// points at it (RFC 9728 §3.1, §5.1).
+	rh := resourceSnippet(ctx)
+	w := httptest.NewRecorder()
+	rh.ServeHTTP(w, httptest.NewRequest("GET", "/.well-known/oauth-protected-resource/mcp", nil))
+	if w.Code != http.StatusOK {
+		t.Errorf("resource snippet: metadata status %d, want 200", w.Code)
+	}
+	w = httptest.NewRecorder()
+	rh.ServeHTTP(w, httptest.NewRequest("DELETE", "/mcp/users/42", nil))
+	if want := `Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp"`; w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != want {
+		t.Errorf("resource snippet: %d %q, want 401 %q", w.Code, w.Header().Get("WWW-Authenticate"), want)
 	}
 	if _, err := auth0Snippet(ctx); err != nil {
 		t.Errorf("Auth0 recipe: %v", err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"time"
 
 	"github.com/bearerguard/bearerguard/adapters/echoguard"
 	"github.com/bearerguard/bearerguard/adapters/ginguard"
@@ -21,7 +22,7 @@ import (
 
 var snippets = []any{
 	netHTTPSnippet, echoSnippet, ginSnippet, me, decodeSnippet,
-	auth0Snippet, multiIssuerSnippet, testKitSnippet,
+	auth0Snippet, multiIssuerSnippet, testKitSnippet, resourceSnippet,
 }
 
 func netHTTPSnippet(ctx context.Context) http.Handler {
@@ -121,6 +122,30 @@ func testKitSnippet(ctx context.Context) (*middleware.Validator, string) {
 	}
 	token := iss.Token(middlewaretest.Spec{Profile: middlewaretest.Auth0, Scopes: []string{"read:users"}})
 	return v, token
+}
+
+func resourceSnippet(ctx context.Context) http.Handler {
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:    "https://tenant.eu.auth0.com/",
+		Audiences: []string{"https://api.example.com/mcp"},
+		Resource:  "https://api.example.com/mcp",
+		ResourceMetadata: middleware.ResourceMetadata{
+			ScopesSupported: []string{"read:users", "admin"},
+			ResourceName:    "Example API",
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	// GET /.well-known/oauth-protected-resource/mcp
+	mux.Handle(v.ResourceMetadataPath(), v.ResourceMetadataHandler())
+	mux.Handle("GET /mcp/me", v.Authenticate(http.HandlerFunc(me)))
+	mux.Handle("DELETE /mcp/users/{id}", v.Require(middleware.Policy{
+		ACRValues: []string{"http://schemas.openid.net/pape/policies/2007/06/multi-factor"},
+		MaxAge:    10 * time.Minute,
+	})(http.HandlerFunc(deleteUser)))
+	return mux
 }
 
 func listUsers(w http.ResponseWriter, r *http.Request)  {}

@@ -231,13 +231,14 @@ func readScp(p *payload, v []byte) error {
 	return readList(&p.Scp, v)
 }
 
-// numericDate is a NumericDate claim (RFC 7519 §2), absent if zero.
+// numericDate is a NumericDate claim (RFC 7519 §2).
 type numericDate struct {
 	time.Time
+	ok bool // present and not null (0001-01-01 is a valid NumericDate)
 }
 
 // set reports whether the claim is present.
-func (d numericDate) set() bool { return !d.IsZero() }
+func (d numericDate) set() bool { return d.ok }
 
 // readDate reads a NumericDate (RFC 7519 §2): a JSON number of a time
 // between the years 1 and 9999, truncated to the second; null unsets it.
@@ -254,7 +255,7 @@ func readDate(dst *numericDate, v []byte) error {
 		return errNumericDate
 	}
 	round, frac := math.Modf(f)
-	*dst = numericDate{time.Unix(int64(round), int64(frac*1e9)).Truncate(time.Second)}
+	*dst = numericDate{time.Unix(int64(round), int64(frac*1e9)).Truncate(time.Second), true}
 	return nil
 }
 

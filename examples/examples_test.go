@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -56,6 +55,63 @@ func TestQuickstart(t *testing.T) {
 	}
 	if strings.Contains(string(out), "FAILED") {
 		t.Errorf("quickstart output reports a failure:\n%s", out)
+	}
+}
+
+// TestQuickstartServing: after its story the quickstart keeps serving and
+// says how to stop it (Ctrl-C, or -exit next time). The commands it prints
+// keep the client secret out of command-line arguments, and work: the
+// example client, given the printed environment, reads users.
+func TestQuickstartServing(t *testing.T) {
+	t.Parallel()
+	bin := build(t, "quickstart")
+	client := build(t, "m2mclient")
+	p := start(t, nil, bin)
+	const last = "go run ./examples/m2mclient "
+	if !poll(time.Minute, func() bool { return strings.Contains(p.out.String(), last) }) {
+		t.Fatalf("no m2mclient command in the quickstart's output:\n%s", p.out.String())
+	}
+	out := p.out.String()
+	for _, w := range []string{"keeps running until Ctrl-C", "-exit"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+
+	// The secret is printed once, as an environment assignment.
+	var env []string
+	var secret, m2m string
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if rest, ok := strings.CutPrefix(line, "export "); ok {
+			env = strings.Fields(rest)
+			for _, kv := range env {
+				if v, ok := strings.CutPrefix(kv, "CLIENT_SECRET="); ok {
+					secret = v
+				}
+			}
+		}
+		if rest, ok := strings.CutPrefix(line, last); ok {
+			m2m = rest
+		}
+	}
+	if secret == "" {
+		t.Fatalf("no export CLIENT_SECRET=... line:\n%s", out)
+	}
+	if n := strings.Count(out, secret); n != 1 {
+		t.Errorf("the client secret appears %d times; want once, in the export line:\n%s", n, out)
+	}
+	if strings.Contains(out, "-client-secret") {
+		t.Errorf("a command passes -client-secret:\n%s", out)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, client, strings.Fields(m2m)...)
+	cmd.Env = append(cleanEnv(), env...)
+	got, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(got), "HTTP 200 OK") {
+		t.Errorf("the printed m2mclient command: %v\n%s", err, got)
 	}
 }
 
@@ -109,6 +165,38 @@ func TestEnvironmentAndScopeClaims(t *testing.T) {
 			token := iss.Token(middlewaretest.Spec{Claims: c.claims})
 			if got := get(t, base+"/users", token); got != c.want {
 				t.Errorf("GET /users: status %d, want %d", got, c.want)
+			}
+		})
+	}
+}
+
+// TestReadiness: /ready answers 503 while the issuer's keys cannot be had
+// and 200 once they are loaded; /health (liveness) answers 200 throughout,
+// so that an issuer outage does not get the process restarted.
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"nethttp", "echo", "gin"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			bin := build(t, name)
+			iss := middlewaretest.NewIssuer()
+			t.Cleanup(iss.Close)
+			iss.SetStatus(http.StatusInternalServerError)
+			p := start(t, nil, bin, "-issuer="+iss.URL, "-audience="+conformance.Audience, "-addr=127.0.0.1:0")
+			base := p.waitListening(t)
+			if got := status(t, base+"/ready"); got != http.StatusServiceUnavailable {
+				t.Errorf("issuer down: GET /ready %d, want 503", got)
+			}
+			if got := status(t, base+"/health"); got != http.StatusOK {
+				t.Errorf("issuer down: GET /health %d, want 200", got)
+			}
+			if got := get(t, base+"/users", iss.Token(middlewaretest.Spec{Scopes: []string{"read:users"}})); got != http.StatusServiceUnavailable {
+				t.Errorf("issuer down: GET /users with a token %d, want 503", got)
+			}
+			iss.SetStatus(0)
+			waitReady(t, base)
+			if got := status(t, base+"/health"); got != http.StatusOK {
+				t.Errorf("ready: GET /health %d, want 200", got)
 			}
 		})
 	}
@@ -170,6 +258,39 @@ func TestM2MClient(t *testing.T) {
 			}
 			if code != c.wantExit || !strings.Contains(string(out), c.want) {
 				t.Errorf("exit status %d, want %d, and output with %q:\n%s", code, c.wantExit, c.want, out)
+			}
+		})
+	}
+}
+
+// TestM2MClientRefusesPlainHTTP: a token endpoint or API over plain http
+// outside loopback would get the client secret or the token in the clear:
+// m2mclient refuses it before sending anything.
+func TestM2MClientRefusesPlainHTTP(t *testing.T) {
+	t.Parallel()
+	client := build(t, "m2mclient")
+	cases := []struct {
+		name     string
+		tokenURL string
+		api      string
+	}{
+		{"token endpoint over http", "http://auth.example.com/oauth/token", "https://api.example.com/users"},
+		{"API over http", "https://auth.example.com/oauth/token", "http://api.example.com/users"},
+		{"private address over http", "http://10.0.0.1/oauth/token", "https://api.example.com/users"},
+		{"loopback-looking host name", "http://127.0.0.1.example.com/oauth/token", "https://api.example.com/users"},
+		{"not http at all", "ftp://auth.example.com/token", "https://api.example.com/users"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.CommandContext(t.Context(), client, "-token-url="+c.tokenURL, "-client-id=id", "-api="+c.api)
+			cmd.Env = append(cleanEnv(), "CLIENT_SECRET=secret")
+			out, err := cmd.CombinedOutput()
+			if exit, ok := errors.AsType[*exec.ExitError](err); !ok || exit.ExitCode() != 2 {
+				t.Errorf("%v, want exit status 2\n%s", err, out)
+			}
+			if strings.Contains(string(out), "token request") {
+				t.Errorf("a token was requested:\n%s", out)
 			}
 		})
 	}
@@ -290,29 +411,43 @@ func (p *proc) waitListening(t *testing.T) string {
 	return ""
 }
 
-// waitReady polls GET /health until it reports that the issuer's keys are
+// waitReady polls GET /ready until it answers 200: the issuer's keys are
 // loaded.
 func waitReady(t *testing.T, base string) {
 	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(startTimeout)
-	for {
-		var health struct {
-			Ready bool `json:"ready"`
-		}
-		resp, err := client.Get(base + "/health")
-		if err == nil {
-			err = json.NewDecoder(resp.Body).Decode(&health)
-			resp.Body.Close()
-		}
-		if err == nil && health.Ready {
-			return
-		}
+	if !poll(startTimeout, func() bool { return status(t, base+"/ready") == http.StatusOK }) {
+		t.Fatalf("%s/ready not 200 within %v", base, startTimeout)
+	}
+}
+
+// poll calls cond until it is true or d has passed, and reports whether it
+// became true.
+func poll(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s/health not ready within %v (last error: %v)", base, startTimeout, err)
+			return false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return true
+}
+
+// status sends GET url without a token and returns the status, or 0 if
+// the request failed.
+func status(t *testing.T, url string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // get sends GET url with a bearer token and returns the status.

@@ -114,7 +114,7 @@ var (
 	// user authenticated longer ago than the route's Policy.MaxAge.
 	ErrAuthenticationTooOld = errors.New("bearerguard: user authentication too old")
 	// ErrMachineToken: the token was issued to a client acting on its own
-	// behalf ([claims.Claims].Machine), and the route requires a user
+	// behalf ([claims.Claims.Machine]), and the route requires a user
 	// authentication.
 	ErrMachineToken = errors.New("bearerguard: machine token where a user authentication is required")
 )

@@ -86,7 +86,7 @@ type Policy struct {
 	// refused. It may not be negative.
 	//
 	// With ACRValues or MaxAge set, tokens issued to a client on its own
-	// behalf ([claims.Claims].Machine) are refused the same way: the route
+	// behalf ([claims.Claims.Machine]) are refused the same way: the route
 	// requires a user.
 	MaxAge time.Duration
 }
@@ -168,7 +168,7 @@ func (v *Validator) fail(w http.ResponseWriter, r *http.Request, e *Error) {
 
 // WriteError writes the standard answer for e: its status, the
 // WWW-Authenticate challenge (RFC 6750 §3) with the validator's realm,
-// Retry-After for 503, and the JSON body of [Body].
+// Retry-After for 503, and the JSON body of [Error.Body].
 func (v *Validator) WriteError(w http.ResponseWriter, e *Error) {
 	v.SetHeaders(w.Header(), e)
 	w.Header().Set("Content-Type", "application/json")

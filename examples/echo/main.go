@@ -5,7 +5,8 @@
 //
 // Routes:
 //
-//	GET    /health     public; "ready" tells whether the issuer's keys are loaded
+//	GET    /health     public liveness: 200 while the process serves
+//	GET    /ready      public readiness: 503 until the issuer's keys are loaded, then 200
 //	GET    /me         any valid access token
 //	GET    /users      scope read:users
 //	POST   /users      scope write:users
@@ -76,8 +77,19 @@ func run(issuer string, audiences []string, addr string, scopeClaims []string) e
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// Liveness and readiness are two routes: an orchestrator restarts a
+	// process whose liveness fails, and only holds traffic back from one
+	// that is not ready. An issuer outage must not cause restarts.
 	e.GET("/health", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]any{"status": "ok", "ready": guard.Validator().Ready() == nil})
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	e.GET("/ready", func(c echo.Context) error {
+		// Why keys are missing goes to the log (logReady), not to anonymous
+		// callers.
+		if guard.Validator().Ready() != nil {
+			return c.JSON(http.StatusServiceUnavailable, map[string]bool{"ready": false})
+		}
+		return c.JSON(http.StatusOK, map[string]bool{"ready": true})
 	})
 	// Route middleware comes after the handler in Echo's route methods.
 	e.GET("/me", me, guard.Authenticate())
@@ -96,7 +108,13 @@ func run(issuer string, audiences []string, addr string, scopeClaims []string) e
 	go logReady(ctx, guard)
 
 	e.Listener = ln
-	e.Server.ReadHeaderTimeout = 10 * time.Second
+	// Every timeout is set: the zero value of each is "no limit", so a
+	// client that sends or reads slowly would hold a connection and a
+	// goroutine for as long as it likes.
+	e.Server.ReadHeaderTimeout = 10 * time.Second // a client trickling its headers (Slowloris)
+	e.Server.ReadTimeout = 30 * time.Second       // headers and body together
+	e.Server.WriteTimeout = 30 * time.Second      // the handler and the response, from the end of the headers
+	e.Server.IdleTimeout = 120 * time.Second      // a keep-alive connection waiting for its next request
 	served := make(chan error, 1)
 	go func() { served <- e.Start("") }()
 	select {
@@ -120,7 +138,11 @@ func run(issuer string, audiences []string, addr string, scopeClaims []string) e
 
 // me answers with who is calling: the verified claims of the token.
 func me(c echo.Context) error {
-	cl, _ := echoguard.Claims(c)
+	cl, ok := echoguard.Claims(c)
+	if !ok {
+		// Only if the route was registered without Authenticate.
+		return echo.NewHTTPError(http.StatusInternalServerError, "no claims: is the route guarded?")
+	}
 	return c.JSON(http.StatusOK, map[string]any{
 		"sub":       cl.Subject,
 		"client_id": cl.ClientID,

@@ -5,7 +5,8 @@
 //
 // Routes:
 //
-//	GET    /health     public; "ready" tells whether the issuer's keys are loaded
+//	GET    /health     public liveness: 200 while the process serves
+//	GET    /ready      public readiness: 503 until the issuer's keys are loaded, then 200
 //	GET    /me         any valid access token
 //	GET    /users      scope read:users
 //	POST   /users      scope write:users
@@ -80,8 +81,20 @@ func run(issuer string, audiences []string, addr string, scopeClaims []string) e
 	}
 	r := gin.New()
 	r.Use(gin.Recovery())
+	// Liveness and readiness are two routes: an orchestrator restarts a
+	// process whose liveness fails, and only holds traffic back from one
+	// that is not ready. An issuer outage must not cause restarts.
 	r.GET("/health", func(c *gin.Context) {
-		c.JSON(http.StatusOK, gin.H{"status": "ok", "ready": guard.Validator().Ready() == nil})
+		c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	})
+	r.GET("/ready", func(c *gin.Context) {
+		// Why keys are missing goes to the log (logReady), not to anonymous
+		// callers.
+		if guard.Validator().Ready() != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"ready": false})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"ready": true})
 	})
 	// Route middleware comes before the handler in Gin's route methods.
 	r.GET("/me", guard.Authenticate(), me)
@@ -101,7 +114,16 @@ func run(issuer string, audiences []string, addr string, scopeClaims []string) e
 
 	// A Gin engine is an http.Handler: serve it with net/http's server,
 	// which knows how to shut down gracefully.
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler: r,
+		// Every timeout is set: the zero value of each is "no limit", so a
+		// client that sends or reads slowly would hold a connection and a
+		// goroutine for as long as it likes.
+		ReadHeaderTimeout: 10 * time.Second,  // a client trickling its headers (Slowloris)
+		ReadTimeout:       30 * time.Second,  // headers and body together
+		WriteTimeout:      30 * time.Second,  // the handler and the response, from the end of the headers
+		IdleTimeout:       120 * time.Second, // a keep-alive connection waiting for its next request
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -125,7 +147,12 @@ func run(issuer string, audiences []string, addr string, scopeClaims []string) e
 
 // me answers with who is calling: the verified claims of the token.
 func me(c *gin.Context) {
-	cl, _ := ginguard.Claims(c)
+	cl, ok := ginguard.Claims(c)
+	if !ok {
+		// Only if the route was registered without Authenticate.
+		c.JSON(http.StatusInternalServerError, gin.H{"error": "no claims: is the route guarded?"})
+		return
+	}
 	c.JSON(http.StatusOK, gin.H{
 		"sub":       cl.Subject,
 		"client_id": cl.ClientID,

@@ -2,21 +2,31 @@
 // client that gets an access token with the OAuth 2.0 client credentials
 // grant (RFC 6749 §4.4) and calls a protected API with it.
 //
+// The client secret comes from the environment (CLIENT_SECRET): a
+// -client-secret flag works too, but command-line arguments are visible to
+// every user of the machine (ps, /proc).
+//
 // Auth0 names the API with an "audience" parameter:
 //
+//	export CLIENT_SECRET=...
 //	go run ./examples/m2mclient -token-url https://TENANT.eu.auth0.com/oauth/token \
-//		-client-id ID -client-secret SECRET -audience https://api.example.com \
+//		-client-id ID -audience https://api.example.com \
 //		-scope read:users -api http://127.0.0.1:8080/users
 //
 // Logto names it with an RFC 8707 "resource" indicator and wants the client
 // secret in HTTP Basic authentication:
 //
 //	go run ./examples/m2mclient -token-url https://TENANT.logto.app/oidc/token \
-//		-client-id ID -client-secret SECRET -resource https://api.example.com \
+//		-client-id ID -resource https://api.example.com \
 //		-scope read:users -api http://127.0.0.1:8080/users
 //
+// The token endpoint and the API must be https URLs, except on loopback
+// (localhost, 127.0.0.1, [::1]): over plain http the client secret and the
+// access token would cross the network in the clear. Redirects are not
+// followed, so the token is only ever sent to the -api URL.
+//
 // It prints the answer's status and body, and exits with status 1 unless the
-// API answered 2xx.
+// API answered 2xx, and with status 2 for a usage error.
 package main
 
 import (
@@ -27,6 +37,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -53,6 +64,12 @@ func main() {
 	if *audience != "" && *resource != "" {
 		fmt.Fprintln(os.Stderr, "m2mclient: give -audience (Auth0) or -resource (Logto), not both")
 		os.Exit(2)
+	}
+	for _, u := range []struct{ flag, url string }{{"-token-url", *tokenURL}, {"-api", *api}} {
+		if err := checkTransport(u.url); err != nil {
+			fmt.Fprintf(os.Stderr, "m2mclient: %s: %v\n", u.flag, err)
+			os.Exit(2)
+		}
 	}
 
 	cfg := clientcredentials.Config{
@@ -85,6 +102,28 @@ func main() {
 	}
 }
 
+// checkTransport refuses a URL over which a secret would travel in the
+// clear: anything but https, except http to a loopback address, where the
+// request never leaves the machine.
+func checkTransport(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() || host == "localhost" {
+			return nil
+		}
+		return fmt.Errorf("%s is plain http outside loopback: the client secret or the token would be sent in the clear; use https", raw)
+	default:
+		return fmt.Errorf("%q is not an https URL", raw)
+	}
+}
+
 // call gets a token and sends GET api with it. It reports whether the API
 // answered 2xx.
 func call(ctx context.Context, cfg clientcredentials.Config, api string) (bool, error) {
@@ -107,6 +146,10 @@ func call(ctx context.Context, cfg clientcredentials.Config, api string) (bool, 
 
 	// oauth2.NewClient sends "Authorization: Bearer <token>" on every request.
 	client := oauth2.NewClient(ctx, ts)
+	// oauth2's transport adds the token to every request it sends, the
+	// requests of a redirect too: do not follow redirects, so that a
+	// redirect to another host (or to plain http) cannot take the token.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api, nil)
 	if err != nil {
 		return false, err

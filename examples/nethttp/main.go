@@ -8,7 +8,8 @@
 //
 // Routes:
 //
-//	GET    /health      public; "ready" tells whether the issuer's keys are loaded
+//	GET    /health      public liveness: 200 while the process serves
+//	GET    /ready       public readiness: 503 until the issuer's keys are loaded, then 200
 //	GET    /me          any valid access token
 //	GET    /users       scope read:users
 //	POST   /users       scope write:users
@@ -78,8 +79,20 @@ func run(issuer string, audiences []string, addr string, scopeClaims []string) e
 	// Each protected route wraps its handler in one of the validator's
 	// middlewares.
 	mux := http.NewServeMux()
+	// Liveness and readiness are two routes: an orchestrator restarts a
+	// process whose liveness fails, and only holds traffic back from one
+	// that is not ready. An issuer outage must not cause restarts.
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "ready": v.Ready() == nil})
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		// Why keys are missing goes to the log (logReady), not to anonymous
+		// callers.
+		if v.Ready() != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]bool{"ready": false})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 	})
 	mux.Handle("GET /me", v.Authenticate(http.HandlerFunc(me)))
 	mux.Handle("GET /users", v.RequireScope("read:users")(http.HandlerFunc(listUsers)))
@@ -96,7 +109,16 @@ func run(issuer string, audiences []string, addr string, scopeClaims []string) e
 	fmt.Printf("listening on http://%s\n", ln.Addr())
 	go logReady(ctx, v)
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler: mux,
+		// Every timeout is set: the zero value of each is "no limit", so a
+		// client that sends or reads slowly would hold a connection and a
+		// goroutine for as long as it likes.
+		ReadHeaderTimeout: 10 * time.Second,  // a client trickling its headers (Slowloris)
+		ReadTimeout:       30 * time.Second,  // headers and body together
+		WriteTimeout:      30 * time.Second,  // the handler and the response, from the end of the headers
+		IdleTimeout:       120 * time.Second, // a keep-alive connection waiting for its next request
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -121,7 +143,12 @@ func run(issuer string, audiences []string, addr string, scopeClaims []string) e
 // me answers with who is calling. Authenticate put the verified claims of
 // the token in the request's context.
 func me(w http.ResponseWriter, r *http.Request) {
-	c, _ := claims.FromContext(r.Context())
+	c, ok := claims.FromContext(r.Context())
+	if !ok {
+		// Only if the route was registered without Authenticate.
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "no claims: is the route guarded?"})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"sub":       c.Subject,
 		"client_id": c.ClientID,

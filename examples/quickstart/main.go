@@ -13,9 +13,10 @@
 //  3. a request without a token: 401;
 //  4. an ID token sent as an access token: 401 invalid_token.
 //
-// Then it keeps serving and prints curl commands with fresh tokens, until
-// Ctrl-C. With -exit it stops after the story; either way the exit status is
-// 1 if a step did not get the expected answer.
+// Then it keeps serving, and prints curl commands with fresh tokens, until
+// Ctrl-C or SIGTERM. With -exit it stops after the story; either way the exit
+// status is 1 if a step did not get the expected answer. The client secret
+// it prints goes in the environment, never in a command's arguments.
 package main
 
 import (
@@ -79,7 +80,16 @@ func run(exit bool, addr string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: api(v), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler: api(v),
+		// Every timeout is set, as a production server needs: the zero
+		// value of each is "no limit", so a slow client would hold a
+		// connection and a goroutine for as long as it likes.
+		ReadHeaderTimeout: 10 * time.Second,  // a client trickling its headers (Slowloris)
+		ReadTimeout:       30 * time.Second,  // headers and body together
+		WriteTimeout:      30 * time.Second,  // the handler and the response, from the end of the headers
+		IdleTimeout:       120 * time.Second, // a keep-alive connection waiting for its next request
+	}
 	go srv.Serve(ln)
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
@@ -113,7 +123,9 @@ func run(exit bool, addr string) error {
 		return fmt.Errorf("fresh tokens: %v %v", err1, err2)
 	}
 	fmt.Printf(`
-The API keeps running until Ctrl-C. Try it from another terminal (tokens are valid for an hour):
+The API keeps running until Ctrl-C (run with -exit to stop after the story).
+Try it from another terminal (tokens are valid for an hour; they are in curl's
+arguments here, which is fine for this development issuer only):
 
   READER=%s
   ADMIN=%s
@@ -125,14 +137,17 @@ The API keeps running until Ctrl-C. Try it from another terminal (tokens are val
   curl -i -X DELETE %[3]s/users/2 -H "Authorization: Bearer $ADMIN"
   curl -i %[3]s/optional
 
-Get a token yourself, as a machine client does (client_credentials, RFC 6749 §4.4):
+Get a token yourself, as a machine client does (client_credentials, RFC 6749 §4.4).
+The client secret stays out of command-line arguments, which other users of the
+machine can read (ps): it goes in the environment, and to curl on stdin:
 
-  curl -s -u %[4]s:%[5]s -d grant_type=client_credentials -d audience=%[6]s %[7]s
+  export CLIENT_ID=%[4]s CLIENT_SECRET=%[5]s
+  printf 'grant_type=client_credentials&audience=%%s&client_id=%%s&client_secret=%%s' %[6]s "$CLIENT_ID" "$CLIENT_SECRET" | curl -s -d @- %[7]s
 
-or with the example client:
+or with the example client, which reads CLIENT_ID and CLIENT_SECRET from the environment:
 
-  go run ./examples/m2mclient -token-url %[7]s -client-id %[4]s -client-secret %[5]s -audience %[6]s -scope read:users -api %[3]s/users
-`, readerToken.AccessToken, adminToken.AccessToken, base, reader.ID, reader.Secret, audience, iss.TokenURL())
+  go run ./examples/m2mclient -token-url %[7]s -audience %[8]s -scope read:users -api %[3]s/users
+`, readerToken.AccessToken, adminToken.AccessToken, base, reader.ID, reader.Secret, url.QueryEscape(audience), iss.TokenURL(), audience)
 	<-ctx.Done()
 	fmt.Println("\nstopping")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -238,10 +253,21 @@ func (s *story) call(method, path, token, what string, want int, challenge strin
 func api(v *middleware.Validator) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "ready": v.Ready() == nil})
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		if v.Ready() != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]bool{"ready": false})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 	})
 	mux.Handle("GET /me", v.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := claims.FromContext(r.Context())
+		c, ok := claims.FromContext(r.Context())
+		if !ok {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "no claims: is the route guarded?"})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"sub": c.Subject, "client_id": c.ClientID, "scopes": append([]string{}, c.Scopes...)})
 	})))
 	mux.Handle("GET /users", v.RequireScope("read:users")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -71,7 +71,12 @@ func ginSnippet(ctx context.Context) *gin.Engine {
 }
 
 func me(w http.ResponseWriter, r *http.Request) {
-	c, _ := claims.FromContext(r.Context()) // echoguard.Claims(c) / ginguard.Claims(c) in Echo and Gin
+	c, ok := claims.FromContext(r.Context()) // echoguard.Claims(c) / ginguard.Claims(c) in Echo and Gin
+	if !ok {
+		// the route was registered without a guard
+		http.Error(w, "no claims", http.StatusInternalServerError)
+		return
+	}
 	fmt.Fprintf(w, "subject %s, client %s, machine %t, scopes %v\n", c.Subject, c.ClientID, c.Machine, c.Scopes)
 }
 

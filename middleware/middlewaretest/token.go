@@ -19,7 +19,7 @@ import (
 // the header "typ", which claims are present and where scopes go. Every
 // profile uses [Issuer.URL] as "iss", even where the real provider's
 // issuer has a path or a trailing slash (Auth0's ends in "/", Entra's is
-// ".../{tenant}/v2.0"); override it through [Spec].Claims if needed.
+// ".../{tenant}/v2.0"); override it through [Spec.Claims] if needed.
 type Profile int
 
 const (
@@ -37,13 +37,13 @@ const (
 	// audience only when the openid scope was requested). Machine tokens
 	// have sub clientID+"@clients", gty "client-credentials" and a single
 	// aud string. There is no jti. An org_id claim appears only if given
-	// in [Spec].Claims.
+	// in [Spec.Claims].
 	Auth0
 
 	// Logto is Logto's access token: header typ "at+jwt"; jti, client_id,
 	// scope string and a single aud, the API resource indicator. A
 	// machine token's sub is the client ID. Logto signs with ES384 by
-	// default; set [Spec].Alg to match. For organization tokens pass
+	// default; set [Spec.Alg] to match. For organization tokens pass
 	// Audience "urn:logto:organization:<id>" and Claims
 	// {"organization_id": "<id>"}.
 	Logto
@@ -73,7 +73,7 @@ const (
 
 	// Cognito is an Amazon Cognito user pool access token: no header typ;
 	// token_use "access"; client_id; scope string; version 2; no aud
-	// claim at all ([Spec].Audience is ignored for access tokens). User
+	// claim at all ([Spec.Audience] is ignored for access tokens). User
 	// tokens carry username, auth_time, origin_jti and event_id; a
 	// machine token's sub is the client ID.
 	Cognito
@@ -116,7 +116,7 @@ const (
 	// which send none. Keycloak adds payload typ "ID" and azp; Auth0 adds
 	// azp; Cognito adds token_use "id" and cognito:username; Entra adds
 	// ver, tid, oid and nbf; Okta adds ver and a jti starting "ID.".
-	// [Spec].Scopes and [Spec].Machine do not apply.
+	// [Spec.Scopes] and [Spec.Machine] do not apply.
 	IDToken
 )
 
@@ -152,7 +152,7 @@ type Spec struct {
 	Machine bool
 
 	// Audience is the intended audience. Optional; default
-	// ["https://api.example.test"] for access tokens and [ClientID] for ID
+	// ["https://api.example.test"] for access tokens and [Spec.ClientID] for ID
 	// tokens. A single audience is encoded as a string, several as an
 	// array, unless the profile says otherwise.
 	Audience []string

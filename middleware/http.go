@@ -122,12 +122,15 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, error) {
 	c, e := v.check(r, p)
 	if e != nil {
-		v.logRefusal(r, e)
+		v.logRefusal(r, e, c, &p)
 		return nil, e
 	}
 	return c, nil
 }
 
+// check returns the decision for r under p. On a refusal, the claims are
+// those of the token when the token itself was valid (the route's
+// requirements refused it), else nil.
 func (v *Validator) check(r *http.Request, p Policy) (*claims.Claims, *Error) {
 	token, e := extractToken(r, &v.cfg)
 	if e != nil {
@@ -141,17 +144,19 @@ func (v *Validator) check(r *http.Request, p Policy) (*claims.Claims, *Error) {
 		return nil, requestError(err)
 	}
 	if e := v.checkUserAuthentication(c, p); e != nil {
-		return nil, e
+		return c, e
 	}
 	if p.Scopes != nil && !p.Scopes.Allows(c.Scopes) {
 		e := newError(ErrInsufficientScope, ErrInsufficientScope, nil)
 		e.Scope = p.Scopes.Challenge()
-		return nil, e
+		return c, e
 	}
 	return c, nil
 }
 
-func (v *Validator) logRefusal(r *http.Request, e *Error) {
+// logRefusal logs a refusal of r under p; c holds the token's claims when
+// the token itself was valid, else nil.
+func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *Policy) {
 	if l := v.cfg.Logger; l != nil {
 		l.DebugContext(r.Context(), "bearerguard: request refused",
 			"status", e.Status, "error", e.Error(), "method", r.Method, "path", r.URL.Path)

@@ -171,10 +171,15 @@ type Config struct {
 	// Optional; no realm attribute if empty.
 	Realm string
 
-	// ErrorHandler writes the answer for a refused request in the net/http
-	// middleware. Optional, default [Validator.WriteError]: RFC 6750 header and a small
-	// JSON body. The framework adapters use their framework's own error
-	// path instead.
+	// ErrorHandler writes the body of the answer to a refused request in
+	// the net/http middleware. Optional, default [Validator.WriteError]:
+	// RFC 6750 headers and a small JSON body. Before it runs, the headers
+	// of [Validator.SetHeaders] (WWW-Authenticate, Cache-Control: no-store,
+	// Retry-After for 503) are set and the status is e.Status: a handler
+	// that writes only a body, or nothing, answers with the refusal's
+	// status. It may still change a header, or call WriteHeader with
+	// another status. The framework adapters use their framework's own
+	// error path instead.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err *Error)
 
 	// Logger receives the cause of every refusal and of JWKS or discovery

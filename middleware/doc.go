@@ -51,6 +51,8 @@
 //	malformed request           400  Bearer error="invalid_request", error_description="..."
 //	invalid token               401  Bearer error="invalid_token", error_description="..."
 //	missing scope               403  Bearer error="insufficient_scope", error_description="...", scope="..."
+//	claim requirement not met   403  Bearer error="insufficient_claims", error_description="...", claim="...", claim_values="..."
+//	route's own check refused   403  Bearer error="insufficient_claims", error_description="..."
 //	weak or old user login      401  Bearer error="insufficient_user_authentication", error_description="...", acr_values="...", max_age="N"
 //	issuer keys not obtained    503  Retry-After: N
 //
@@ -58,8 +60,21 @@
 // an [*Error] that matches a category sentinel such as [ErrInvalidToken]
 // and a specific one such as [ErrTokenExpired] with [errors.Is].
 //
+// With Config.ErrorHandler set, the headers and the status above are set
+// before it runs; it renders the body.
+//
 // The claims of an accepted token are in the request's context; see
 // package claims. Scope requirements follow package scopes.
+//
+// # Per-route requirements
+//
+// A [Policy] adds to scopes requirements on claim values ([ClaimValues],
+// [Validator.RequireClaim]: an Organization, a tenant, roles, RBAC
+// permissions read apart from the scopes, with the OR-of-AND semantics of
+// scopes) and a route's own check (Policy.Check). A token that fails them
+// is valid, so the answer is 403, never 401; and it is not missing a scope
+// it could ask for, so the code is insufficient_claims, an extension code
+// as RFC 6750 §3 allows, rather than insufficient_scope.
 //
 // # Step-up and resource metadata
 //
@@ -75,6 +90,7 @@
 // A request moves down through the files, never back up:
 //
 //	http.go        Authenticate, RequireScope, Check: request in, answer out
+//	policy.go      a route's claim requirements and own check
 //	stepup.go      a route's step-up requirements (RFC 9470)
 //	metadata.go    protected resource metadata (RFC 9728)
 //	extract.go     the token from the request (RFC 6750 §2)

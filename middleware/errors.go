@@ -15,6 +15,15 @@ const (
 	// user's authentication behind the token is not strong or recent
 	// enough for the route.
 	CodeInsufficientUserAuthentication = "insufficient_user_authentication"
+	// CodeInsufficientClaims is the error code of a 403 answer to a valid
+	// token whose claims do not meet a route's claim requirements
+	// (Policy.Claims) or custom check (Policy.Check). It is an extension
+	// code, as RFC 6750 §3 allows: insufficient_scope is kept for missing
+	// scopes, which a client can ask for. Entra ID sends the same code in a
+	// 401 with a "claims" attribute for its claims challenges; bearerguard
+	// answers 403, since the token is valid, with the "claim" and
+	// "claim_values" attributes instead.
+	CodeInsufficientClaims = "insufficient_claims"
 	// CodeUnavailable is not an RFC 6750 code: it is used in the JSON body of
 	// a 503 answer when the issuer's keys could not be obtained. No
 	// WWW-Authenticate error attribute is sent with it.
@@ -34,6 +43,11 @@ var (
 	// ErrInsufficientScope: the token lacks the scope the route requires
 	// (403 insufficient_scope).
 	ErrInsufficientScope = errors.New("bearerguard: insufficient scope")
+	// ErrInsufficientClaims: the token is valid, but its claims do not meet
+	// the route's claim requirements or custom check (403
+	// insufficient_claims, with claim and claim_values for a claim
+	// requirement).
+	ErrInsufficientClaims = errors.New("bearerguard: insufficient claims")
 	// ErrInsufficientUserAuthentication: the token is valid, but how the
 	// user authenticated does not meet the route's requirements (RFC 9470
 	// §3: 401 insufficient_user_authentication, with acr_values and
@@ -119,6 +133,20 @@ var (
 	ErrMachineToken = errors.New("bearerguard: machine token where a user authentication is required")
 )
 
+// Causes of ErrInsufficientClaims, for routes whose [Policy] sets Claims or
+// Check.
+var (
+	// ErrClaimMissing: the claim of one of the route's Policy.Claims is
+	// absent, or neither a string nor an array.
+	ErrClaimMissing = errors.New("bearerguard: required claim missing")
+	// ErrClaimValuesNotAccepted: the claim of one of the route's
+	// Policy.Claims holds none of its alternatives.
+	ErrClaimValuesNotAccepted = errors.New("bearerguard: claim values not accepted")
+	// ErrCheckRejected: the route's Policy.Check refused the claims with an
+	// error that is not an [*Error].
+	ErrCheckRejected = errors.New("bearerguard: route check rejected the claims")
+)
+
 // Error is the error returned by a [Validator]. It carries the RFC 6750
 // fields of the answer and unwraps to a category sentinel (such as
 // [ErrInvalidToken]), a specific sentinel (such as [ErrTokenExpired]) and the
@@ -133,6 +161,14 @@ type Error struct {
 	Description string
 	// Scope is the scope attribute of an insufficient_scope challenge.
 	Scope string
+	// Claim is the claim attribute of an insufficient_claims challenge:
+	// the name of the claim whose requirement failed; empty for a refusal
+	// by Policy.Check.
+	Claim string
+	// ClaimValues is the claim_values attribute of an insufficient_claims
+	// challenge: every value the failed requirement mentions, once,
+	// space-separated, as Scope is for scopes.
+	ClaimValues string
 	// ACRValues is the acr_values attribute of an
 	// insufficient_user_authentication challenge (RFC 9470 §3): the route's
 	// acceptable authentication context classes, space-separated; empty if
@@ -192,6 +228,10 @@ var descriptions = map[error]string{
 	ErrSenderConstrained:              "the token is bound to a key and cannot be used as a bearer token",
 	ErrClaimsRejected:                 "the token claims are not accepted",
 	ErrInsufficientScope:              "the token lacks the required scope",
+	ErrInsufficientClaims:             "the token claims do not meet the requirements of the resource",
+	ErrClaimMissing:                   "the token lacks a claim the resource requires",
+	ErrClaimValuesNotAccepted:         "the token lacks a claim value the resource requires",
+	ErrCheckRejected:                  "the token is not authorized for the resource",
 	ErrInsufficientUserAuthentication: "a different user authentication is required",
 	ErrACRNotAccepted:                 "a stronger user authentication is required",
 	ErrAuthenticationTooOld:           "a more recent user authentication is required",
@@ -210,6 +250,8 @@ func newError(category, reason, cause error) *Error {
 		e.Status, e.Code = http.StatusUnauthorized, CodeInvalidToken
 	case ErrInsufficientScope:
 		e.Status, e.Code = http.StatusForbidden, CodeInsufficientScope
+	case ErrInsufficientClaims:
+		e.Status, e.Code = http.StatusForbidden, CodeInsufficientClaims
 	case ErrInsufficientUserAuthentication:
 		e.Status, e.Code = http.StatusUnauthorized, CodeInsufficientUserAuthentication
 	default:
@@ -232,14 +274,16 @@ func invalidToken(reason, cause error) *Error { return newError(ErrInvalidToken,
 
 // NewError returns an [Error] for the given category, one of [ErrNoToken],
 // [ErrInvalidRequest], [ErrInvalidToken], [ErrInsufficientScope],
-// [ErrInsufficientUserAuthentication] and [ErrKeysUnavailable], with a description of the caller's choosing, which
-// must not contain secrets or token content. Config.Validate hooks use it
-// to answer, for example, 403 insufficient_scope instead of the default 401.
-// An unknown category is treated as ErrInvalidToken.
+// [ErrInsufficientClaims], [ErrInsufficientUserAuthentication] and
+// [ErrKeysUnavailable], with a description of the caller's choosing, which
+// must not contain secrets or token content. Config.Validate hooks and
+// Policy.Check functions use it to answer, for example, 403
+// insufficient_scope instead of their default. An unknown category is
+// treated as ErrInvalidToken.
 func NewError(category error, description string, cause error) *Error {
 	switch category {
 	case ErrNoToken, ErrInvalidRequest, ErrInvalidToken, ErrInsufficientScope,
-		ErrInsufficientUserAuthentication, ErrKeysUnavailable:
+		ErrInsufficientClaims, ErrInsufficientUserAuthentication, ErrKeysUnavailable:
 	default:
 		category = ErrInvalidToken
 	}

@@ -35,6 +35,7 @@ func TestNewErrorCategories(t *testing.T) {
 		{middleware.ErrInvalidRequest, http.StatusBadRequest, middleware.CodeInvalidRequest},
 		{middleware.ErrInvalidToken, http.StatusUnauthorized, middleware.CodeInvalidToken},
 		{middleware.ErrInsufficientScope, http.StatusForbidden, middleware.CodeInsufficientScope},
+		{middleware.ErrInsufficientClaims, http.StatusForbidden, middleware.CodeInsufficientClaims},
 		{middleware.ErrInsufficientUserAuthentication, http.StatusUnauthorized, middleware.CodeInsufficientUserAuthentication},
 		{middleware.ErrKeysUnavailable, http.StatusServiceUnavailable, middleware.CodeUnavailable},
 		{errors.New("other"), http.StatusUnauthorized, middleware.CodeInvalidToken},

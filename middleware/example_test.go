@@ -341,3 +341,63 @@ func ExampleValidator_ResourceMetadataHandler() {
 	// 200 application/json
 	// {"resource":"https://api.example.test/mcp","authorization_servers":["ISSUER"],"scopes_supported":["tools:read"],"bearer_methods_supported":["header"],"resource_name":"Example MCP server"}
 }
+
+// Restrict routes by claim values: an Organization, RBAC permissions read
+// apart from the scopes, and a route's own check. Which to choose: a
+// scope is what a client asks for (RequireScope, 403 insufficient_scope);
+// a claim requirement is what the authorization server decided about the
+// user or client (RequireClaim, 403 insufficient_claims with the claim
+// and its values in the challenge); a check is any other rule, whose
+// details stay private.
+func ExampleValidator_RequireClaim() {
+	issuer := middlewaretest.NewIssuer()
+	defer issuer.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := middleware.New(ctx, middleware.Config{Issuer: issuer.URL, Audiences: []string{"https://api.example.test"}})
+	if err != nil {
+		panic(err)
+	}
+	if err := v.WaitReady(ctx); err != nil {
+		panic(err)
+	}
+
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
+	mux := http.NewServeMux()
+	// Auth0 Organization.
+	mux.Handle("GET /orgs/acme/invoices", v.RequireClaim("org_id", "org_acme")(ok))
+	// Auth0 RBAC: "admin", or both "read:users" and "write:users".
+	mux.Handle("PUT /users/{id}", v.RequireClaim("permissions", "admin", "read:users write:users")(ok))
+	// A rule of the application's own.
+	mux.Handle("GET /reports", v.Require(middleware.Policy{
+		Check: func(ctx context.Context, c *claims.Claims) error {
+			if c.Machine {
+				return errors.New("reports are for users") // logged, never sent
+			}
+			return nil
+		},
+	})(ok))
+
+	member := issuer.Token(middlewaretest.Spec{Claims: map[string]any{"org_id": "org_acme", "permissions": []string{"read:users"}}})
+	machine := issuer.Token(middlewaretest.Spec{Machine: true, Scopes: []string{"admin"}})
+	call := func(method, path, token string) {
+		r := httptest.NewRequest(method, path, nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Println(strings.TrimSpace(fmt.Sprint(w.Code, " ", w.Header().Get("WWW-Authenticate"))))
+	}
+	call("GET", "/orgs/acme/invoices", member)
+	call("GET", "/orgs/acme/invoices", machine)
+	call("PUT", "/users/1", member)
+	call("PUT", "/users/1", machine) // a scope is not a permission
+	call("GET", "/reports", member)
+	call("GET", "/reports", machine)
+	// Output:
+	// 200
+	// 403 Bearer error="insufficient_claims", error_description="the token lacks a claim the resource requires", claim="org_id", claim_values="org_acme"
+	// 403 Bearer error="insufficient_claims", error_description="the token lacks a claim value the resource requires", claim="permissions", claim_values="admin read:users write:users"
+	// 403 Bearer error="insufficient_claims", error_description="the token lacks a claim the resource requires", claim="permissions", claim_values="admin read:users write:users"
+	// 200
+	// 403 Bearer error="insufficient_claims", error_description="the token is not authorized for the resource"
+}

@@ -39,13 +39,14 @@ import (
 // hgAudience is the audience of the tokens of every test issuer.
 const hgAudience = "https://api.example.test"
 
-// hgCategories are the six category sentinels; every refusal matches
+// hgCategories are the seven category sentinels; every refusal matches
 // exactly one.
 var hgCategories = []error{
 	middleware.ErrNoToken,
 	middleware.ErrInvalidRequest,
 	middleware.ErrInvalidToken,
 	middleware.ErrInsufficientScope,
+	middleware.ErrInsufficientClaims,
 	middleware.ErrInsufficientUserAuthentication,
 	middleware.ErrKeysUnavailable,
 }
@@ -76,6 +77,8 @@ func hgCategoryOf(want ...error) error {
 		return middleware.ErrInvalidRequest
 	case middleware.ErrACRNotAccepted, middleware.ErrAuthenticationTooOld, middleware.ErrMachineToken:
 		return middleware.ErrInsufficientUserAuthentication
+	case middleware.ErrClaimMissing, middleware.ErrClaimValuesNotAccepted, middleware.ErrCheckRejected:
+		return middleware.ErrInsufficientClaims
 	}
 	return middleware.ErrInvalidToken
 }
@@ -87,7 +90,7 @@ func hgStatusOf(category error) int {
 		return http.StatusUnauthorized
 	case middleware.ErrInvalidRequest:
 		return http.StatusBadRequest
-	case middleware.ErrInsufficientScope:
+	case middleware.ErrInsufficientScope, middleware.ErrInsufficientClaims:
 		return http.StatusForbidden
 	}
 	return http.StatusServiceUnavailable
@@ -102,6 +105,8 @@ func hgCodeOf(category error) string {
 		return "invalid_token"
 	case middleware.ErrInsufficientScope:
 		return "insufficient_scope"
+	case middleware.ErrInsufficientClaims:
+		return "insufficient_claims"
 	case middleware.ErrInsufficientUserAuthentication:
 		return "insufficient_user_authentication"
 	}

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -36,25 +37,45 @@ func (v *Validator) AuthenticateOptional(next http.Handler) http.Handler {
 //
 // It panics if an alternative is empty or a scope is not a valid RFC 6749
 // §3.3 scope token: that is a programmer error, caught when routes are
-// registered.
+// registered. A scope with a comma, legal but almost always a list written
+// as one scope ("read:users,write:users"), is logged as a warning through
+// Config.Logger when the route is registered.
 func (v *Validator) RequireScope(alternatives ...string) func(http.Handler) http.Handler {
-	p := ScopePolicy(alternatives...)
-	return func(next http.Handler) http.Handler {
-		return v.handler(next, p)
-	}
+	return v.Require(ScopePolicy(alternatives...))
+}
+
+// RequireClaim returns a middleware that lets a request through only with a
+// valid access token whose claim holds every value of at least one
+// alternative, as [ClaimValues] describes; a refusal is 403
+// insufficient_claims naming the claim and its values:
+//
+//	v.RequireClaim("org_id", "org_123")                                   // Auth0 Organization
+//	v.RequireClaim("permissions", "read:users write:users")               // Auth0 RBAC, both
+//	v.RequireClaim("realm_access.roles", "auditor", "admin")              // Keycloak, either role
+//
+// Unlike Config.ScopeClaims, which merges claims into the scopes, it reads
+// the named claim alone: a scope never stands in for a permission. It
+// panics if the claim name or an alternative is invalid: that is a
+// programmer error, caught when routes are registered.
+func (v *Validator) RequireClaim(claim string, alternatives ...string) func(http.Handler) http.Handler {
+	return v.Require(Policy{Claims: []ClaimRequirement{ClaimValues(claim, alternatives...)}})
 }
 
 // Require returns a middleware that lets a request through only if it
 // meets p: a valid access token (unless p.Optional and no token is sent),
-// p.Scopes, and the step-up requirements p.ACRValues and p.MaxAge (RFC
-// 9470):
+// the step-up requirements p.ACRValues and p.MaxAge (RFC 9470), p.Scopes,
+// p.Claims and p.Check, in that order:
 //
 //	v.Require(middleware.Policy{ACRValues: []string{"urn:example:mfa"}, MaxAge: 5 * time.Minute})
+//	v.Require(middleware.Policy{
+//		Claims: []middleware.ClaimRequirement{middleware.ClaimValues("org_id", "org_123")},
+//		Check:  func(ctx context.Context, c *claims.Claims) error { ... },
+//	})
 //
 // It panics if p cannot be answered ([Policy.Validate]): that is a
 // programmer error, caught when routes are registered.
 func (v *Validator) Require(p Policy) func(http.Handler) http.Handler {
-	if err := p.Validate(); err != nil {
+	if err := v.ValidatePolicy(p); err != nil {
 		panic(err)
 	}
 	return func(next http.Handler) http.Handler {
@@ -62,11 +83,47 @@ func (v *Validator) Require(p Policy) func(http.Handler) http.Handler {
 	}
 }
 
+// ValidatePolicy is [Policy.Validate] for a route being registered with v:
+// it returns the same error and, for what is legal but almost always a
+// mistake (a scope or claim value containing a comma), logs one warning
+// through Config.Logger. [Validator.Require] and the adapters call it;
+// integrations built on [Validator.Check] should too, once per route.
+func (v *Validator) ValidatePolicy(p Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if l := v.cfg.Logger; l != nil {
+		if vals := commaValues(p); len(vals) > 0 {
+			l.Warn("bearerguard: a required scope or claim value contains a comma; alternatives are separate arguments and values of one alternative are separated by spaces",
+				"values", vals)
+		}
+	}
+	return nil
+}
+
 // Policy is what a route requires of a request. The zero Policy requires a
-// valid access token and no particular scope.
+// valid access token and no particular scope. Its requirements are checked
+// in the order of its fields below (after the token itself), and the first
+// that fails answers the request.
 type Policy struct {
-	// Scopes is the scope requirement; nil requires no scope.
+	// Scopes is the scope requirement; nil requires no scope. A token
+	// without the scopes is refused with 403 insufficient_scope and a scope
+	// attribute (RFC 6750 §3.1).
 	Scopes *scopes.Requirement
+	// Claims are requirements on claim values ([ClaimValues]), all of
+	// which must be met: an Organization ("org_id"), a tenant, roles or
+	// RBAC permissions read apart from the scopes. A token that fails one
+	// is refused with 403 insufficient_claims ([ErrInsufficientClaims])
+	// carrying the requirement's claim and values in the challenge; never
+	// 401, since the token is valid.
+	Claims []ClaimRequirement
+	// Check, if set, is the route's own decision on the claims of a valid
+	// token that met every other requirement, with the request's context.
+	// A nil error lets the request through. An [*Error] (see [NewError]) is
+	// answered as it is; any other error is answered 403
+	// insufficient_claims matching [ErrCheckRejected], its text logged
+	// through Config.Logger and never sent.
+	Check func(ctx context.Context, c *claims.Claims) error
 	// Optional lets requests that carry no token through, without claims.
 	// A request with an invalid token is still refused.
 	Optional bool
@@ -114,20 +171,24 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 
 // Check is the whole decision for one request under policy p: token
 // extraction (RFC 6750 §2), validation ([Validator.ValidateToken]) and the
-// policy's requirements: the user's authentication (RFC 9470, 401) before
-// the scopes (403). A request without token under an optional policy
+// policy's requirements: the user's authentication (RFC 9470, 401), then
+// the scopes (403 insufficient_scope), the claim requirements and the
+// route's own check (403 insufficient_claims). A request without token under an optional policy
 // yields nil claims and a nil error. Every error is an [*Error]; use
 // [errors.As] to get its status and challenge. Framework adapters and
 // custom integrations are built on it.
 func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, error) {
 	c, e := v.check(r, p)
 	if e != nil {
-		v.logRefusal(r, e)
+		v.logRefusal(r, e, c, &p)
 		return nil, e
 	}
 	return c, nil
 }
 
+// check returns the decision for r under p. On a refusal, the claims are
+// those of the token when the token itself was valid (the route's
+// requirements refused it), else nil.
 func (v *Validator) check(r *http.Request, p Policy) (*claims.Claims, *Error) {
 	token, e := extractToken(r, &v.cfg)
 	if e != nil {
@@ -141,30 +202,72 @@ func (v *Validator) check(r *http.Request, p Policy) (*claims.Claims, *Error) {
 		return nil, requestError(err)
 	}
 	if e := v.checkUserAuthentication(c, p); e != nil {
-		return nil, e
+		return c, e
 	}
 	if p.Scopes != nil && !p.Scopes.Allows(c.Scopes) {
 		e := newError(ErrInsufficientScope, ErrInsufficientScope, nil)
 		e.Scope = p.Scopes.Challenge()
-		return nil, e
+		return c, e
+	}
+	if e := checkClaims(c, p); e != nil {
+		return c, e
+	}
+	if e := checkRoute(r.Context(), c, p); e != nil {
+		return c, e
 	}
 	return c, nil
 }
 
-func (v *Validator) logRefusal(r *http.Request, e *Error) {
+// logRefusal logs a refusal of r under p; c holds the token's claims when
+// the token itself was valid, else nil.
+func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *Policy) {
 	if l := v.cfg.Logger; l != nil {
 		l.DebugContext(r.Context(), "bearerguard: request refused",
 			"status", e.Status, "error", e.Error(), "method", r.Method, "path", r.URL.Path)
 	}
 }
 
+// fail answers a refused request: with the standard answer, or with the
+// RFC 6750 headers and status set around Config.ErrorHandler, which renders
+// the body. The handler may still change a header or write another status
+// explicitly; if it writes nothing, or only a body, the status is e's.
 func (v *Validator) fail(w http.ResponseWriter, r *http.Request, e *Error) {
-	if v.cfg.ErrorHandler != nil {
-		v.cfg.ErrorHandler(w, r, e)
+	if v.cfg.ErrorHandler == nil {
+		v.WriteError(w, e)
 		return
 	}
-	v.WriteError(w, e)
+	v.SetHeaders(w.Header(), e)
+	rw := &refusalWriter{ResponseWriter: w, status: e.Status}
+	v.cfg.ErrorHandler(rw, r, e)
+	if !rw.wroteHeader {
+		w.WriteHeader(e.Status)
+	}
 }
+
+// refusalWriter is the ResponseWriter of Config.ErrorHandler: a body
+// written without a status goes out with the refusal's status, not 200.
+type refusalWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (w *refusalWriter) WriteHeader(code int) {
+	if !w.wroteHeader && code >= 200 {
+		w.wroteHeader = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *refusalWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(w.status)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets [http.ResponseController] reach the underlying writer.
+func (w *refusalWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // WriteError writes the standard answer for e: its status, the
 // WWW-Authenticate challenge (RFC 6750 §3) with the validator's realm,
@@ -192,7 +295,9 @@ func (v *Validator) SetHeaders(h http.Header, e *Error) {
 
 // Challenge returns the WWW-Authenticate value for e (RFC 6750 §3), or ""
 // for a 503, which carries no challenge. An insufficient_user_authentication
-// challenge carries acr_values and max_age (RFC 9470 §3); with
+// challenge carries acr_values and max_age (RFC 9470 §3); an
+// insufficient_claims challenge for a claim requirement carries claim and
+// claim_values (auth-params of its own, as RFC 6750 §3 allows); with
 // Config.Resource set, every challenge carries resource_metadata (RFC 9728
 // §5.1), 403 insufficient_scope included.
 func (v *Validator) Challenge(e *Error) string {
@@ -221,6 +326,10 @@ func (v *Validator) Challenge(e *Error) string {
 		if e.Scope != "" {
 			attr("scope", e.Scope)
 		}
+		if e.Claim != "" {
+			attr("claim", e.Claim)
+			attr("claim_values", e.ClaimValues)
+		}
 		if e.ACRValues != "" {
 			attr("acr_values", e.ACRValues)
 		}
@@ -244,6 +353,10 @@ type ErrorBody struct {
 	// Scope is the scope that would satisfy the route, for
 	// insufficient_scope.
 	Scope string `json:"scope,omitempty"`
+	// Claim and ClaimValues are the claim and the values of the claim
+	// requirement that failed, for insufficient_claims.
+	Claim       string `json:"claim,omitempty"`
+	ClaimValues string `json:"claim_values,omitempty"`
 }
 
 // Body returns the JSON body for e.
@@ -252,5 +365,5 @@ func (e *Error) Body() ErrorBody {
 	if code == "" {
 		code = "unauthorized"
 	}
-	return ErrorBody{Error: code, Description: e.Description, Scope: e.Scope}
+	return ErrorBody{Error: code, Description: e.Description, Scope: e.Scope, Claim: e.Claim, ClaimValues: e.ClaimValues}
 }

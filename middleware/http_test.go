@@ -398,6 +398,61 @@ func TestErrorHandler(t *testing.T) {
 	}
 }
 
+// TestErrorHandlerHeaders: with Config.ErrorHandler set, the RFC 6750
+// headers (WWW-Authenticate, Cache-Control: no-store, Retry-After) are set
+// before it runs and the refusal's status is the default: a handler that
+// renders only a body, or nothing at all, still answers with it.
+func TestErrorHandlerHeaders(t *testing.T) {
+	kit := hgKit(t)
+	down := hgKit(t)
+	down.SetStatus(http.StatusServiceUnavailable)
+	for _, tc := range []struct {
+		name    string
+		handler func(w http.ResponseWriter, r *http.Request, e *middleware.Error)
+		body    string
+	}{
+		{"writes nothing", func(http.ResponseWriter, *http.Request, *middleware.Error) {}, ""},
+		{"writes a body only", func(w http.ResponseWriter, _ *http.Request, e *middleware.Error) {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte("refused: " + e.Code))
+		}, "refused: "},
+		{"writes the status itself", func(w http.ResponseWriter, _ *http.Request, e *middleware.Error) {
+			w.WriteHeader(e.Status)
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := hgReady(t, kit, middleware.Config{ErrorHandler: tc.handler})
+			dv := hgNew(t, down, middleware.Config{ErrorHandler: tc.handler, KeyWait: 50 * time.Millisecond})
+			for _, rc := range []struct {
+				name  string
+				h     http.Handler
+				token string
+				want  error
+			}{
+				{"no token", v.RequireScope("admin")(hgOK), "", middleware.ErrNoToken},
+				{"invalid token", v.RequireScope("admin")(hgOK), "not-a-jws", middleware.ErrInvalidToken},
+				{"missing scope", v.RequireScope("admin")(hgOK), hgToken(kit, middlewaretest.Spec{}), middleware.ErrInsufficientScope},
+				{"claim not met", v.RequireClaim("org_id", "org_a")(hgOK), hgToken(kit, middlewaretest.Spec{}), middleware.ErrInsufficientClaims},
+				{"keys unavailable", dv.Authenticate(hgOK), hgToken(down, middlewaretest.Spec{}), middleware.ErrKeysUnavailable},
+			} {
+				t.Run(rc.name, func(t *testing.T) {
+					w := hgServe(rc.h, hgRequest(rc.token))
+					if want := hgStatusOf(rc.want); w.Code != want {
+						t.Errorf("status %d, want %d", w.Code, want)
+					}
+					hgCheckChallenge(t, w.Result().Header, rc.want)
+					if got := w.Header().Get("Cache-Control"); got != "no-store" {
+						t.Errorf("Cache-Control %q, want no-store", got)
+					}
+					if !strings.HasPrefix(w.Body.String(), tc.body) || tc.body == "" && w.Body.Len() > 0 {
+						t.Errorf("body %q, want the handler's", w.Body.String())
+					}
+				})
+			}
+		})
+	}
+}
+
 // TestRequireScopeHTTP: OR of ANDs at the route.
 func TestRequireScopeHTTP(t *testing.T) {
 	kit := hgKit(t)

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/bearerguard/bearerguard/claims"
@@ -74,20 +73,4 @@ func (v *Validator) recentEnough(c *claims.Claims, p Policy) bool {
 		return false
 	}
 	return !now.After(c.AuthTime.Add(p.MaxAge + leeway))
-}
-
-// Validate reports whether p can be answered: every ACR value a non-empty
-// string of the RFC 6750 challenge character set without space, and
-// MaxAge not negative. Its error matches [ErrInvalidConfig];
-// [Validator.Require] and the adapters' Require panic with it.
-func (p Policy) Validate() error {
-	for _, a := range p.ACRValues {
-		if a == "" || sanitize(a) != a || strings.Contains(a, " ") {
-			return configError("Policy.ACRValues: %s is empty or has a character not allowed in a challenge (space, quote, backslash, non-ASCII)", strconv.Quote(a))
-		}
-	}
-	if p.MaxAge < 0 {
-		return configError("Policy.MaxAge is negative")
-	}
-	return nil
 }

@@ -34,6 +34,13 @@ func echoApp(v *middleware.Validator) http.Handler {
 	e.GET("/stepup/mfa", done, g.Require(echoguard.Policy{ACRValues: []string{"urn:example:mfa"}}))
 	e.GET("/stepup/fresh", done, g.Require(echoguard.Policy{MaxAge: 5 * time.Minute}))
 	e.Any(conformance.MetadataPath, g.ResourceMetadata())
+	e.GET("/claims/org", done, g.RequireClaim("org_id", "org_a", "org_b"))
+	e.GET("/claims/permissions", done, g.RequireClaim("permissions", "admin", "read:users write:users"))
+	e.GET("/claims/roles", done, g.RequireClaim("realm_access.roles", "auditor"))
+	e.GET("/claims/checked", done, g.Require(echoguard.Policy{
+		Claims: []echoguard.ClaimRequirement{echoguard.ClaimValues("org_id", "org_a")},
+		Check:  conformance.RouteCheck,
+	}))
 	return e
 }
 

@@ -27,7 +27,15 @@
 //	malformed request           400  Bearer error="invalid_request", error_description="..."
 //	invalid token               401  Bearer error="invalid_token", error_description="..."
 //	missing scope               403  Bearer error="insufficient_scope", error_description="...", scope="..."
+//	claim requirement not met   403  Bearer error="insufficient_claims", error_description="...", claim="...", claim_values="..."
 //	issuer keys not obtained    503  Retry-After: N
+//
+// Routes may require claim values ([Guard.RequireClaim], Policy.Claims)
+// and run their own check (Policy.Check). A handler that decides for
+// itself refuses like the middleware with [Guard.Refuse]; the refusal
+// categories ([ErrInsufficientClaims], ...), [NewError] and [ClaimValues]
+// are here under the core's names, so no import of package middleware is
+// needed to answer like the library.
 //
 // The claims of an accepted token are stored in the request's
 // [context.Context], where [Claims] and, in code shared with net/http,

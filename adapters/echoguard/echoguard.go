@@ -81,19 +81,37 @@ func (g *Guard) AuthenticateOptional() echo.MiddlewareFunc {
 // §3.3 scope token: that is a programmer error, caught when routes are
 // registered.
 func (g *Guard) RequireScope(alternatives ...string) echo.MiddlewareFunc {
-	return g.middleware(middleware.ScopePolicy(alternatives...))
+	return g.Require(middleware.ScopePolicy(alternatives...))
+}
+
+// RequireClaim returns middleware that lets a request through only with a
+// valid access token whose claim holds every value of at least one
+// alternative, as [middleware.Validator.RequireClaim]; a refusal is 403
+// insufficient_claims naming the claim and its values:
+//
+//	g.RequireClaim("org_id", "org_123")                    // Auth0 Organization
+//	g.RequireClaim("permissions", "read:users write:users") // Auth0 RBAC, both
+//
+// It panics if the claim name or an alternative is invalid: that is a
+// programmer error, caught when routes are registered.
+func (g *Guard) RequireClaim(claim string, alternatives ...string) echo.MiddlewareFunc {
+	return g.Require(Policy{Claims: []ClaimRequirement{ClaimValues(claim, alternatives...)}})
 }
 
 // Require returns middleware that lets a request through only if it meets
-// p: a valid access token, p.Scopes, and the step-up requirements
-// p.ACRValues and p.MaxAge (RFC 9470), as [middleware.Validator.Require]:
+// p: a valid access token, the step-up requirements p.ACRValues and
+// p.MaxAge (RFC 9470), p.Scopes, p.Claims and p.Check, as
+// [middleware.Validator.Require]:
 //
 //	g.Require(echoguard.Policy{ACRValues: []string{"urn:example:mfa"}, MaxAge: 5 * time.Minute})
+//	g.Require(echoguard.Policy{Claims: []echoguard.ClaimRequirement{echoguard.ClaimValues("org_id", "org_123")}})
 //
 // It panics if p cannot be answered ([middleware.Policy.Validate]): that is
-// a programmer error, caught when routes are registered.
+// a programmer error, caught when routes are registered. A scope or claim
+// value with a comma is logged as a warning through Config.Logger
+// ([middleware.Validator.ValidatePolicy]).
 func (g *Guard) Require(p Policy) echo.MiddlewareFunc {
-	if err := p.Validate(); err != nil {
+	if err := g.v.ValidatePolicy(p); err != nil {
 		panic(err)
 	}
 	return g.middleware(p)
@@ -116,8 +134,7 @@ func (g *Guard) middleware(p middleware.Policy) echo.MiddlewareFunc {
 			cl, err := g.v.Check(r, p)
 			if err != nil {
 				e, _ := errors.AsType[*middleware.Error](err) // Check's errors are all *Error
-				g.v.SetHeaders(c.Response().Header(), e)
-				return echo.NewHTTPError(e.Status, e.Body()).SetInternal(e)
+				return g.Refuse(c, e)
 			}
 			if cl != nil {
 				c.SetRequest(r.WithContext(claims.NewContext(r.Context(), cl)))
@@ -125,6 +142,22 @@ func (g *Guard) middleware(p middleware.Policy) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// Refuse answers c with e the way the middleware refuses a request: it sets
+// the WWW-Authenticate challenge (RFC 6750 §3), Cache-Control: no-store
+// and, for a 503, Retry-After on the response, and returns the
+// [*echo.HTTPError] whose Code is e.Status, whose Message is the core's
+// JSON error body and whose Internal is e, for the application's
+// HTTPErrorHandler to render. A handler that makes its own decision
+// answers like the library with it:
+//
+//	if !allowed(cl) {
+//		return g.Refuse(c, echoguard.NewError(echoguard.ErrInsufficientClaims, "", nil))
+//	}
+func (g *Guard) Refuse(c echo.Context, e *Error) error {
+	g.v.SetHeaders(c.Response().Header(), e)
+	return echo.NewHTTPError(e.Status, e.Body()).SetInternal(e)
 }
 
 // Claims returns the claims of the request's access token, and false if the

@@ -35,6 +35,13 @@ func ginApp(v *middleware.Validator) http.Handler {
 	r.GET("/stepup/mfa", g.Require(ginguard.Policy{ACRValues: []string{"urn:example:mfa"}}), done)
 	r.GET("/stepup/fresh", g.Require(ginguard.Policy{MaxAge: 5 * time.Minute}), done)
 	r.Any(conformance.MetadataPath, g.ResourceMetadata())
+	r.GET("/claims/org", g.RequireClaim("org_id", "org_a", "org_b"), done)
+	r.GET("/claims/permissions", g.RequireClaim("permissions", "admin", "read:users write:users"), done)
+	r.GET("/claims/roles", g.RequireClaim("realm_access.roles", "auditor"), done)
+	r.GET("/claims/checked", g.Require(ginguard.Policy{
+		Claims: []ginguard.ClaimRequirement{ginguard.ClaimValues("org_id", "org_a")},
+		Check:  conformance.RouteCheck,
+	}), done)
 	return r
 }
 

@@ -81,19 +81,37 @@ func (g *Guard) AuthenticateOptional() gin.HandlerFunc {
 // §3.3 scope token: that is a programmer error, caught when routes are
 // registered.
 func (g *Guard) RequireScope(alternatives ...string) gin.HandlerFunc {
-	return g.handler(middleware.ScopePolicy(alternatives...))
+	return g.Require(middleware.ScopePolicy(alternatives...))
+}
+
+// RequireClaim returns middleware that lets a request through only with a
+// valid access token whose claim holds every value of at least one
+// alternative, as [middleware.Validator.RequireClaim]; a refusal is 403
+// insufficient_claims naming the claim and its values:
+//
+//	g.RequireClaim("org_id", "org_123")                    // Auth0 Organization
+//	g.RequireClaim("permissions", "read:users write:users") // Auth0 RBAC, both
+//
+// It panics if the claim name or an alternative is invalid: that is a
+// programmer error, caught when routes are registered.
+func (g *Guard) RequireClaim(claim string, alternatives ...string) gin.HandlerFunc {
+	return g.Require(Policy{Claims: []ClaimRequirement{ClaimValues(claim, alternatives...)}})
 }
 
 // Require returns middleware that lets a request through only if it meets
-// p: a valid access token, p.Scopes, and the step-up requirements
-// p.ACRValues and p.MaxAge (RFC 9470), as [middleware.Validator.Require]:
+// p: a valid access token, the step-up requirements p.ACRValues and
+// p.MaxAge (RFC 9470), p.Scopes, p.Claims and p.Check, as
+// [middleware.Validator.Require]:
 //
 //	g.Require(ginguard.Policy{ACRValues: []string{"urn:example:mfa"}, MaxAge: 5 * time.Minute})
+//	g.Require(ginguard.Policy{Claims: []ginguard.ClaimRequirement{ginguard.ClaimValues("org_id", "org_123")}})
 //
 // It panics if p cannot be answered ([middleware.Policy.Validate]): that is
-// a programmer error, caught when routes are registered.
+// a programmer error, caught when routes are registered. A scope or claim
+// value with a comma is logged as a warning through Config.Logger
+// ([middleware.Validator.ValidatePolicy]).
 func (g *Guard) Require(p Policy) gin.HandlerFunc {
-	if err := p.Validate(); err != nil {
+	if err := g.v.ValidatePolicy(p); err != nil {
 		panic(err)
 	}
 	return g.handler(p)
@@ -114,15 +132,29 @@ func (g *Guard) handler(p middleware.Policy) gin.HandlerFunc {
 		cl, err := g.v.Check(c.Request, p)
 		if err != nil {
 			e, _ := errors.AsType[*middleware.Error](err) // Check's errors are all *Error
-			g.v.SetHeaders(c.Writer.Header(), e)
-			_ = c.Error(e)
-			c.AbortWithStatusJSON(e.Status, e.Body())
+			g.Refuse(c, e)
 			return
 		}
 		if cl != nil {
 			c.Request = c.Request.WithContext(claims.NewContext(c.Request.Context(), cl))
 		}
 	}
+}
+
+// Refuse answers c with e the way the middleware refuses a request: it sets
+// the WWW-Authenticate challenge (RFC 6750 §3), Cache-Control: no-store
+// and, for a 503, Retry-After, records e in c.Errors for logging
+// middleware, and aborts with e.Status and the core's JSON error body. A
+// handler that makes its own decision answers like the library with it:
+//
+//	if !allowed(cl) {
+//		g.Refuse(c, ginguard.NewError(ginguard.ErrInsufficientClaims, "", nil))
+//		return
+//	}
+func (g *Guard) Refuse(c *gin.Context, e *Error) {
+	g.v.SetHeaders(c.Writer.Header(), e)
+	_ = c.Error(e)
+	c.AbortWithStatusJSON(e.Status, e.Body())
 }
 
 // Claims returns the claims of the request's access token, and false if the

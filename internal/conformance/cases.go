@@ -14,10 +14,11 @@ import (
 
 // refusal is the expected answer to a refused request.
 type refusal struct {
-	status            int
-	code, desc, scope string
-	acrValues, maxAge string // challenge attributes of RFC 9470 §3
-	retryAfter        bool
+	status             int
+	code, desc, scope  string
+	acrValues, maxAge  string // challenge attributes of RFC 9470 §3
+	claim, claimValues string // challenge attributes of insufficient_claims
+	retryAfter         bool
 }
 
 // The refusals of the core, as they appear on the wire. The descriptions
@@ -56,6 +57,12 @@ func insufficientScope(scope string) refusal {
 	return refusal{status: 403, code: "insufficient_scope", desc: "the token lacks the required scope", scope: scope}
 }
 
+// insufficientClaims is the refusal of a claim requirement (claim set) or
+// of a route's own check (claim empty).
+func insufficientClaims(desc, claim, values string) refusal {
+	return refusal{status: 403, code: "insufficient_claims", desc: desc, claim: claim, claimValues: values}
+}
+
 // challenge is the WWW-Authenticate value of r for a validator without
 // realm (RFC 6750 §3): none for a 503, no attributes without a token.
 func (r refusal) challenge() string {
@@ -70,6 +77,9 @@ func (r refusal) challenge() string {
 	s := `Bearer error="` + r.code + `", error_description="` + r.desc + `"`
 	if r.scope != "" {
 		s += `, scope="` + r.scope + `"`
+	}
+	if r.claim != "" {
+		s += `, claim="` + r.claim + `", claim_values="` + r.claimValues + `"`
 	}
 	if r.acrValues != "" {
 		s += `, acr_values="` + r.acrValues + `"`
@@ -99,6 +109,7 @@ func (r refusal) on(name, method, path string, h http.Header) Case {
 		Name: name, Method: method, Path: path, Header: h,
 		Status: r.status, Challenge: r.challenge(),
 		Error: r.code, Description: r.desc, Scope: r.scope, RetryAfter: r.retryAfter,
+		Claim: r.claim, ClaimValues: r.claimValues,
 	}
 }
 
@@ -286,6 +297,53 @@ func ResourceCases(iss *middlewaretest.Issuer) []Case {
 		cases = append(cases, withMetadata(c))
 	}
 	return cases
+}
+
+// ClaimCases returns the cases of the claim routes for the validator of
+// [Cases]: claim requirements (a string equal to one value, an array
+// including all values of one alternative, a dotted path), refused with
+// 403 insufficient_claims naming the claim and its values, never 401 or
+// insufficient_scope; and the route's own check ([RouteCheck]), run after
+// the claim requirements, whose *Error is answered as it is.
+func ClaimCases(iss *middlewaretest.Issuer) []Case {
+	with := func(claims map[string]any) http.Header {
+		return bearer(iss.Token(middlewaretest.Spec{Claims: claims}))
+	}
+	const (
+		get                      = http.MethodGet
+		org, perms, roles, check = "/claims/org", "/claims/permissions", "/claims/roles", "/claims/checked"
+		lacksClaim               = "the token lacks a claim the resource requires"
+		lacksValue               = "the token lacks a claim value the resource requires"
+		notAuthorized            = "the token is not authorized for the resource"
+	)
+	orgValues, permValues := "org_a org_b", "admin read:users write:users"
+	return []Case{
+		ok("org equals a value", get, org, with(map[string]any{"org_id": "org_b"}), nil),
+		ok("org array includes a value", get, org, with(map[string]any{"org_id": []string{"org_x", "org_a"}}), nil),
+		insufficientClaims(lacksValue, "org_id", orgValues).on("org of another value", get, org, with(map[string]any{"org_id": "org_c"})),
+		insufficientClaims(lacksValue, "org_id", orgValues).on("org string is not split", get, org, with(map[string]any{"org_id": "org_a org_b"})),
+		insufficientClaims(lacksClaim, "org_id", orgValues).on("org absent", get, org, with(nil)),
+		insufficientClaims(lacksClaim, "org_id", orgValues).on("org a number", get, org, with(map[string]any{"org_id": 1})),
+		noToken.on("claim route without token", get, org, nil),
+		expired.on("claim route with expired token", get, org, bearer(iss.Token(middlewaretest.Spec{Lifetime: -time.Hour, Claims: map[string]any{"org_id": "org_a"}}))),
+
+		ok("permission alone", get, perms, with(map[string]any{"permissions": []string{"admin"}}), nil),
+		ok("permissions all of one alternative", get, perms, with(map[string]any{"permissions": []string{"write:users", "read:users"}}), nil),
+		insufficientClaims(lacksValue, "permissions", permValues).on("permissions part of an alternative", get, perms, with(map[string]any{"permissions": []string{"read:users"}})),
+		insufficientClaims(lacksClaim, "permissions", permValues).on("a scope is not a permission", get, perms,
+			bearer(iss.Token(middlewaretest.Spec{Scopes: []string{"admin"}}))),
+
+		ok("nested role", get, roles, with(map[string]any{"realm_access": map[string]any{"roles": []string{"auditor"}}}), nil),
+		ok("Keycloak profile role", get, roles, bearer(iss.Token(middlewaretest.Spec{Profile: middlewaretest.Keycloak, Claims: map[string]any{"realm_access": map[string]any{"roles": []string{"auditor"}}}})), nil),
+		insufficientClaims(lacksValue, "realm_access.roles", "auditor").on("nested role of another value", get, roles, with(map[string]any{"realm_access": map[string]any{"roles": []string{"user"}}})),
+		insufficientClaims(lacksClaim, "realm_access.roles", "auditor").on("nested role absent", get, roles, with(map[string]any{"realm_access": map[string]any{}})),
+
+		ok("check passes", get, check, with(map[string]any{"org_id": "org_a", "tenant": "t1"}), nil),
+		insufficientClaims(lacksClaim, "org_id", "org_a").on("claim requirement before the check", get, check, with(map[string]any{"suspended": true})),
+		insufficientClaims(notAuthorized, "", "").on("check refuses with a plain error", get, check, with(map[string]any{"org_id": "org_a", "suspended": true})),
+		insufficientClaims(TenantDescription, "", "").on("check refuses with its own description", get, check, with(map[string]any{"org_id": "org_a", "tenant": "t2"})),
+		invalidToken(RevokedDescription).on("check's *Error answered as is", get, check, with(map[string]any{"org_id": "org_a", "jti": "revoked"})),
+	}
 }
 
 // unavailableCases are the cases for an app whose validator trusts only

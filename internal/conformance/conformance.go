@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bearerguard/bearerguard/claims"
 	"github.com/bearerguard/bearerguard/middleware"
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
@@ -34,11 +36,12 @@ type Case struct {
 	// Challenge is the exact expected WWW-Authenticate value; "" means the
 	// header must be absent.
 	Challenge string
-	// Error, Description and Scope are the expected "error",
-	// "error_description" and "scope" fields of the JSON body of a refusal;
-	// "" means the field must be absent. Error is "" for a 2xx answer, whose
-	// body is then not checked against them.
-	Error, Description, Scope string
+	// Error, Description, Scope, Claim and ClaimValues are the expected
+	// "error", "error_description", "scope", "claim" and "claim_values"
+	// fields of the JSON body of a refusal; "" means the field must be
+	// absent. Error is "" for a 2xx answer, whose body is then not checked
+	// against them.
+	Error, Description, Scope, Claim, ClaimValues string
 	// RetryAfter says that Retry-After must be present (a positive number of
 	// seconds); otherwise it must be absent.
 	RetryAfter bool
@@ -60,10 +63,14 @@ type Case struct {
 //	GET    /stepup/mfa    Require(Policy{ACRValues: ["urn:example:mfa"]}), 200
 //	GET    /stepup/fresh  Require(Policy{MaxAge: 5 * time.Minute}), 200
 //	GET    /.well-known/oauth-protected-resource   the validator's resource metadata handler
+//	GET    /claims/org          RequireClaim("org_id", "org_a", "org_b"), 200
+//	GET    /claims/permissions  RequireClaim("permissions", "admin", "read:users write:users"), 200
+//	GET    /claims/roles        RequireClaim("realm_access.roles", "auditor"), 200
+//	GET    /claims/checked      Require(Policy{Claims: [ClaimValues("org_id", "org_a")], Check: RouteCheck}), 200
 //
-// Refusals must be the front end's own, built on v. Run checks [Cases] in
-// process and over a real socket with a validator whose keys are loaded,
-// then [ResourceCases] with a validator whose Config.Resource is [Audience]
+// Refusals must be the front end's own, built on v. Run checks [Cases] and
+// [ClaimCases] in process and over a real socket with a validator whose
+// keys are loaded, then [ResourceCases] with a validator whose Config.Resource is [Audience]
 // (ResourceMetadata.ScopesSupported "read:users" and "write:users"),
 // then the refusals of a validator whose issuer is down and of one whose
 // issuer serves a broken JWK Set: 503 with Retry-After for any token of
@@ -97,6 +104,11 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	t.Run("socket", func(t *testing.T) { RunURL(t, srv.URL, cases) })
+	t.Run("claims", func(t *testing.T) {
+		ccases := ClaimCases(iss)
+		t.Run("handler", func(t *testing.T) { RunHandler(t, h, ccases) })
+		t.Run("socket", func(t *testing.T) { RunURL(t, srv.URL, ccases) })
+	})
 
 	t.Run("resource", func(t *testing.T) {
 		rv := newValidator(t, ctx, iss, 10*time.Second, true)
@@ -141,6 +153,36 @@ func newValidator(t *testing.T, ctx context.Context, iss *middlewaretest.Issuer,
 	}
 	return v
 }
+
+// RouteCheck is the Policy.Check of the /claims/checked route: a token
+// with "suspended" is refused with a plain error (403 insufficient_claims),
+// one whose "tenant" is not "t1" with a NewError of that category and its
+// own description, and one whose "jti" is "revoked" with a 401
+// invalid_token: an *Error is answered as it is.
+func RouteCheck(_ context.Context, c *claims.Claims) error {
+	var custom struct {
+		Suspended bool   `json:"suspended"`
+		Tenant    string `json:"tenant"`
+	}
+	if err := c.Decode(&custom); err != nil {
+		return err
+	}
+	switch {
+	case custom.Suspended:
+		return errors.New("conformance: the account is suspended")
+	case c.ID == "revoked":
+		return middleware.NewError(middleware.ErrInvalidToken, RevokedDescription, nil)
+	case custom.Tenant != "" && custom.Tenant != "t1":
+		return middleware.NewError(middleware.ErrInsufficientClaims, TenantDescription, nil)
+	}
+	return nil
+}
+
+// The descriptions of RouteCheck's own refusals.
+const (
+	RevokedDescription = "the token was revoked"
+	TenantDescription  = "the tenant is not served here"
+)
 
 // RunHandler runs cases against h in process, one subtest each.
 func RunHandler(t *testing.T, h http.Handler, cases []Case) {
@@ -190,7 +232,7 @@ func RunURL(t *testing.T, baseURL string, cases []Case) {
 }
 
 // errorFields are the fields of a refusal's JSON body.
-var errorFields = []string{"error", "error_description", "scope"}
+var errorFields = []string{"error", "error_description", "scope", "claim", "claim_values"}
 
 func check(t *testing.T, c Case, res *http.Response) {
 	t.Helper()
@@ -228,7 +270,10 @@ func check(t *testing.T, c Case, res *http.Response) {
 		t.Fatalf("body %q is not a JSON object: %v", body, err)
 	}
 	if c.Error != "" {
-		want := map[string]string{"error": c.Error, "error_description": c.Description, "scope": c.Scope}
+		want := map[string]string{
+			"error": c.Error, "error_description": c.Description, "scope": c.Scope,
+			"claim": c.Claim, "claim_values": c.ClaimValues,
+		}
 		for _, f := range errorFields {
 			v, ok := m[f]
 			if s, _ := v.(string); want[f] == "" && ok || want[f] != "" && s != want[f] {

@@ -41,6 +41,13 @@ func netHTTPApp(v *middleware.Validator) http.Handler {
 	mux.Handle("GET /stepup/mfa", v.Require(middleware.Policy{ACRValues: []string{"urn:example:mfa"}})(done))
 	mux.Handle("GET /stepup/fresh", v.Require(middleware.Policy{MaxAge: 5 * time.Minute})(done))
 	mux.Handle(conformance.MetadataPath, v.ResourceMetadataHandler())
+	mux.Handle("GET /claims/org", v.RequireClaim("org_id", "org_a", "org_b")(done))
+	mux.Handle("GET /claims/permissions", v.RequireClaim("permissions", "admin", "read:users write:users")(done))
+	mux.Handle("GET /claims/roles", v.RequireClaim("realm_access.roles", "auditor")(done))
+	mux.Handle("GET /claims/checked", v.Require(middleware.Policy{
+		Claims: []middleware.ClaimRequirement{middleware.ClaimValues("org_id", "org_a")},
+		Check:  conformance.RouteCheck,
+	})(done))
 	return mux
 }
 

@@ -4,7 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/bearerguard/bearerguard/middleware"
 )
 
 // TestSnippetsRun runs the README's snippets with a context that is already
@@ -12,8 +15,8 @@ import (
 // refuse a request without token with a bare challenge, and the configs
 // they show are accepted by New.
 func TestSnippetsRun(t *testing.T) {
-	if len(snippets) != 9 {
-		t.Fatalf("%d snippets, want 9: keep the list in step with the README", len(snippets))
+	if len(snippets) != 10 {
+		t.Fatalf("%d snippets, want 10: keep the list in step with the README", len(snippets))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -40,6 +43,21 @@ func TestSnippetsRun(t *testing.T) {
 	rh.ServeHTTP(w, httptest.NewRequest("DELETE", "/mcp/users/42", nil))
 	if want := `Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp"`; w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != want {
 		t.Errorf("resource snippet: %d %q, want 401 %q", w.Code, w.Header().Get("WWW-Authenticate"), want)
+	}
+	// The claims snippet: its routes register (no panic) and refuse a
+	// request without token like every route.
+	cv, err := middleware.New(ctx, middleware.Config{Issuer: "https://tenant.eu.auth0.com/", Audiences: []string{"https://api.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := claimsSnippet(cv)
+	for _, path := range []string{"GET /invoices", "PUT /users/1", "GET /reports"} {
+		method, target, _ := strings.Cut(path, " ")
+		w := httptest.NewRecorder()
+		ch.ServeHTTP(w, httptest.NewRequest(method, target, nil))
+		if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != "Bearer" {
+			t.Errorf("claims snippet %s: %d %q, want 401 with a bare challenge", path, w.Code, w.Header().Get("WWW-Authenticate"))
+		}
 	}
 	if _, err := auth0Snippet(ctx); err != nil {
 		t.Errorf("Auth0 recipe: %v", err)

@@ -23,6 +23,7 @@ import (
 var snippets = []any{
 	netHTTPSnippet, echoSnippet, ginSnippet, me, decodeSnippet,
 	auth0Snippet, multiIssuerSnippet, testKitSnippet, resourceSnippet,
+	claimsSnippet,
 }
 
 func netHTTPSnippet(ctx context.Context) http.Handler {
@@ -153,11 +154,33 @@ func resourceSnippet(ctx context.Context) http.Handler {
 	return mux
 }
 
-func listUsers(w http.ResponseWriter, r *http.Request)  {}
-func deleteUser(w http.ResponseWriter, r *http.Request) {}
-func meEcho(c echo.Context) error                       { return nil }
-func listUsersEcho(c echo.Context) error                { return nil }
-func deleteUserEcho(c echo.Context) error               { return nil }
-func meGin(c *gin.Context)                              {}
-func listUsersGin(c *gin.Context)                       {}
-func deleteUserGin(c *gin.Context)                      {}
+func claimsSnippet(v *middleware.Validator) http.Handler {
+	mux := http.NewServeMux()
+	// Auth0 Organization: the token's org_id must be org_123.
+	mux.Handle("GET /invoices", v.RequireClaim("org_id", "org_123")(http.HandlerFunc(listInvoices)))
+	// Auth0 RBAC, read apart from the scopes: "admin", or both others.
+	mux.Handle("PUT /users/{id}", v.RequireClaim("permissions", "admin", "read:users write:users")(http.HandlerFunc(updateUser)))
+	// A Keycloak realm role, and a rule of your own.
+	mux.Handle("GET /reports", v.Require(middleware.Policy{
+		Claims: []middleware.ClaimRequirement{middleware.ClaimValues("realm_access.roles", "auditor")},
+		Check: func(ctx context.Context, c *claims.Claims) error {
+			if c.Machine {
+				return errors.New("reports are for people") // logged, never sent: 403
+			}
+			return nil
+		},
+	})(http.HandlerFunc(reports)))
+	return mux
+}
+
+func listInvoices(w http.ResponseWriter, r *http.Request) {}
+func updateUser(w http.ResponseWriter, r *http.Request)   {}
+func reports(w http.ResponseWriter, r *http.Request)      {}
+func listUsers(w http.ResponseWriter, r *http.Request)    {}
+func deleteUser(w http.ResponseWriter, r *http.Request)   {}
+func meEcho(c echo.Context) error                         { return nil }
+func listUsersEcho(c echo.Context) error                  { return nil }
+func deleteUserEcho(c echo.Context) error                 { return nil }
+func meGin(c *gin.Context)                                {}
+func listUsersGin(c *gin.Context)                         {}
+func deleteUserGin(c *gin.Context)                        {}

@@ -224,6 +224,7 @@ type Error struct {
 	category error
 	reason   error
 	cause    error
+	facts    *tokenFacts // for the refusal log (log.go); nil without a Logger
 }
 
 // Error returns the specific reason and the cause. It is meant for logs; it

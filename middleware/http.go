@@ -122,7 +122,7 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, error) {
 	c, e := v.check(r, p)
 	if e != nil {
-		v.logRefusal(r, e)
+		v.logRefusal(r, e, c, &p)
 		return nil, e
 	}
 	return c, nil
@@ -141,21 +141,14 @@ func (v *Validator) check(r *http.Request, p Policy) (*claims.Claims, *Error) {
 		return nil, requestError(err)
 	}
 	if e := v.checkUserAuthentication(c, p); e != nil {
-		return nil, e
+		return c, e
 	}
 	if p.Scopes != nil && !p.Scopes.Allows(c.Scopes) {
 		e := newError(ErrInsufficientScope, ErrInsufficientScope, nil)
 		e.Scope = p.Scopes.Challenge()
-		return nil, e
+		return c, e
 	}
 	return c, nil
-}
-
-func (v *Validator) logRefusal(r *http.Request, e *Error) {
-	if l := v.cfg.Logger; l != nil {
-		l.DebugContext(r.Context(), "bearerguard: request refused",
-			"status", e.Status, "error", e.Error(), "method", r.Method, "path", r.URL.Path)
-	}
 }
 
 func (v *Validator) fail(w http.ResponseWriter, r *http.Request, e *Error) {

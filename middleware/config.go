@@ -182,10 +182,26 @@ type Config struct {
 	// error path instead.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err *Error)
 
-	// Logger receives the cause of every refusal and of JWKS or discovery
-	// failures, at debug and warn level. It never receives a token.
-	// Optional, default: no logging.
+	// Logger receives one record per refused request, at RefusalLogLevel,
+	// and JWKS or discovery failures, at warn level. Optional, default: no
+	// logging. A refusal record says which check refused the request
+	// ("check": parse, header, type, issuer, key, signature, times,
+	// binding, audience, claims, validate, user_authentication, scope, ...),
+	// the error, and the non-secret facts found and expected: the token's
+	// alg, kid, typ, iss, aud, exp, nbf, iat and client id (group
+	// "token"), now and the leeway, what the check wanted (group "want":
+	// the audiences, trusted issuers, allowed algorithms or required
+	// scope), and, when a route's requirement refused a valid token, the
+	// scopes granted and which ScopeClaims were present or absent. It never
+	// receives the token, its signature, or the value of any other claim.
 	Logger *slog.Logger
+
+	// RefusalLogLevel is the level of the refusal records of Logger.
+	// Optional, default slog.LevelDebug, so that a logger at Info (such as
+	// slog.Default()) shows them only when asked: set slog.LevelInfo to
+	// see them there. A slog.Leveler, so that the zero value is the
+	// default and a slog.LevelVar can change it while running.
+	RefusalLogLevel slog.Leveler
 
 	// HTTPClient fetches discovery documents and JWK Sets. Optional,
 	// default a client with [DefaultFetchTimeout]. bearerguard uses a copy

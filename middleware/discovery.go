@@ -38,10 +38,14 @@ func safeClient(c *http.Client) *http.Client {
 	return &cp
 }
 
-var errBodyTooLarge = errors.New("response body too large")
+var (
+	errBodyTooLarge = errors.New("response body too large")
+	errStatus       = errors.New("unexpected HTTP status")
+)
 
 // getJSON fetches u and decodes its JSON body into v, reading at most limit
-// bytes.
+// bytes. It returns the status of the answer, if one was received. Its
+// errors do not name u: the caller's error does.
 func getJSON(ctx context.Context, client *http.Client, u string, limit int64, v any) (status int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, DefaultFetchTimeout)
 	defer cancel()
@@ -57,19 +61,40 @@ func getJSON(ctx context.Context, client *http.Client, u string, limit int64, v 
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return resp.StatusCode, fmt.Errorf("GET %s: status %d", u, resp.StatusCode)
+		return resp.StatusCode, errStatus
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return resp.StatusCode, fmt.Errorf("GET %s: %w", u, err)
+		return resp.StatusCode, err
 	}
 	if int64(len(body)) > limit {
-		return resp.StatusCode, fmt.Errorf("GET %s: %w (limit %d bytes)", u, errBodyTooLarge, limit)
+		return resp.StatusCode, fmt.Errorf("%w (limit %d bytes)", errBodyTooLarge, limit)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return resp.StatusCode, fmt.Errorf("GET %s: invalid JSON: %w", u, err)
+		return resp.StatusCode, fmt.Errorf("invalid JSON: %w", err)
 	}
 	return resp.StatusCode, nil
+}
+
+// fetchError is the cause of a failed fetch of u: reason is the sentinel
+// of the step (ErrDiscoveryFailed, ErrIssuerMismatch, ErrJWKSUnusable),
+// status what getJSON returned, err what went wrong.
+func fetchError(reason error, u string, status int, err error) *KeysError {
+	ke := &KeysError{URL: u, reason: reason, timeout: isTimeout(err)}
+	if status != http.StatusOK {
+		ke.Status = status
+	}
+	if err != errStatus {
+		ke.cause = err
+	}
+	return ke
+}
+
+// isTimeout reports whether err is a request that timed out: the client's
+// Timeout or the fetch's own deadline.
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &t) && t.Timeout())
 }
 
 // metadata is the part of an OpenID Connect discovery document or RFC 8414
@@ -96,33 +121,36 @@ func discoveryURLs(issuer string) []string {
 	return []string{oidc, rfc.String() + "/.well-known/oauth-authorization-server" + path}
 }
 
-var errDiscovery = errors.New("discovery failed")
+var (
+	errNoJWKSURI = errors.New("no jwks_uri")
+	errIssuer    = errors.New("the document names another issuer")
+)
 
 // discover finds the jwks_uri of issuer. The document's issuer must equal
 // the configured one exactly (OpenID Connect Discovery 1.0 §4.3, RFC 8414
-// §3.3).
+// §3.3). Errors are *KeysError, for the last location tried.
 func discover(ctx context.Context, client *http.Client, issuer string, insecure bool) (string, error) {
-	var errs []error
+	var last error
 	for _, u := range discoveryURLs(issuer) {
 		var m metadata
 		status, err := getJSON(ctx, client, u, MaxDiscoverySize, &m)
 		if err != nil {
-			errs = append(errs, err)
+			last = fetchError(ErrDiscoveryFailed, u, status, err)
 			if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
 				continue // try the next well-known location
 			}
 			break
 		}
 		if m.Issuer != issuer {
-			return "", fmt.Errorf("%w: %s names issuer %q, want %q", errDiscovery, u, m.Issuer, issuer)
+			return "", fetchError(ErrIssuerMismatch, u, status, fmt.Errorf("%w: %q, want %q", errIssuer, m.Issuer, issuer))
 		}
 		if m.JWKSURI == "" {
-			return "", fmt.Errorf("%w: %s has no jwks_uri", errDiscovery, u)
+			return "", fetchError(ErrDiscoveryFailed, u, status, errNoJWKSURI)
 		}
 		if err := checkURL(m.JWKSURI, insecure); err != nil {
-			return "", fmt.Errorf("%w: jwks_uri %q: %v", errDiscovery, m.JWKSURI, err)
+			return "", fetchError(ErrDiscoveryFailed, u, status, fmt.Errorf("jwks_uri %q: %w", m.JWKSURI, err))
 		}
 		return m.JWKSURI, nil
 	}
-	return "", fmt.Errorf("%w: %w", errDiscovery, errors.Join(errs...))
+	return "", last
 }

@@ -105,6 +105,8 @@
 //	discovery.go   discovery and JWKS fetches through the safe client
 //	cache.go       the verified-token cache
 //	config.go      Config and its defaults; errors.go: sentinels and answers
+//	log.go         the refusal log: which check refused a request, what it
+//	               found and what it wanted (facts handed over on *Error)
 //
 // Adding a claim touches the table in payload.go; a new kind of token or
 // binding is a step of ValidateToken.

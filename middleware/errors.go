@@ -3,6 +3,7 @@ package middleware
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -67,6 +68,79 @@ var ErrInvalidConfig = errors.New("bearerguard: invalid config")
 // already held keep verifying tokens; a token that needs a key not held is
 // answered 503 ([ErrKeysUnavailable]), and its error matches ErrStopped too.
 var ErrStopped = errors.New("bearerguard: validator stopped (the context given to New has ended)")
+
+// Causes of ErrKeysUnavailable: why an issuer's keys are not held. The
+// error of [Validator.Ready] joins one [*KeysError] per issuer, which
+// matches one or two of these; a 503 answer's error matches the cause of
+// the fetch it waited for.
+var (
+	// ErrKeysNotFetchedYet: the first fetch of the issuer's keys has not
+	// ended yet.
+	ErrKeysNotFetchedYet = errors.New("bearerguard: issuer keys not fetched yet")
+	// ErrDiscoveryFailed: the issuer's discovery document (OpenID Connect
+	// Discovery 1.0, RFC 8414) was not obtained: the issuer did not answer,
+	// answered with an HTTP status other than 200 (KeysError.Status), or
+	// sent a document that is not JSON or names no usable jwks_uri.
+	ErrDiscoveryFailed = errors.New("bearerguard: discovery failed")
+	// ErrIssuerMismatch: the discovery document's "issuer" is not the
+	// configured issuer (OpenID Connect Discovery 1.0 §4.3, RFC 8414 §3.3):
+	// mind the trailing slash.
+	ErrIssuerMismatch = errors.New("bearerguard: discovery document names another issuer")
+	// ErrJWKSUnusable: the JWK Set was not obtained (an HTTP status other
+	// than 200 is in KeysError.Status), is not a JWK Set, or has no usable
+	// signature key (symmetric, encryption and unsupported keys are never
+	// used).
+	ErrJWKSUnusable = errors.New("bearerguard: JWK Set unusable")
+	// ErrFetchTimeout: the discovery or JWKS request timed out
+	// (Config.HTTPClient's Timeout, at most DefaultFetchTimeout). It is
+	// matched together with ErrDiscoveryFailed or ErrJWKSUnusable.
+	ErrFetchTimeout = errors.New("bearerguard: fetch timed out")
+)
+
+// KeysError says why one issuer's keys are not held, as found by the last
+// fetch. It matches one of [ErrKeysNotFetchedYet], [ErrDiscoveryFailed],
+// [ErrIssuerMismatch] and [ErrJWKSUnusable], [ErrFetchTimeout] if the
+// fetch timed out, and the underlying cause.
+type KeysError struct {
+	// Issuer is the issuer whose keys are missing.
+	Issuer string
+	// URL is the document whose fetch failed, empty if none was tried.
+	URL string
+	// Status is the HTTP status the issuer answered with, if it answered
+	// and the status was not 200; else 0.
+	Status int
+
+	reason  error // one of the sentinels above
+	timeout bool
+	cause   error
+}
+
+// Error describes the failure for logs.
+func (e *KeysError) Error() string {
+	s := "issuer " + e.Issuer + ": " + e.reason.Error()
+	if e.URL != "" {
+		s += ": GET " + e.URL
+	}
+	if e.Status != 0 {
+		s += ": status " + strconv.Itoa(e.Status)
+	}
+	if e.cause != nil {
+		s += ": " + e.cause.Error()
+	}
+	return s
+}
+
+// Unwrap returns the sentinels the error matches and its cause.
+func (e *KeysError) Unwrap() []error {
+	errs := []error{e.reason}
+	if e.timeout {
+		errs = append(errs, ErrFetchTimeout)
+	}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
+	}
+	return errs
+}
 
 // Causes of ErrInvalidRequest.
 var (
@@ -186,6 +260,7 @@ type Error struct {
 	category error
 	reason   error
 	cause    error
+	facts    *tokenFacts // for the refusal log (log.go); nil without a Logger
 }
 
 // Error returns the specific reason and the cause. It is meant for logs; it

@@ -218,15 +218,6 @@ func (v *Validator) check(r *http.Request, p Policy) (*claims.Claims, *Error) {
 	return c, nil
 }
 
-// logRefusal logs a refusal of r under p; c holds the token's claims when
-// the token itself was valid, else nil.
-func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *Policy) {
-	if l := v.cfg.Logger; l != nil {
-		l.DebugContext(r.Context(), "bearerguard: request refused",
-			"status", e.Status, "error", e.Error(), "method", r.Method, "path", r.URL.Path)
-	}
-}
-
 // fail answers a refused request: with the standard answer, or with the
 // RFC 6750 headers and status set around Config.ErrorHandler, which renders
 // the body. The handler may still change a header or write another status

@@ -9,7 +9,6 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -301,7 +300,6 @@ func retryDelay(failures int, minInterval time.Duration) time.Duration {
 }
 
 var (
-	errNotLoaded    = errors.New("keys not obtained yet")
 	errFetchWait    = errors.New("keys not fetched within KeyWait")
 	errFetchBudget  = errors.New("no JWKS fetch allowed within KeyWait (MinRefreshInterval)")
 	errNotJWKSet    = errors.New(`JWKS document has no "keys" array`)
@@ -416,18 +414,18 @@ func (ik *issuerKeys) await(ctx context.Context, anyFetch bool) (*keySet, error)
 	return ik.set.Load(), nil
 }
 
-// status returns nil when the issuer's keys are held, else why not.
+// status returns nil when the issuer's keys are held, else why not: a
+// *KeysError.
 func (ik *issuerKeys) status() error {
 	if ik.set.Load() != nil {
 		return nil
 	}
 	ik.mu.Lock()
 	defer ik.mu.Unlock()
-	cause := ik.lastErr
-	if cause == nil {
-		cause = errNotLoaded
+	if ik.lastErr != nil {
+		return ik.lastErr
 	}
-	return fmt.Errorf("issuer %s: %w", ik.issuer, cause)
+	return &KeysError{Issuer: ik.issuer, reason: ErrKeysNotFetchedYet}
 }
 
 func (ik *issuerKeys) log(ctx context.Context, level slog.Level, msg string, args ...any) {
@@ -437,8 +435,16 @@ func (ik *issuerKeys) log(ctx context.Context, level slog.Level, msg string, arg
 }
 
 // load discovers the JWKS URL if needed, fetches the JWK Set and returns its
-// usable keys.
+// usable keys. Errors are *KeysError.
 func (ik *issuerKeys) load(ctx context.Context, jwksURL string) ([]*verifyKey, error) {
+	keys, err := ik.loadFrom(ctx, jwksURL)
+	if ke, ok := err.(*KeysError); ok {
+		ke.Issuer = ik.issuer
+	}
+	return keys, err
+}
+
+func (ik *issuerKeys) loadFrom(ctx context.Context, jwksURL string) ([]*verifyKey, error) {
 	if jwksURL == "" {
 		u, err := discover(ctx, ik.client, ik.issuer, ik.cfg.InsecureAllowHTTPIssuer)
 		if err != nil {
@@ -454,20 +460,21 @@ func (ik *issuerKeys) load(ctx context.Context, jwksURL string) ([]*verifyKey, e
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if _, err := getJSON(ctx, ik.client, jwksURL, MaxJWKSSize, &set); err != nil {
-		return nil, err
+	status, err := getJSON(ctx, ik.client, jwksURL, MaxJWKSSize, &set)
+	if err != nil {
+		return nil, fetchError(ErrJWKSUnusable, jwksURL, status, err)
 	}
 	if set.Keys == nil {
 		// Not a JWK Set (RFC 7517 §5: "keys" is required), such as an
 		// error document served with status 200: keep the keys held.
-		return nil, errNotJWKSet
+		return nil, fetchError(ErrJWKSUnusable, jwksURL, status, errNotJWKSet)
 	}
 	keys := ik.usableKeys(ctx, set.Keys)
 	if len(keys) == 0 {
 		// An empty or unusable set is far more often an issuer glitch
 		// than a deliberate withdrawal of every key: keep the keys held,
 		// as for any failed fetch.
-		return nil, errNoUsableKeys
+		return nil, fetchError(ErrJWKSUnusable, jwksURL, status, errNoUsableKeys)
 	}
 	return keys, nil
 }

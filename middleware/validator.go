@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/internal/checks"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -141,36 +142,53 @@ func (v *Validator) ValidateToken(ctx context.Context, token string) (*claims.Cl
 	}
 	var t jwsToken
 	if err := parseToken(token, &t); err != nil {
-		return nil, err
+		return nil, v.refused(err, checks.Parse, &t)
 	}
 	if err := t.checkHeader(v.algs); err != nil {
-		return nil, err
+		return nil, v.refused(err, checks.Header, &t)
 	}
 	if err := t.checkType(v.cfg.RequireAccessTokenType); err != nil {
-		return nil, err
+		return nil, v.refused(err, checks.Type, &t)
 	}
 	ik, err := v.issuer(&t)
 	if err != nil {
-		return nil, err
+		return nil, v.refused(err, checks.Issuer, &t)
 	}
 	key, err := verifySignature(ctx, ik, &t)
 	if err != nil {
-		return nil, err
+		return nil, v.refused(err, signatureCheck(err), &t)
 	}
 	if err := t.claims.checkTimes(v.cfg.now(), v.cfg.leeway()); err != nil {
-		return nil, err
+		return nil, v.refused(err, checks.Times, &t)
 	}
 	if err := checkBinding(&t); err != nil {
-		return nil, err
+		return nil, v.refused(err, checks.Binding, &t)
 	}
 	c, err := v.checkClaims(&t)
 	if err != nil {
-		return nil, err
+		return nil, v.refused(err, claimsCheck(err), &t)
 	}
 	if v.remember(token, cachedToken{claims: c, key: key, keys: ik}) {
 		c = copyClaims(c) // the cache keeps the verified claims
 	}
 	return v.hook(ctx, c)
+}
+
+// signatureCheck names the check that refused a token in verifySignature:
+// finding its key, or verifying with it.
+func signatureCheck(err error) string {
+	if errors.Is(err, ErrInvalidSignature) {
+		return checks.Signature
+	}
+	return checks.Key
+}
+
+// claimsCheck names the check that refused a token in checkClaims.
+func claimsCheck(err error) string {
+	if errors.Is(err, ErrMalformedToken) {
+		return checks.Claims
+	}
+	return checks.Audience
 }
 
 // issuer routes a token to its issuer's keys by its "iss" claim.
@@ -241,7 +259,7 @@ func (v *Validator) cached(token string) (*claims.Claims, bool, error) {
 		return nil, false, nil // the key left or changed: verify again
 	}
 	if err := v.checkTimes(ct.claims); err != nil {
-		return nil, false, err
+		return nil, false, v.refusedClaims(err, checks.Times, ct.claims)
 	}
 	return copyClaims(ct.claims), true, nil
 }
@@ -297,7 +315,7 @@ func (v *Validator) hook(ctx context.Context, c *claims.Claims) (*claims.Claims,
 		if errors.As(err, &e) {
 			return nil, e
 		}
-		return nil, invalidToken(ErrClaimsRejected, err)
+		return nil, v.refusedClaims(invalidToken(ErrClaimsRejected, err), checks.Validate, c)
 	}
 	return c, nil
 }

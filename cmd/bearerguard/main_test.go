@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bearerguard/bearerguard/middleware"
+	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+const audience = "https://api.example.test"
+
+// now is the fixed clock of the golden tests.
+var now = time.Date(2030, time.March, 1, 12, 0, 0, 0, time.UTC)
+
+// result is one run of the command.
+type result struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+func runCmd(t *testing.T, e env, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, e)
+	t.Logf("bearerguard %s -> %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	return result{code, out.String(), errOut.String()}
+}
+
+// checkLine returns the status explain printed for a check: PASS, FAIL,
+// ---- or skip.
+func checkLine(out, check string) string {
+	m := regexp.MustCompile(`(?m)^  (PASS|FAIL|----|skip)  ` + regexp.QuoteMeta(check) + ` `).FindStringSubmatch(out)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// answer returns the status line of the HTTP answer explain printed.
+func answer(out string) string {
+	_, after, _ := strings.Cut(out, "HTTP answer of the middleware:\n")
+	line, _, _ := strings.Cut(after, "\n")
+	return strings.TrimSpace(line)
+}
+
+func TestExplainKit(t *testing.T) {
+	t.Parallel()
+	kit := middlewaretest.NewIssuer()
+	t.Cleanup(kit.Close)
+	down := middlewaretest.NewIssuer()
+	downToken := down.Token(middlewaretest.Spec{IssuedAt: now})
+	down.Close()
+	e := env{now: func() time.Time { return now }}
+	tok := func(s middlewaretest.Spec) string {
+		if s.IssuedAt.IsZero() {
+			s.IssuedAt = now
+		}
+		return kit.Token(s)
+	}
+	tests := []struct {
+		name      string
+		issuer    string
+		token     string
+		scope     string
+		code      int
+		failed    string // the check explain reports FAIL, "" for none
+		status    string
+		challenge string // a part of WWW-Authenticate
+	}{
+		{name: "good token", token: tok(middlewaretest.Spec{Scopes: []string{"read:users"}}), scope: "read:users",
+			code: exitOK, status: "200 OK"},
+		{name: "wrong audience", token: tok(middlewaretest.Spec{Audience: []string{"https://other.example.test"}}),
+			code: exitRefused, failed: "audience", status: "401 Unauthorized", challenge: `error="invalid_token"`},
+		{name: "expired", token: tok(middlewaretest.Spec{IssuedAt: now.Add(-2 * time.Hour), Lifetime: time.Hour}),
+			code: exitRefused, failed: "times", status: "401 Unauthorized", challenge: `error="invalid_token"`},
+		{name: "ID token", token: tok(middlewaretest.Spec{Kind: middlewaretest.IDToken, Audience: []string{audience}}),
+			code: exitRefused, failed: "type", status: "401 Unauthorized", challenge: `error="invalid_token"`},
+		{name: "unknown kid", token: tok(middlewaretest.Spec{Header: map[string]any{"kid": "no-such-key"}}),
+			code: exitRefused, failed: "key", status: "401 Unauthorized", challenge: `error="invalid_token"`},
+		{name: "missing scope", token: tok(middlewaretest.Spec{Scopes: []string{"read:users"}}), scope: "delete:users",
+			code: exitRefused, failed: "scope", status: "403 Forbidden", challenge: `error="insufficient_scope"`},
+		{name: "issuer down", issuer: down.URL, token: downToken,
+			code: exitUnavailable, failed: "key", status: "503 Service Unavailable"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			issuer := tc.issuer
+			if issuer == "" {
+				issuer = kit.URL
+			}
+			args := []string{"explain", "-issuer", issuer, "-audience", audience, "-wait", "10s"}
+			if tc.scope != "" {
+				args = append(args, "-scope", tc.scope)
+			}
+			res := runCmd(t, e, "", append(args, tc.token)...)
+			if res.code != tc.code {
+				t.Errorf("exit code %d, want %d", res.code, tc.code)
+			}
+			if got := answer(res.stdout); got != tc.status {
+				t.Errorf("answer %q, want %q", got, tc.status)
+			}
+			if tc.challenge != "" && !strings.Contains(res.stdout, "WWW-Authenticate: Bearer ") || !strings.Contains(res.stdout, tc.challenge) {
+				t.Errorf("no WWW-Authenticate with %s", tc.challenge)
+			}
+			if tc.failed == "" {
+				for _, c := range []string{"parse", "header", "type", "issuer", "key", "signature", "times", "binding", "audience", "scope"} {
+					if got := checkLine(res.stdout, c); got != "PASS" {
+						t.Errorf("check %s: %q, want PASS", c, got)
+					}
+				}
+				return
+			}
+			if got := checkLine(res.stdout, tc.failed); got != "FAIL" {
+				t.Errorf("check %s: %q, want FAIL", tc.failed, got)
+			}
+			if strings.Count(res.stdout, "  FAIL  ") != 1 {
+				t.Errorf("%d checks FAIL, want 1", strings.Count(res.stdout, "  FAIL  "))
+			}
+			if tc.failed != "scope" && checkLine(res.stdout, "claims") != "----" {
+				t.Errorf("check claims: %q after a failure, want ---- (not reached)", checkLine(res.stdout, "claims"))
+			}
+			if strings.Contains(res.stdout, tc.token) {
+				t.Error("explain printed the token")
+			}
+		})
+	}
+	t.Run("issuer down says why", func(t *testing.T) {
+		t.Parallel()
+		res := runCmd(t, e, "", "explain", "-issuer", down.URL, "-audience", audience, downToken)
+		if !strings.Contains(res.stdout, "issuer keys:\n  issuer "+down.URL+": ") {
+			t.Errorf("no per-issuer cause")
+		}
+	})
+	t.Run("token from stdin", func(t *testing.T) {
+		t.Parallel()
+		res := runCmd(t, e, tok(middlewaretest.Spec{})+"\n", "explain", "-issuer", kit.URL, "-audience", audience)
+		if res.code != exitOK {
+			t.Errorf("exit code %d, want 0", res.code)
+		}
+	})
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		nil,
+		{"frobnicate"},
+		{"explain", "-audience", audience, "a.b.c"},
+		{"explain", "-issuer", "https://issuer.example.test", "a.b.c"},
+		{"explain", "-issuer", "ftp://issuer.example.test", "-audience", audience, "a.b.c"},
+		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-scope", "a\"b", "a.b.c"},
+		{"decode", "a", "b"},
+	} {
+		if res := runCmd(t, env{}, "", args...); res.code != exitUsage {
+			t.Errorf("%q: exit code %d, want %d", args, res.code, exitUsage)
+		}
+	}
+}
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	kit := middlewaretest.NewIssuer()
+	t.Cleanup(kit.Close)
+	token := kit.Token(middlewaretest.Spec{Claims: map[string]any{"org_id": "org-42"}})
+	for _, stdin := range []bool{false, true} {
+		args, in := []string{"decode", token}, ""
+		if stdin {
+			args, in = []string{"decode"}, token+"\n"
+		}
+		res := runCmd(t, env{}, in, args...)
+		if res.code != exitOK {
+			t.Fatalf("exit code %d", res.code)
+		}
+		for _, want := range []string{"UNVERIFIED", "header (UNVERIFIED):", `"kid": "` + kit.KeyID("RS256") + `"`, "claims (UNVERIFIED):", `"org_id": "org-42"`} {
+			if !strings.Contains(res.stdout, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+	}
+	for _, bad := range []string{"not-a-token", "a.b.c", "e30.!!!.c"} {
+		if res := runCmd(t, env{}, "", "decode", bad); res.code != exitRefused {
+			t.Errorf("%q: exit code %d, want %d", bad, res.code, exitRefused)
+		}
+	}
+}
+
+// TestReadmeOutputs produces the README's "When a token is refused"
+// example: the log line the middleware writes for a token of another
+// audience, and explain's output for that token. The random parts (the
+// test issuer's port and key id) are replaced with fixed ones; go test
+// -update rewrites the files, and internal/readme checks the README
+// shows them.
+func TestReadmeOutputs(t *testing.T) {
+	kit := middlewaretest.NewIssuer()
+	t.Cleanup(kit.Close)
+	token := kit.Token(middlewaretest.Spec{
+		IssuedAt: now, Scopes: []string{"read:users"},
+		Audience: []string{"https://api.example.org"},
+	})
+	fixed := strings.NewReplacer(kit.URL, "https://login.example.com", kit.KeyID("RS256"), "hNhDpJSmFXTXdHAQ")
+
+	// The log line: a real middleware, configured as the README shows.
+	var buf bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:          kit.URL,
+		Audiences:       []string{"https://api.example.com"},
+		Logger:          slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime})),
+		RefusalLogLevel: slog.LevelInfo,
+		Now:             func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/users", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	v.RequireScope("read:users")(http.NotFoundHandler()).ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401", w.Code)
+	}
+	golden(t, "wrong-audience.log", fixed.Replace(buf.String()))
+
+	res := runCmd(t, env{now: func() time.Time { return now }}, token+"\n",
+		"explain", "-issuer", kit.URL, "-audience", "https://api.example.com", "-scope", "read:users")
+	if res.code != exitRefused {
+		t.Fatalf("exit code %d, want %d", res.code, exitRefused)
+	}
+	golden(t, "wrong-audience.explain", fixed.Replace(res.stdout))
+}
+
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the output (run go test -update):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}

@@ -1,0 +1,249 @@
+package middleware
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/internal/checks"
+)
+
+// This file writes the refusal log: one record per refused request, at
+// Config.RefusalLogLevel, that says which check refused it, what the check
+// expected and what the token had. Only the non-secret parts of a token
+// are logged: its header's alg, kid and typ, its iss, aud, exp, nbf, iat
+// and client, the granted scopes and the names of the claims they were
+// read from. Never the token, its signature, or the value of any other
+// claim.
+//
+// The pipeline (validator.go) hands the facts over on the *Error it
+// returns, decoded once, and only when it refuses a token with a Logger
+// set: an accepted token costs nothing here.
+
+// tokenFacts are what the refusal log shows of a refused token.
+type tokenFacts struct {
+	check    string // the check that refused the token, a name of internal/checks
+	alg      string
+	kid      string
+	kidSet   bool
+	typ      string
+	typSet   bool
+	iss      string
+	aud      []string
+	exp      time.Time
+	nbf      time.Time
+	iat      time.Time
+	clientID string
+	idClaims []string // names of the ID-token claims present
+}
+
+// refused returns err, an *Error of the pipeline, carrying the facts of t
+// and the check that refused it, when a Logger is set.
+func (v *Validator) refused(err error, check string, t *jwsToken) error {
+	e, ok := err.(*Error)
+	if !ok || v.cfg.Logger == nil || e.facts != nil {
+		return err
+	}
+	h, p := &t.header, &t.claims
+	f := &tokenFacts{
+		check: check,
+		alg:   h.alg, kid: h.kid, kidSet: h.kidSet, typ: h.typ, typSet: h.typSet,
+		iss: p.Iss, aud: p.Aud,
+		exp: p.Exp.Time, nbf: p.Nbf.Time, iat: p.Iat.Time,
+		clientID: p.clientID(),
+	}
+	for _, c := range [...]struct {
+		name string
+		set  bool
+	}{
+		{"nonce", len(p.Nonce) > 0}, {"at_hash", len(p.AtHash) > 0}, {"c_hash", len(p.CHash) > 0},
+		{"token_use", jsonStringEqualFold(p.TokenUse, "id")}, {"typ", jsonStringEqualFold(p.Typ, "ID")},
+	} {
+		if c.set {
+			f.idClaims = append(f.idClaims, c.name)
+		}
+	}
+	e.facts = f
+	return e
+}
+
+// refusedClaims is refused for a token known by its verified claims: a
+// cached token, or one Config.Validate refused. An *Error the hook made is
+// the application's and is left alone.
+func (v *Validator) refusedClaims(err error, check string, c *claims.Claims) error {
+	e, ok := err.(*Error)
+	if !ok || v.cfg.Logger == nil || e.facts != nil {
+		return err
+	}
+	e.facts = &tokenFacts{
+		check: check,
+		iss:   c.Issuer, aud: c.Audience,
+		exp: c.ExpiresAt, nbf: c.NotBefore, iat: c.IssuedAt,
+		clientID: c.ClientID,
+	}
+	return e
+}
+
+// refusalLevel is the level of the refusal log.
+func (c *Config) refusalLevel() slog.Level {
+	if c.RefusalLogLevel == nil {
+		return slog.LevelDebug
+	}
+	return c.RefusalLogLevel.Level()
+}
+
+// logRefusal logs the refusal e of request r under policy p. c is the
+// token's claims when the token itself was valid (the route's requirements
+// refused it), else nil.
+func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *Policy) {
+	l := v.cfg.Logger
+	if l == nil {
+		return
+	}
+	ctx, level := r.Context(), v.cfg.refusalLevel()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	f := e.facts
+	check := checks.Request
+	switch {
+	case f != nil:
+		check = f.check
+	case c != nil:
+		check = v.policyCheck(e)
+	case e.category == ErrKeysUnavailable:
+		check = checks.Key
+	}
+	attrs := []slog.Attr{
+		slog.String("check", check),
+		slog.Int("status", e.Status),
+		slog.String("error", e.Error()),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+	}
+	var token, want []slog.Attr
+	if f == nil && c != nil {
+		f = &tokenFacts{iss: c.Issuer, aud: c.Audience, exp: c.ExpiresAt, nbf: c.NotBefore, iat: c.IssuedAt, clientID: c.ClientID}
+	}
+	if f != nil {
+		token = f.attrs(token, check == checks.Audience && len(v.cfg.ClientIDs) > 0)
+		attrs = append(attrs, slog.Time("now", v.cfg.now().UTC()), slog.Duration("leeway", v.cfg.leeway()))
+	}
+	switch check {
+	case checks.Header, checks.Parse:
+		want = append(want, slog.Any("alg", v.allowedAlgs()))
+	case checks.Type:
+		typ := "at+jwt, JWT or none, and no ID-token claims"
+		if v.cfg.RequireAccessTokenType {
+			typ = "at+jwt, and no ID-token claims"
+		}
+		want = append(want, slog.String("typ", typ))
+	case checks.Issuer:
+		want = append(want, slog.Any("iss", v.issuerNames()))
+	case checks.Audience:
+		if len(v.cfg.Audiences) > 0 {
+			want = append(want, slog.Any("aud", v.cfg.Audiences))
+		}
+		if len(v.cfg.ClientIDs) > 0 {
+			want = append(want, slog.Any("client_id", v.cfg.ClientIDs))
+		}
+	}
+	if c != nil {
+		token = v.scopeAttrs(token, c)
+		if p != nil && p.Scopes != nil {
+			want = append(want, slog.String("scope", p.Scopes.Challenge()))
+		}
+	}
+	if len(token) > 0 {
+		attrs = append(attrs, slog.Attr{Key: "token", Value: slog.GroupValue(token...)})
+	}
+	if len(want) > 0 {
+		attrs = append(attrs, slog.Attr{Key: "want", Value: slog.GroupValue(want...)})
+	}
+	l.LogAttrs(ctx, level, "bearerguard: request refused", attrs...)
+}
+
+// policyCheck names the check of a route's requirement that refused a
+// valid token.
+func (v *Validator) policyCheck(e *Error) string {
+	switch e.category {
+	case ErrInsufficientScope:
+		return checks.Scope
+	case ErrInsufficientUserAuthentication:
+		return checks.User
+	}
+	return checks.Policy
+}
+
+// attrs appends the facts present in f; the client id only withClient,
+// when it is what the check compared.
+func (f *tokenFacts) attrs(a []slog.Attr, withClient bool) []slog.Attr {
+	str := func(key, val string, set bool) {
+		if set {
+			a = append(a, slog.String(key, val))
+		}
+	}
+	tm := func(key string, t time.Time) {
+		if !t.IsZero() {
+			a = append(a, slog.Time(key, t.UTC()))
+		}
+	}
+	str("alg", f.alg, f.alg != "")
+	str("kid", f.kid, f.kidSet)
+	str("typ", f.typ, f.typSet)
+	str("iss", f.iss, f.iss != "")
+	if f.aud != nil {
+		a = append(a, slog.Any("aud", []string(f.aud)))
+	}
+	tm("exp", f.exp)
+	tm("nbf", f.nbf)
+	tm("iat", f.iat)
+	str("client_id", f.clientID, withClient && f.clientID != "")
+	if f.idClaims != nil {
+		a = append(a, slog.Any("id_token_claims", f.idClaims))
+	}
+	return a
+}
+
+// scopeAttrs appends the scopes granted and which Config.ScopeClaims the
+// token carries: a claim that is absent is told from a scope that is
+// missing. Reading the claim names costs a decoding of the verified
+// payload, made only here, for a refused request with a Logger set.
+func (v *Validator) scopeAttrs(a []slog.Attr, c *claims.Claims) []slog.Attr {
+	present, absent := []string{}, []string{}
+	m, _ := c.Map()
+	for _, name := range v.cfg.scopeClaims() {
+		if val, ok := claims.LookupMap(m, name); ok && val != nil {
+			present = append(present, name)
+		} else {
+			absent = append(absent, name)
+		}
+	}
+	scopes := c.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return append(a,
+		slog.Any("scopes", scopes),
+		slog.Any("scope_claims", present),
+		slog.Any("scope_claims_absent", absent))
+}
+
+func (v *Validator) allowedAlgs() []string {
+	out := make([]string, 0, len(v.algs))
+	for _, a := range supportedAlgorithms {
+		if v.algs[a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (v *Validator) issuerNames() []string {
+	out := make([]string, 0, len(v.order))
+	for _, ik := range v.order {
+		out = append(out, ik.issuer)
+	}
+	return out
+}

@@ -52,6 +52,16 @@ const (
 	MaxTokenCacheTTL = 5 * time.Minute
 )
 
+// Limits of token extraction from a form body (Config.AllowFormToken).
+const (
+	// MaxFormTokenBody is the largest form body read to find a token, in
+	// bytes. A larger body without a token in the Authorization header is
+	// refused with 400 invalid_request ([ErrFormUnreadable]).
+	MaxFormTokenBody = 64 << 10
+	// DefaultFormTokenTimeout is the default of Config.FormTokenTimeout.
+	DefaultFormTokenTimeout = 5 * time.Second
+)
+
 // supportedAlgorithms are the JWS algorithms bearerguard can accept: every
 // asymmetric algorithm of RFC 7518 §3 and RFC 8037. Config.Algorithms may
 // only narrow this list.
@@ -153,8 +163,23 @@ type Config struct {
 
 	// AllowFormToken accepts a token in an "access_token" field of a
 	// form-encoded POST, PUT or PATCH body (RFC 6750 §2.2). Optional,
-	// default false. The body is read (at most 64 KiB) to find it.
+	// default false. The body is read only for requests that carry no
+	// token in their Authorization header: a request with a header token is decided without its
+	// body, which the handler gets untouched (an access_token field in it
+	// is then not looked at: handlers take the token's claims from the
+	// context, never the form). Otherwise at most [MaxFormTokenBody] bytes
+	// are read, within FormTokenTimeout, and given back to the handler; a
+	// larger, slower or unreadable body is refused with 400 invalid_request
+	// ([ErrFormUnreadable]). A form the application already parsed
+	// (r.PostForm set, as Gin's c.PostForm does) is read from r.PostForm.
 	AllowFormToken bool
+
+	// FormTokenTimeout bounds the time spent receiving a body searched for
+	// a form token (AllowFormToken), so that a client sending its body
+	// slowly cannot hold the request; the request's context bounds it too.
+	// Optional, default [DefaultFormTokenTimeout]. Set the http.Server's
+	// ReadTimeout as well: the connection is held until the read ends.
+	FormTokenTimeout time.Duration
 
 	// MaxTokenSize is the largest token accepted, in bytes. Optional,
 	// default [DefaultMaxTokenSize].
@@ -324,6 +349,13 @@ func (c *Config) keyWait() time.Duration {
 		return DefaultKeyWait
 	}
 	return c.KeyWait
+}
+
+func (c *Config) formTokenTimeout() time.Duration {
+	if c.FormTokenTimeout <= 0 {
+		return DefaultFormTokenTimeout
+	}
+	return c.FormTokenTimeout
 }
 
 func (c *Config) tokenCacheSize() int {

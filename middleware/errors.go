@@ -64,6 +64,12 @@ var (
 	// ErrMultipleTokens: the token was sent in more than one way
 	// (RFC 6750 §2: clients must not use more than one method).
 	ErrMultipleTokens = errors.New("bearerguard: token sent more than once")
+	// ErrFormUnreadable: with Config.AllowFormToken, a form body searched
+	// for the token (no token in the Authorization header) is larger than
+	// [MaxFormTokenBody], was not received within Config.FormTokenTimeout,
+	// or could not be read (such as a framework's body limit); the cause
+	// says which.
+	ErrFormUnreadable = errors.New("bearerguard: form body unreadable")
 )
 
 // Causes of ErrInvalidToken.
@@ -178,6 +184,7 @@ var descriptions = map[error]string{
 	ErrMalformedHeader:                "malformed authorization header",
 	ErrMultipleHeaders:                "more than one authorization header",
 	ErrMultipleTokens:                 "the token was sent more than once",
+	ErrFormUnreadable:                 "the form body could not be read",
 	ErrTokenTooLarge:                  "the token is too large",
 	ErrMalformedToken:                 "the token is malformed",
 	ErrUnsupportedAlgorithm:           "the token is signed with an unsupported algorithm",

@@ -14,16 +14,28 @@ import (
 )
 
 // extractToken finds the bearer token of r (RFC 6750 §2): in the
-// Authorization header, and where cfg allows it in the query or in the
-// form body. A token found in two
+// Authorization header, and where cfg allows it in the named cookie, from
+// cfg.TokenFunc, in the query or in the form body. A token found in two
 // places is refused, even if both are the same. The body is read only when
-// no token was found in the Authorization header, so that a request
-// carrying its token there never depends on its body. It returns
+// no token was found in the request's headers or by TokenFunc, so that a
+// request carrying its token there never depends on its body. It returns
 // the token, or an *Error of category ErrNoToken or ErrInvalidRequest.
 func extractToken(r *http.Request, cfg *Config) (string, *Error) {
 	token, found, err := headerToken(r.Header)
 	if err != nil {
 		return "", err
+	}
+	if cfg.TokenCookie != "" {
+		t, ok, err := cookieToken(r, cfg.TokenCookie)
+		if token, found, err = merge(token, found, t, ok, err); err != nil {
+			return "", err
+		}
+	}
+	if cfg.TokenFunc != nil {
+		t, ok, err := funcToken(r, cfg.TokenFunc)
+		if token, found, err = merge(token, found, t, ok, err); err != nil {
+			return "", err
+		}
 	}
 	readBody := cfg.AllowFormToken && !found
 	if cfg.AllowQueryToken && r.URL != nil {
@@ -139,6 +151,46 @@ func isToken(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// isPreflight reports whether r is a CORS preflight request (Fetch
+// standard, "CORS-preflight request"): OPTIONS with Origin and
+// Access-Control-Request-Method. Browsers send no credentials with it.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
+		r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// cookieToken reads the cookie name as r.Cookie does: a cookie that Go's
+// parser drops is not seen by the application either. The same cookie
+// sent twice (for two paths or domains) is a token sent twice: a sibling
+// domain can set a cookie that is sent before the genuine one.
+func cookieToken(r *http.Request, name string) (string, bool, *Error) {
+	cookies := r.CookiesNamed(name)
+	values := make([]string, 0, 1)
+	for _, c := range cookies {
+		values = append(values, c.Value)
+	}
+	return single(values, ErrMalformedCredentials)
+}
+
+// funcToken asks the application's Config.TokenFunc. An *Error it returns
+// is answered as it is; any other error is 400 invalid_request.
+func funcToken(r *http.Request, f func(*http.Request) (string, error)) (string, bool, *Error) {
+	t, err := f(r)
+	if err != nil {
+		if e, ok := errors.AsType[*Error](err); ok {
+			return "", false, e
+		}
+		return "", false, newError(ErrInvalidRequest, ErrMalformedCredentials, err)
+	}
+	if t == "" {
+		return "", false, nil
+	}
+	if !isToken68(t) {
+		return "", false, invalidRequest(ErrMalformedCredentials)
+	}
+	return t, true, nil
 }
 
 // paramToken reads the "access_token" parameter of a URL query or a form

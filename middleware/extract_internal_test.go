@@ -465,3 +465,125 @@ func TestExtractFormBodyBounds(t *testing.T) {
 		}
 	})
 }
+
+// TestExtractCookieAndFunc: Config.TokenCookie and Config.TokenFunc follow
+// the rules of the other sources: a token68, sent once.
+func TestExtractCookieAndFunc(t *testing.T) {
+	fromHeader := func(name string) func(*http.Request) (string, error) {
+		return func(r *http.Request) (string, error) { return r.Header.Get(name), nil }
+	}
+	custom := errors.New("custom")
+	cookie := &Validator{cfg: Config{TokenCookie: "at", AllowQueryToken: true, AllowFormToken: true}}
+	fn := &Validator{cfg: Config{TokenFunc: fromHeader("X-Token")}}
+	both := &Validator{cfg: Config{TokenCookie: "at", TokenFunc: fromHeader("X-Token")}}
+	failing := &Validator{cfg: Config{TokenFunc: func(*http.Request) (string, error) { return "", custom }}}
+	answering := &Validator{cfg: Config{TokenFunc: func(*http.Request) (string, error) {
+		return "", NewError(ErrNoToken, "", nil)
+	}}}
+	with := func(r *http.Request, h ...string) *http.Request {
+		for i := 0; i < len(h); i += 2 {
+			r.Header.Add(h[i], h[i+1])
+		}
+		return r
+	}
+	sentTwice := []error{ErrInvalidRequest, ErrMultipleTokens}
+	malformed := []error{ErrInvalidRequest, ErrMalformedCredentials}
+	for _, tc := range []struct {
+		name  string
+		v     *Validator
+		r     *http.Request
+		token string
+		want  []error
+	}{
+		{"cookie", cookie, with(ktRequest("GET", "", "", ""), "Cookie", "a=1; at=abc"), "abc", nil},
+		{"cookie quoted", cookie, with(ktRequest("GET", "", "", ""), "Cookie", `at="abc"`), "abc", nil},
+		{"cookie padding", cookie, with(ktRequest("GET", "", "", ""), "Cookie", "at=abc=="), "abc==", nil},
+		{"cookie absent", cookie, with(ktRequest("GET", "", "", ""), "Cookie", "other=abc"), "", []error{ErrNoToken}},
+		{"cookie empty", cookie, with(ktRequest("GET", "", "", ""), "Cookie", "at="), "", malformed},
+		{"cookie not token68", cookie, with(ktRequest("GET", "", "", ""), "Cookie", "at=a%20b"), "", malformed},
+		{"cookie twice", cookie, with(ktRequest("GET", "", "", ""), "Cookie", "at=abc; at=def"), "", sentTwice},
+		{"cookie in two headers", cookie, with(ktRequest("GET", "", "", ""), "Cookie", "at=abc", "Cookie", "at=abc"), "", sentTwice},
+		{"cookie and header", cookie, with(ktRequest("GET", "", "", "", "Bearer abc"), "Cookie", "at=abc"), "", sentTwice},
+		{"cookie and Basic header", cookie, with(ktRequest("GET", "", "", "", "Basic x"), "Cookie", "at=abc"), "abc", nil},
+		{"cookie and query", cookie, with(ktRequest("GET", "access_token=abc", "", ""), "Cookie", "at=abc"), "", sentTwice},
+		{"cookie, form body not read", cookie, with(ktRequest("POST", "", form, "access_token=xyz"), "Cookie", "at=abc"), "abc", nil},
+		{"cookie not enabled", &Validator{}, with(ktRequest("GET", "", "", ""), "Cookie", "at=abc"), "", []error{ErrNoToken}},
+		{"func", fn, with(ktRequest("GET", "", "", ""), "X-Token", "abc"), "abc", nil},
+		{"func finds none", fn, ktRequest("GET", "", "", ""), "", []error{ErrNoToken}},
+		{"func not token68", fn, with(ktRequest("GET", "", "", ""), "X-Token", "a b"), "", malformed},
+		{"func and header", fn, with(ktRequest("GET", "", "", "", "Bearer abc"), "X-Token", "abc"), "", sentTwice},
+		{"func and cookie", both, with(ktRequest("GET", "", "", ""), "X-Token", "abc", "Cookie", "at=abc"), "", sentTwice},
+		{"func error", failing, ktRequest("GET", "", "", "", "Bearer abc"), "", append(malformed, custom)},
+		{"func *Error answered as is", answering, ktRequest("GET", "", "", ""), "", []error{ErrNoToken}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			token, e := extractToken(tc.r, &tc.v.cfg)
+			if len(tc.want) == 0 {
+				if e != nil || token != tc.token {
+					t.Fatalf("token %q, error %v; want token %q", token, e, tc.token)
+				}
+				return
+			}
+			if e == nil {
+				t.Fatalf("token %q, want error %v", token, tc.want)
+			}
+			for _, w := range tc.want {
+				if !errors.Is(e, w) {
+					t.Fatalf("error %v does not match %v", e, w)
+				}
+			}
+		})
+	}
+}
+
+// TestTokenCookieName: New refuses a TokenCookie that is not a cookie name.
+func TestTokenCookieName(t *testing.T) {
+	for _, name := range []string{"a b", "a;b", "a=b", "é"} {
+		c := Config{Issuer: "https://issuer.example", Audiences: []string{"api"}, TokenCookie: name}
+		if _, err := c.check(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("TokenCookie %q: %v", name, err)
+		}
+	}
+}
+
+// TestPreflight: with AllowUnauthenticatedPreflight, a CORS preflight
+// passes without a token and without claims; any other request, OPTIONS
+// included, is checked. Without it, preflights are checked.
+func TestPreflight(t *testing.T) {
+	on := &Validator{cfg: Config{AllowUnauthenticatedPreflight: true}}
+	off := &Validator{}
+	req := func(method string, h ...string) *http.Request {
+		r := ktRequest(method, "", "", "")
+		for i := 0; i < len(h); i += 2 {
+			r.Header.Set(h[i], h[i+1])
+		}
+		return r
+	}
+	const origin, acrm = "Origin", "Access-Control-Request-Method"
+	for _, tc := range []struct {
+		name string
+		v    *Validator
+		r    *http.Request
+		want error // nil: passes without claims
+	}{
+		{"preflight", on, req("OPTIONS", origin, "https://app.example", acrm, "DELETE"), nil},
+		{"preflight with a malformed header", on, req("OPTIONS", origin, "https://app.example", acrm, "GET", "Authorization", "Bearer"), nil},
+		{"OPTIONS without Origin", on, req("OPTIONS", acrm, "GET"), ErrNoToken},
+		{"OPTIONS without request method", on, req("OPTIONS", origin, "https://app.example"), ErrNoToken},
+		{"GET with preflight headers", on, req("GET", origin, "https://app.example", acrm, "GET"), ErrNoToken},
+		{"preflight, default", off, req("OPTIONS", origin, "https://app.example", acrm, "DELETE"), ErrNoToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tc.v.Check(tc.r, Policy{})
+			if tc.want == nil {
+				if err != nil || c != nil {
+					t.Fatalf("claims %v, error %v; want neither", c, err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

@@ -129,6 +129,9 @@ func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, error) {
 }
 
 func (v *Validator) check(r *http.Request, p Policy) (*claims.Claims, *Error) {
+	if v.cfg.AllowUnauthenticatedPreflight && isPreflight(r) {
+		return nil, nil // Config.AllowUnauthenticatedPreflight
+	}
 	token, e := extractToken(r, &v.cfg)
 	if e != nil {
 		if p.Optional && e.category == ErrNoToken {

@@ -60,11 +60,14 @@ type Case struct {
 //	GET    /stepup/mfa    Require(Policy{ACRValues: ["urn:example:mfa"]}), 200
 //	GET    /stepup/fresh  Require(Policy{MaxAge: 5 * time.Minute}), 200
 //	GET    /.well-known/oauth-protected-resource   the validator's resource metadata handler
+//	OPTIONS /me           Authenticate, 200
 //
 // Refusals must be the front end's own, built on v. Run checks [Cases] in
 // process and over a real socket with a validator whose keys are loaded,
 // then [ResourceCases] with a validator whose Config.Resource is [Audience]
 // (ResourceMetadata.ScopesSupported "read:users" and "write:users"),
+// then [SourceCases] with a validator reading a token cookie and a custom
+// extractor and letting CORS preflights through,
 // then the refusals of a validator whose issuer is down and of one whose
 // issuer serves a broken JWK Set: 503 with Retry-After for any token of
 // that issuer, while requests without a token get their usual answers.
@@ -82,7 +85,7 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	// t.Context is done before the issuers close: the validators' refresh
 	// goroutines end first.
 	ctx := t.Context()
-	cases := Cases(iss) // before the validator fetches the keys Cases may add
+	cases := append(Cases(iss), defaultSourceCases(iss)...) // before the validator fetches the keys Cases may add
 	// A fetch for an unknown kid may take a while on a loaded machine:
 	// wait for it, so that the answer is the 401 the case expects and not
 	// the 503 of a fetch not done within KeyWait.
@@ -110,6 +113,7 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 		t.Cleanup(srv.Close)
 		t.Run("socket", func(t *testing.T) { RunURL(t, srv.URL, rcases) })
 	})
+	t.Run("sources", func(t *testing.T) { runSources(t, iss, build) })
 	t.Run("issuer down", func(t *testing.T) {
 		RunHandler(t, build(newValidator(t, ctx, down, 200*time.Millisecond, false)), unavailableCases(down, iss))
 	})
@@ -140,6 +144,14 @@ func newValidator(t *testing.T, ctx context.Context, iss *middlewaretest.Issuer,
 		t.Fatal(err)
 	}
 	return v
+}
+
+// httptestServer starts a server for h, closed when t ends, and returns
+// its URL.
+func httptestServer(t *testing.T, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // RunHandler runs cases against h in process, one subtest each.

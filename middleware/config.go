@@ -52,6 +52,16 @@ const (
 	MaxTokenCacheTTL = 5 * time.Minute
 )
 
+// Limits of token extraction from a form body (Config.AllowFormToken).
+const (
+	// MaxFormTokenBody is the largest form body read to find a token, in
+	// bytes. A larger body without a token in the request's headers is
+	// refused with 400 invalid_request ([ErrFormUnreadable]).
+	MaxFormTokenBody = 64 << 10
+	// DefaultFormTokenTimeout is the default of Config.FormTokenTimeout.
+	DefaultFormTokenTimeout = 5 * time.Second
+)
+
 // supportedAlgorithms are the JWS algorithms bearerguard can accept: every
 // asymmetric algorithm of RFC 7518 §3 and RFC 8037. Config.Algorithms may
 // only narrow this list.
@@ -153,8 +163,58 @@ type Config struct {
 
 	// AllowFormToken accepts a token in an "access_token" field of a
 	// form-encoded POST, PUT or PATCH body (RFC 6750 §2.2). Optional,
-	// default false. The body is read (at most 64 KiB) to find it.
+	// default false. The body is read only for requests that carry no
+	// token in their headers (Authorization, TokenCookie) or from
+	// TokenFunc: a request with a header token is decided without its
+	// body, which the handler gets untouched (an access_token field in it
+	// is then not looked at: handlers take the token's claims from the
+	// context, never the form). Otherwise at most [MaxFormTokenBody] bytes
+	// are read, within FormTokenTimeout, and given back to the handler; a
+	// larger, slower or unreadable body is refused with 400 invalid_request
+	// ([ErrFormUnreadable]). A form the application already parsed
+	// (r.PostForm set, as Gin's c.PostForm does) is read from r.PostForm.
 	AllowFormToken bool
+
+	// FormTokenTimeout bounds the time spent receiving a body searched for
+	// a form token (AllowFormToken), so that a client sending its body
+	// slowly cannot hold the request; the request's context bounds it too.
+	// Optional, default [DefaultFormTokenTimeout]. Set the http.Server's
+	// ReadTimeout as well: the connection is held until the read ends.
+	FormTokenTimeout time.Duration
+
+	// TokenCookie names a cookie that may carry the token, for browser
+	// apps that keep the access token in an HttpOnly cookie. Optional,
+	// default "": cookies are not read. The cookie is read as r.Cookie
+	// reads it; its value must be a token68, or the request is refused
+	// with 400 invalid_request ([ErrMalformedCredentials]). The cookie sent
+	// twice, or together with another token (an Authorization header, the
+	// query, TokenFunc), is refused as a token sent twice
+	// ([ErrMultipleTokens]). It must be a valid cookie name (RFC 6265
+	// §4.1.1). A cookie is sent by the browser on cross-site requests its
+	// SameSite attribute allows: see SECURITY.md.
+	TokenCookie string
+
+	// TokenFunc, if set, is asked for the token of every request, in
+	// addition to the Authorization header and the other sources set
+	// here: it returns "" and nil when it finds none. Optional, default
+	// nil. Its token must be a token68 and is subject to the same rules as
+	// the others: found together with another one, it is refused as a
+	// token sent twice, so it must not read the "Authorization: Bearer"
+	// header itself. An [*Error] it returns (see [NewError]) is answered as
+	// it is; any other error is 400 invalid_request
+	// ([ErrMalformedCredentials]), its text logged, never sent.
+	TokenFunc func(r *http.Request) (string, error)
+
+	// AllowUnauthenticatedPreflight lets CORS preflight requests through
+	// without a token, as auth0/go-jwt-middleware's
+	// WithValidateOnOptions(false) does: an OPTIONS request with Origin and
+	// Access-Control-Request-Method headers reaches the next handler
+	// (normally a CORS handler) without claims, whatever its headers; no
+	// token in it is looked at. Other OPTIONS requests are checked as
+	// usual. Optional, default false: preflights are checked like any
+	// request, and get 401 since browsers send no credentials with them.
+	// Leave it off when CORS is answered before the guard runs.
+	AllowUnauthenticatedPreflight bool
 
 	// MaxTokenSize is the largest token accepted, in bytes. Optional,
 	// default [DefaultMaxTokenSize].
@@ -347,6 +407,13 @@ func (c *Config) keyWait() time.Duration {
 	return c.KeyWait
 }
 
+func (c *Config) formTokenTimeout() time.Duration {
+	if c.FormTokenTimeout <= 0 {
+		return DefaultFormTokenTimeout
+	}
+	return c.FormTokenTimeout
+}
+
 func (c *Config) tokenCacheSize() int {
 	if c.TokenCacheSize == 0 {
 		return DefaultTokenCacheSize
@@ -394,6 +461,9 @@ func (c *Config) check() (algs map[string]bool, err error) {
 	}
 	if contains(c.ScopeClaims, "") {
 		return nil, configError("empty scope claim name")
+	}
+	if c.TokenCookie != "" && !isToken(c.TokenCookie) {
+		return nil, configError("TokenCookie %q is not a cookie name", c.TokenCookie)
 	}
 	if err := c.checkResource(); err != nil {
 		return nil, err

@@ -44,8 +44,11 @@
 // # Requests and answers
 //
 // Tokens are read from the Authorization header (RFC 6750 §2.1); the query
-// and form-body methods (§2.2, §2.3) are opt-in. Refusals follow RFC 6750
-// §3:
+// and form-body methods (§2.2, §2.3), a named cookie (Config.TokenCookie)
+// and the application's own extractor (Config.TokenFunc) are opt-in, under
+// the same rules: a token68, sent one way only. CORS preflights are checked
+// like any request unless Config.AllowUnauthenticatedPreflight is set.
+// Refusals follow RFC 6750 §3:
 //
 //	no token                    401  WWW-Authenticate: Bearer
 //	malformed request           400  Bearer error="invalid_request", error_description="..."

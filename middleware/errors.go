@@ -152,6 +152,16 @@ var (
 	// ErrMultipleTokens: the token was sent in more than one way
 	// (RFC 6750 §2: clients must not use more than one method).
 	ErrMultipleTokens = errors.New("bearerguard: token sent more than once")
+	// ErrMalformedCredentials: the token in the cookie named by
+	// Config.TokenCookie, or returned by Config.TokenFunc, is not a token68
+	// (RFC 9110 §11.2), or TokenFunc returned an error.
+	ErrMalformedCredentials = errors.New("bearerguard: malformed credentials")
+	// ErrFormUnreadable: with Config.AllowFormToken, a form body searched
+	// for the token (no token in the headers) is larger than
+	// [MaxFormTokenBody], was not received within Config.FormTokenTimeout,
+	// or could not be read (such as a framework's body limit); the cause
+	// says which.
+	ErrFormUnreadable = errors.New("bearerguard: form body unreadable")
 )
 
 // Causes of ErrInvalidToken.
@@ -289,6 +299,8 @@ var descriptions = map[error]string{
 	ErrMalformedHeader:                "malformed authorization header",
 	ErrMultipleHeaders:                "more than one authorization header",
 	ErrMultipleTokens:                 "the token was sent more than once",
+	ErrMalformedCredentials:           "malformed credentials",
+	ErrFormUnreadable:                 "the form body could not be read",
 	ErrTokenTooLarge:                  "the token is too large",
 	ErrMalformedToken:                 "the token is malformed",
 	ErrUnsupportedAlgorithm:           "the token is signed with an unsupported algorithm",

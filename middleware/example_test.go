@@ -401,3 +401,58 @@ func ExampleValidator_RequireClaim() {
 	// 200
 	// 403 Bearer error="insufficient_claims", error_description="the token is not authorized for the resource"
 }
+
+// A browser app that keeps the access token in an HttpOnly cookie: name the
+// cookie in Config.TokenCookie. The Authorization header still works; a
+// token sent both ways is refused, and so is a cookie that is not a token.
+// With AllowUnauthenticatedPreflight, CORS preflights (which carry no
+// cookie or header) reach the CORS handler behind the guard.
+func ExampleConfig_tokenCookie() {
+	issuer := middlewaretest.NewIssuer()
+	defer issuer.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:                        issuer.URL,
+		Audiences:                     []string{"https://api.example.test"},
+		TokenCookie:                   "access_token",
+		AllowUnauthenticatedPreflight: true,
+	})
+	if err != nil {
+		panic(err)
+	}
+	if err := v.WaitReady(ctx); err != nil {
+		panic(err)
+	}
+	h := v.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			fmt.Fprint(w, "preflight answered") // a CORS handler would set its headers here
+			return
+		}
+		c, _ := claims.FromContext(r.Context())
+		fmt.Fprint(w, "hello ", c.Subject)
+	}))
+	token := issuer.Token(middlewaretest.Spec{Subject: "alice"})
+
+	call := func(method string, header ...string) {
+		r := httptest.NewRequest(method, "/me", nil)
+		for i := 0; i < len(header); i += 2 {
+			r.Header.Add(header[i], header[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code, strings.TrimSpace(w.Body.String()))
+	}
+	call("GET", "Cookie", "theme=dark; access_token="+token)
+	call("GET", "Cookie", "access_token="+token, "Authorization", "Bearer "+token)
+	call("GET", "Cookie", "access_token=not%20a%20token")
+	call("OPTIONS", "Origin", "https://app.example.test", "Access-Control-Request-Method", "DELETE")
+	call("OPTIONS")
+	// Output:
+	// 200 hello alice
+	// 400 {"error":"invalid_request","error_description":"the token was sent more than once"}
+	// 400 {"error":"invalid_request","error_description":"malformed credentials"}
+	// 200 preflight answered
+	// 401 {"error":"unauthorized","error_description":"a bearer token is required"}
+}

@@ -2,49 +2,73 @@ package middleware
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
-// maxFormBody bounds the body read when Config.AllowFormToken is set.
-const maxFormBody = 64 << 10
-
 // extractToken finds the bearer token of r (RFC 6750 §2): in the
-// Authorization header, and where cfg allows it in the query or the form
-// body. It returns the token, or an *Error of category ErrNoToken or
-// ErrInvalidRequest.
+// Authorization header, and where cfg allows it in the named cookie, from
+// cfg.TokenFunc, in the query or in the form body. A token found in two
+// places is refused, even if both are the same. The body is read only when
+// no token was found in the request's headers or by TokenFunc, so that a
+// request carrying its token there never depends on its body. It returns
+// the token, or an *Error of category ErrNoToken or ErrInvalidRequest.
 func extractToken(r *http.Request, cfg *Config) (string, *Error) {
 	token, found, err := headerToken(r.Header)
 	if err != nil {
 		return "", err
 	}
-	if cfg.AllowQueryToken {
-		if t, ok, err := queryToken(r.URL); err != nil {
+	if cfg.TokenCookie != "" {
+		t, ok, err := cookieToken(r, cfg.TokenCookie)
+		if token, found, err = merge(token, found, t, ok, err); err != nil {
 			return "", err
-		} else if ok {
-			if found {
-				return "", invalidRequest(ErrMultipleTokens)
-			}
-			token, found = t, true
 		}
 	}
-	if cfg.AllowFormToken {
-		if t, ok, err := formToken(r); err != nil {
+	if cfg.TokenFunc != nil {
+		t, ok, err := funcToken(r, cfg.TokenFunc)
+		if token, found, err = merge(token, found, t, ok, err); err != nil {
 			return "", err
-		} else if ok {
-			if found {
-				return "", invalidRequest(ErrMultipleTokens)
-			}
-			token, found = t, true
+		}
+	}
+	readBody := cfg.AllowFormToken && !found
+	if cfg.AllowQueryToken && r.URL != nil {
+		t, ok, err := paramToken(r.URL.RawQuery)
+		if token, found, err = merge(token, found, t, ok, err); err != nil {
+			return "", err
+		}
+	}
+	if readBody {
+		t, ok, err := formToken(r, cfg.formTokenTimeout())
+		if token, found, err = merge(token, found, t, ok, err); err != nil {
+			return "", err
 		}
 	}
 	if !found {
 		return "", newError(ErrNoToken, ErrNoToken, nil)
 	}
 	return token, nil
+}
+
+// merge adds the outcome (t, ok, err) of one more source to the token found
+// so far: a second token is ErrMultipleTokens (RFC 6750 §2: clients must
+// not use more than one method).
+func merge(token string, found bool, t string, ok bool, err *Error) (string, bool, *Error) {
+	switch {
+	case err != nil:
+		return "", false, err
+	case !ok:
+		return token, found, nil
+	case found:
+		return "", false, invalidRequest(ErrMultipleTokens)
+	}
+	return t, true, nil
 }
 
 // headerToken reads "Authorization: Bearer <token68>" (RFC 6750 §2.1). The
@@ -129,27 +153,88 @@ func isToken(s string) bool {
 	return s != ""
 }
 
-func queryToken(u *url.URL) (string, bool, *Error) {
-	if u == nil || !strings.Contains(u.RawQuery, "access_token") {
-		return "", false, nil
-	}
-	// ParseQuery returns what it could parse along with the first error:
-	// a ";" or a bad escape elsewhere in the query does not matter, one
-	// in the access_token parameter does.
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil && len(q["access_token"]) == 0 {
-		return "", false, invalidRequest(ErrMalformedHeader)
-	}
-	return single(q["access_token"])
+// isPreflight reports whether r is a CORS preflight request (Fetch
+// standard, "CORS-preflight request"): OPTIONS with Origin and
+// Access-Control-Request-Method. Browsers send no credentials with it.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
+		r.Header.Get("Access-Control-Request-Method") != ""
 }
 
-func single(values []string) (string, bool, *Error) {
+// cookieToken reads the cookie name as r.Cookie does: a cookie that Go's
+// parser drops is not seen by the application either. The same cookie
+// sent twice (for two paths or domains) is a token sent twice: a sibling
+// domain can set a cookie that is sent before the genuine one.
+func cookieToken(r *http.Request, name string) (string, bool, *Error) {
+	cookies := r.CookiesNamed(name)
+	values := make([]string, 0, 1)
+	for _, c := range cookies {
+		values = append(values, c.Value)
+	}
+	return single(values, ErrMalformedCredentials)
+}
+
+// funcToken asks the application's Config.TokenFunc. An *Error it returns
+// is answered as it is; any other error is 400 invalid_request.
+func funcToken(r *http.Request, f func(*http.Request) (string, error)) (string, bool, *Error) {
+	t, err := f(r)
+	if err != nil {
+		if e, ok := errors.AsType[*Error](err); ok {
+			return "", false, e
+		}
+		return "", false, newError(ErrInvalidRequest, ErrMalformedCredentials, err)
+	}
+	if t == "" {
+		return "", false, nil
+	}
+	if !isToken68(t) {
+		return "", false, invalidRequest(ErrMalformedCredentials)
+	}
+	return t, true, nil
+}
+
+// paramToken reads the "access_token" parameter of a URL query or a form
+// body (RFC 6750 §2.2, §2.3) the way url.ParseQuery, and so r.URL.Query
+// and r.PostFormValue, read it: names are unescaped ("access%5Ftoken" is
+// access_token), and a malformed pair ParseQuery skips (with a ";" or a bad
+// escape) counts only if its name is access_token, which is then malformed.
+// Other parameters may be malformed: the application sees them as
+// ParseQuery does.
+func paramToken(raw string) (string, bool, *Error) {
+	if strings.IndexByte(raw, '%') < 0 && !strings.Contains(raw, "access_token") {
+		return "", false, nil
+	}
+	var values []string
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		name, value, _ := strings.Cut(pair, "=")
+		if name != "access_token" {
+			if strings.IndexByte(name, '%') < 0 {
+				continue
+			}
+			if n, err := url.QueryUnescape(name); err != nil || n != "access_token" {
+				continue
+			}
+		}
+		v, err := url.QueryUnescape(value)
+		if err != nil || strings.IndexByte(pair, ';') >= 0 {
+			return "", false, invalidRequest(ErrMalformedHeader)
+		}
+		values = append(values, v)
+	}
+	return single(values, ErrMalformedHeader)
+}
+
+// single returns the one token of values. More than one is a token sent
+// twice; one that is not a token68 is refused with reason malformed.
+func single(values []string, malformed error) (string, bool, *Error) {
 	switch len(values) {
 	case 0:
 		return "", false, nil
 	case 1:
 		if !isToken68(values[0]) {
-			return "", false, invalidRequest(ErrMalformedHeader)
+			return "", false, invalidRequest(malformed)
 		}
 		return values[0], true, nil
 	default:
@@ -157,32 +242,76 @@ func single(values []string) (string, bool, *Error) {
 	}
 }
 
-// formToken reads "access_token" from a form-encoded body (RFC 6750 §2.2).
-// The body is restored for the handler.
-func formToken(r *http.Request) (string, bool, *Error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return "", false, nil
-	}
+// formToken reads "access_token" from a form-encoded POST, PUT or PATCH
+// body (RFC 6750 §2.2), as r.PostFormValue would: the media type is read
+// even when a parameter of the Content-Type is malformed, and a form
+// already parsed into r.PostForm (its body consumed) is read from there.
+// Otherwise at most [MaxFormTokenBody] bytes are read, within timeout and
+// the request's context, and the body is restored for the handler.
+func formToken(r *http.Request, timeout time.Duration) (string, bool, *Error) {
 	switch r.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
 	default:
 		return "", false, nil
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
+	// As net/http's parsePostForm: the media type is returned along with
+	// mime.ErrInvalidMediaParameter, and used.
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" {
 		return "", false, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxFormBody+1))
-	if err != nil || len(body) > maxFormBody {
-		return "", false, invalidRequest(ErrMalformedHeader)
+	if r.PostForm != nil {
+		return single(r.PostForm["access_token"], ErrMalformedHeader)
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if !bytes.Contains(body, []byte("access_token")) {
+	if r.Body == nil || r.Body == http.NoBody {
 		return "", false, nil
 	}
-	q, err := url.ParseQuery(string(body))
+	body, err := readForm(r, timeout)
 	if err != nil {
-		return "", false, invalidRequest(ErrMalformedHeader)
+		return "", false, newError(ErrInvalidRequest, ErrFormUnreadable, err)
 	}
-	return single(q["access_token"])
+	return paramToken(string(body))
+}
+
+// errFormTimeout is the cause of ErrFormUnreadable for a body not received
+// within Config.FormTokenTimeout.
+var errFormTimeout = errors.New("form body not received in time")
+
+// readForm reads the body of r, at most MaxFormTokenBody bytes, and
+// restores it for the handler. The read runs in a goroutine so that a slow
+// body cannot hold the request past timeout or the end of its context: the
+// request is then refused, and the goroutine ends when the body's read
+// returns (the server's ReadTimeout, or the client going away).
+func readForm(r *http.Request, timeout time.Duration) ([]byte, error) {
+	type result struct {
+		body []byte
+		err  error
+	}
+	orig := r.Body
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(io.LimitReader(orig, MaxFormTokenBody+1))
+		done <- result{b, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var res result
+	select {
+	case res = <-done:
+	case <-timer.C:
+		return nil, errFormTimeout
+	case <-r.Context().Done():
+		return nil, context.Cause(r.Context())
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	if len(res.body) > MaxFormTokenBody {
+		return nil, fmt.Errorf("form body larger than %d bytes", MaxFormTokenBody)
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{bytes.NewReader(res.body), orig}
+	return res.body, nil
 }

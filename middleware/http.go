@@ -190,6 +190,9 @@ func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, error) {
 // those of the token when the token itself was valid (the route's
 // requirements refused it), else nil.
 func (v *Validator) check(r *http.Request, p Policy) (*claims.Claims, *Error) {
+	if v.cfg.AllowUnauthenticatedPreflight && isPreflight(r) {
+		return nil, nil // Config.AllowUnauthenticatedPreflight
+	}
 	token, e := extractToken(r, &v.cfg)
 	if e != nil {
 		if p.Optional && e.category == ErrNoToken {

@@ -22,6 +22,7 @@ func echoApp(v *middleware.Validator) http.Handler {
 		cl, _ := echoguard.Claims(c)
 		return c.JSON(http.StatusOK, echo.Map{"sub": cl.Subject, "client_id": cl.ClientID, "scopes": cl.Scopes})
 	}, g.Authenticate())
+	e.OPTIONS("/me", done, g.Authenticate())
 	e.GET("/users", done, g.RequireScope("read:users"))
 	e.POST("/users", done, g.RequireScope("write:users"))
 	e.DELETE("/users/:id", done, g.RequireScope("admin", "users:write users:delete"))

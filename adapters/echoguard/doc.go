@@ -15,7 +15,8 @@
 //	)
 //
 // The bearer token is read from the Authorization header (RFC 6750 §2.1);
-// the query and form-body methods (§2.2, §2.3) follow the Config. A refused
+// the query and form-body methods (§2.2, §2.3), a cookie and a custom
+// extractor follow the Config. A refused
 // request makes the middleware return an [*echo.HTTPError] whose Code is the
 // RFC 6750 §3 status, whose Message is the core's JSON error body, and whose
 // Internal is the [*Error] with the cause, for the application's

@@ -133,6 +133,12 @@ func (g *Guard) middleware(p middleware.Policy) echo.MiddlewareFunc {
 			r := c.Request()
 			cl, err := g.v.Check(r, p)
 			if err != nil {
+				// Reading a form body for a token (Config.AllowFormToken)
+				// can hit Echo's own limit, such as BodyLimit's 413: Echo's
+				// answer, as without the guard.
+				if he, ok := errors.AsType[*echo.HTTPError](err); ok {
+					return he
+				}
 				e, _ := errors.AsType[*middleware.Error](err) // Check's errors are all *Error
 				return g.Refuse(c, e)
 			}

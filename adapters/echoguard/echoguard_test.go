@@ -6,10 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	echomw "github.com/labstack/echo/v4/middleware"
 	"go.uber.org/goleak"
 
 	"github.com/bearerguard/bearerguard/adapters/echoguard"
@@ -28,9 +30,17 @@ func TestMain(m *testing.M) {
 // newGuard returns a ready Guard trusting a new test issuer.
 func newGuard(t *testing.T) (*echoguard.Guard, *middlewaretest.Issuer) {
 	t.Helper()
+	return newGuardConfig(t, echoguard.Config{})
+}
+
+// newGuardConfig returns a ready Guard with cfg, trusting a new test
+// issuer and accepting conformance.Audience.
+func newGuardConfig(t *testing.T, cfg echoguard.Config) (*echoguard.Guard, *middlewaretest.Issuer) {
+	t.Helper()
 	iss := middlewaretest.NewIssuer()
 	t.Cleanup(iss.Close)
-	g, err := echoguard.New(t.Context(), echoguard.Config{Issuer: iss.URL, Audiences: []string{conformance.Audience}})
+	cfg.Issuer, cfg.Audiences = iss.URL, []string{conformance.Audience}
+	g, err := echoguard.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,4 +195,40 @@ func TestNew(t *testing.T) {
 		}
 	}()
 	echoguard.Wrap(nil)
+}
+
+// TestFormTokenBodyLimit: with AllowFormToken, a body that overruns Echo's
+// BodyLimit while the guard looks for a form token is answered 413 by Echo,
+// as it would be without the guard, not 400.
+func TestFormTokenBodyLimit(t *testing.T) {
+	g, iss := newGuardConfig(t, echoguard.Config{AllowFormToken: true})
+	e := echo.New()
+	e.Use(echomw.BodyLimit("1K"))
+	e.POST("/", func(c echo.Context) error { return c.NoContent(http.StatusOK) }, g.Authenticate())
+	token := iss.Token(middlewaretest.Spec{})
+	for _, tc := range []struct {
+		name   string
+		header bool
+		body   string
+		want   int
+	}{
+		{"over the limit", false, "access_token=" + token + "&pad=" + strings.Repeat("a", 4<<10), http.StatusRequestEntityTooLarge},
+		{"within the limit", false, "access_token=" + token, http.StatusOK},
+		// The header token decides; the handler does not read the body.
+		{"over the limit, header token", true, "pad=" + strings.Repeat("a", 4<<10), http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
+			r.ContentLength = -1 // as for a chunked body: BodyLimit cannot refuse it up front
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tc.header {
+				r.Header.Set("Authorization", "Bearer "+token)
+			}
+			w := httptest.NewRecorder()
+			e.ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Errorf("status %d, want %d; body %s", w.Code, tc.want, w.Body)
+			}
+		})
+	}
 }

@@ -22,6 +22,7 @@ func ginApp(v *middleware.Validator) http.Handler {
 		cl, _ := ginguard.Claims(c)
 		c.JSON(http.StatusOK, gin.H{"sub": cl.Subject, "client_id": cl.ClientID, "scopes": cl.Scopes})
 	})
+	r.OPTIONS("/me", g.Authenticate(), done)
 	r.GET("/users", g.RequireScope("read:users"), done)
 	r.POST("/users", g.RequireScope("write:users"), done)
 	r.DELETE("/users/:id", g.RequireScope("admin", "users:write users:delete"), done)

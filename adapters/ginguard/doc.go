@@ -8,7 +8,8 @@
 // imports it without an alias and without bearerguard's middleware package.
 //
 // The bearer token is read from the Authorization header (RFC 6750 §2.1);
-// the query and form-body methods (§2.2, §2.3) follow the Config. A refused
+// the query and form-body methods (§2.2, §2.3), a cookie and a custom
+// extractor follow the Config. A refused
 // request is aborted: the WWW-Authenticate challenge (RFC 6750 §3) and, for
 // a 503, Retry-After are set, the [*Error] with the cause is recorded with
 // [gin.Context.Error] for logging middleware, and the core's JSON error body

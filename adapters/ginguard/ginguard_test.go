@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,9 +29,17 @@ func TestMain(m *testing.M) {
 // newGuard returns a ready Guard trusting a new test issuer.
 func newGuard(t *testing.T) (*ginguard.Guard, *middlewaretest.Issuer) {
 	t.Helper()
+	return newGuardConfig(t, ginguard.Config{})
+}
+
+// newGuardConfig returns a ready Guard with cfg, trusting a new test
+// issuer and accepting conformance.Audience.
+func newGuardConfig(t *testing.T, cfg ginguard.Config) (*ginguard.Guard, *middlewaretest.Issuer) {
+	t.Helper()
 	iss := middlewaretest.NewIssuer()
 	t.Cleanup(iss.Close)
-	g, err := ginguard.New(t.Context(), ginguard.Config{Issuer: iss.URL, Audiences: []string{conformance.Audience}})
+	cfg.Issuer, cfg.Audiences = iss.URL, []string{conformance.Audience}
+	g, err := ginguard.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,4 +176,27 @@ func TestNew(t *testing.T) {
 		}
 	}()
 	ginguard.Wrap(nil)
+}
+
+// TestFormTokenAlreadyParsed: with AllowFormToken, a form token is found
+// when an earlier handler already parsed the form with c.PostForm, which
+// consumed the body.
+func TestFormTokenAlreadyParsed(t *testing.T) {
+	g, iss := newGuardConfig(t, ginguard.Config{AllowFormToken: true})
+	r := gin.New()
+	parsed := func(c *gin.Context) { _ = c.PostForm("name") }
+	r.POST("/", parsed, g.Authenticate(), func(c *gin.Context) {
+		if _, ok := ginguard.Claims(c); !ok {
+			t.Error("no claims")
+		}
+		c.String(http.StatusOK, c.PostForm("name"))
+	})
+	body := "name=x&access_token=" + iss.Token(middlewaretest.Spec{})
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	if w.Code != http.StatusOK || w.Body.String() != "x" {
+		t.Errorf("status %d, body %q; want 200 and the form's name", w.Code, w.Body)
+	}
 }

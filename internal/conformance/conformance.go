@@ -67,11 +67,14 @@ type Case struct {
 //	GET    /claims/permissions  RequireClaim("permissions", "admin", "read:users write:users"), 200
 //	GET    /claims/roles        RequireClaim("realm_access.roles", "auditor"), 200
 //	GET    /claims/checked      Require(Policy{Claims: [ClaimValues("org_id", "org_a")], Check: RouteCheck}), 200
+//	OPTIONS /me           Authenticate, 200
 //
 // Refusals must be the front end's own, built on v. Run checks [Cases] and
 // [ClaimCases] in process and over a real socket with a validator whose
 // keys are loaded, then [ResourceCases] with a validator whose Config.Resource is [Audience]
 // (ResourceMetadata.ScopesSupported "read:users" and "write:users"),
+// then [SourceCases] with a validator reading a token cookie and a custom
+// extractor and letting CORS preflights through,
 // then the refusals of a validator whose issuer is down and of one whose
 // issuer serves a broken JWK Set: 503 with Retry-After for any token of
 // that issuer, while requests without a token get their usual answers.
@@ -89,7 +92,7 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	// t.Context is done before the issuers close: the validators' refresh
 	// goroutines end first.
 	ctx := t.Context()
-	cases := Cases(iss) // before the validator fetches the keys Cases may add
+	cases := append(Cases(iss), defaultSourceCases(iss)...) // before the validator fetches the keys Cases may add
 	// A fetch for an unknown kid may take a while on a loaded machine:
 	// wait for it, so that the answer is the 401 the case expects and not
 	// the 503 of a fetch not done within KeyWait.
@@ -122,6 +125,7 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 		t.Cleanup(srv.Close)
 		t.Run("socket", func(t *testing.T) { RunURL(t, srv.URL, rcases) })
 	})
+	t.Run("sources", func(t *testing.T) { runSources(t, iss, build) })
 	t.Run("issuer down", func(t *testing.T) {
 		RunHandler(t, build(newValidator(t, ctx, down, 200*time.Millisecond, false)), unavailableCases(down, iss))
 	})
@@ -183,6 +187,14 @@ const (
 	RevokedDescription = "the token was revoked"
 	TenantDescription  = "the tenant is not served here"
 )
+
+// httptestServer starts a server for h, closed when t ends, and returns
+// its URL.
+func httptestServer(t *testing.T, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
 
 // RunHandler runs cases against h in process, one subtest each.
 func RunHandler(t *testing.T, h http.Handler, cases []Case) {

@@ -28,6 +28,7 @@ func netHTTPApp(v *middleware.Validator) http.Handler {
 		c, _ := claims.FromContext(r.Context())
 		writeJSON(w, map[string]any{"sub": c.Subject, "client_id": c.ClientID, "scopes": c.Scopes})
 	})))
+	mux.Handle("OPTIONS /me", v.Authenticate(done))
 	mux.Handle("GET /users", v.RequireScope("read:users")(done))
 	mux.Handle("POST /users", v.RequireScope("write:users")(done))
 	mux.Handle("DELETE /users/{id}", v.RequireScope("admin", "users:write users:delete")(done))

@@ -6,9 +6,10 @@ package middleware
 // proof of possession it requires is not checked.
 
 // checkBinding refuses a sender-constrained token presented as a bearer
-// token (RFC 9449 §7.2, RFC 8705 §3).
-func checkBinding(t *jwsToken) error {
-	if t.claims.bound() {
+// token (RFC 9449 §7.2, RFC 8705 §3), JWT or opaque: an introspection
+// answer's "cnf" binds the token as a JWT's does (RFC 7662 §2.2).
+func checkBinding(p *payload) error {
+	if p.bound() {
 		return invalidToken(ErrSenderConstrained, nil)
 	}
 	return nil

@@ -394,13 +394,13 @@ func TestTokenCacheValidator(t *testing.T) {
 			t.Fatal("miss")
 		}
 		clock.set(t0.Add(2*time.Minute + DefaultLeeway))
-		if err := v.checkTimes(ct.claims); err == nil {
+		if err := v.checkTimes(ct.claims, expRequired); err == nil {
 			t.Error("checkTimes accepted an expired token")
 		}
 		c2 := *ct.claims
 		c2.ExpiresAt = t0.Add(time.Hour)
 		c2.NotBefore = t0.Add(time.Hour)
-		if err := v.checkTimes(&c2); err == nil {
+		if err := v.checkTimes(&c2, expRequired); err == nil {
 			t.Error("checkTimes accepted a token not valid yet")
 		}
 	})

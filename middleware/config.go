@@ -2,12 +2,14 @@ package middleware
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -296,6 +298,33 @@ type Config struct {
 	// gets its own copy of the claims.
 	TokenCacheSize int
 
+	// Introspection configures RFC 7662 introspection of opaque access
+	// tokens. Optional; the zero value is off: a token that is not a
+	// compact JWS is refused as malformed (401). When set (ClientID is
+	// then required), a token that is not a compact JWS is sent to the
+	// introspection endpoint of one trusted issuer, and its answer is held
+	// to the rules of JWT access tokens wherever it has the member (see
+	// [Introspection]). Compact JWS tokens are verified as JWTs, as
+	// without it. It cannot be set together with LookupToken.
+	Introspection Introspection
+
+	// LookupToken looks an opaque token up in the application's own store,
+	// as Authlib's BearerTokenValidator.authenticate_token does. Optional,
+	// default nil. It is called for every token that is not a compact JWS
+	// (its results are not cached: the store is the application's), and
+	// the claims it returns go through the same rules as introspected ones:
+	// a non-empty Issuer must be a trusted issuer, ExpiresAt, NotBefore and
+	// IssuedAt hold with the Leeway where set, a "cnf" in Payload refuses
+	// the token as a bearer token, Audiences and ClientIDs apply as for
+	// JWTs, then Validate. Its errors: an [*Error] (see [NewError]) is
+	// answered as it is; one matching [ErrInvalidToken] (such as a token
+	// not found or revoked) is 401 invalid_token; any other error (the
+	// store is down) is 503 with Retry-After, its text logged, never sent.
+	// It returns nil claims and nil error for a token it does not know,
+	// answered 401 [ErrTokenInactive]. It cannot be set together with
+	// Introspection.
+	LookupToken func(ctx context.Context, token string) (*claims.Claims, error)
+
 	// Now returns the current time, for tests. Optional, default time.Now.
 	Now func() time.Time
 
@@ -330,6 +359,144 @@ type ResourceMetadata struct {
 	// service. Optional; an absolute http(s) URL.
 	ResourceTOSURI string
 }
+
+// Introspection configures RFC 7662 token introspection, see
+// Config.Introspection. An introspection answer is held to the rules of JWT
+// access tokens wherever it has the member: "active" must be true (else 401
+// [ErrTokenInactive]); "iss" must equal Issuer exactly; "aud" is checked
+// by Audience; "exp", "nbf" and "iat" with Config.Leeway; "token_type", if
+// present, must name an access token ("access_token" or "Bearer", in any
+// case); a "cnf" refuses the token as a bearer token; Config.ClientIDs
+// applies to "client_id". Scopes come from Config.ScopeClaims ("scope" by
+// default) and the whole answer is the claims' Payload, for Decode and
+// Lookup. Member names must be unique.
+//
+// An endpoint that cannot be reached, answers late (Timeout), with a
+// status other than 200 or with anything but a JSON object with a boolean
+// "active" makes the request 503 with Retry-After, never 401 and never an
+// accept. A 401 or 403 from the endpoint (our client credentials are
+// wrong) is a 503 too, and is logged at warn level, at most once a minute.
+type Introspection struct {
+	// Issuer is the trusted issuer whose tokens are introspected: the
+	// Config.Issuer or one of Config.ExtraIssuers. Optional, default
+	// Config.Issuer.
+	Issuer string
+
+	// Endpoint is the URL of the introspection endpoint. Optional, default
+	// the "introspection_endpoint" of the issuer's discovery document
+	// (OpenID Connect Discovery 1.0, RFC 8414 §2), fetched at the first
+	// opaque token. It must be https (http on a loopback host, or with
+	// Config.InsecureAllowHTTPIssuer).
+	Endpoint string
+
+	// ClientID is the client identifier this API authenticates with at
+	// the endpoint (RFC 7662 §2.1). Required when Introspection is used:
+	// setting any other field of Introspection without it is an error.
+	ClientID string
+
+	// ClientSecret is the client secret, for client_secret_basic and
+	// client_secret_post. Required for those methods.
+	ClientSecret string
+
+	// AuthMethod is how the client authenticates (RFC 6749 §2.3.1, RFC
+	// 7523 §2.2): "client_secret_basic" (HTTP Basic, id and secret
+	// form-urlencoded first), "client_secret_post" (in the form body) or
+	// "private_key_jwt" (a client assertion signed with PrivateKey).
+	// Optional, default "client_secret_basic".
+	AuthMethod string
+
+	// PrivateKey signs the client assertion of private_key_jwt (RFC 7523
+	// §3): iss and sub the ClientID, aud the Endpoint, a fresh jti, exp a
+	// minute ahead. An RSA key signs with RS256, an ECDSA key with ES256,
+	// ES384 or ES512 by its curve, an Ed25519 key with EdDSA. Required for
+	// private_key_jwt.
+	PrivateKey crypto.Signer
+
+	// KeyID is the "kid" of the client assertion's header. Optional.
+	KeyID string
+
+	// Audience is how the answer's "aud" is checked. Optional; the zero
+	// value, [AudienceRequired], requires one of Config.Audiences.
+	Audience AudienceRule
+
+	// CacheTTL is the longest an answer is remembered. Optional, default 0:
+	// every request asks the endpoint (concurrent requests with one token
+	// still share one call). A positive value caches an active answer
+	// until the token's "exp", at most CacheTTL, and an inactive or
+	// refused one for at most [IntrospectionNegativeTTL] (and CacheTTL):
+	// a token revoked at the issuer may be accepted until its entry
+	// expires. The cache holds at most Config.TokenCacheSize entries (a
+	// negative TokenCacheSize turns it off) and [MaxTokenCacheBytes]
+	// bytes, and keeps a SHA-256 hash of the endpoint and the token, never
+	// the token.
+	CacheTTL time.Duration
+
+	// Timeout bounds one introspection call, and the discovery of the
+	// endpoint. Optional, default [DefaultIntrospectionTimeout]. A request
+	// waits at most this long, and as long as its context allows.
+	Timeout time.Duration
+}
+
+// AudienceRule says how the "aud" of an introspection answer is checked,
+// see Introspection.Audience. Issuers differ: oidc-provider (Logto) omits
+// "aud" when no resource was asked for, Authlib's documented example
+// answers the client id, Keycloak the audience mapper's values. A token
+// without an audience naming this API may be meant for another service,
+// so the zero value requires it.
+type AudienceRule int
+
+const (
+	// AudienceRequired, the zero value, requires one "aud" value to be one
+	// of Config.Audiences, as for JWTs (with ClientIDs and no Audiences,
+	// the client check stands in for it, as for JWTs).
+	AudienceRequired AudienceRule = iota
+
+	// AudienceClientID also accepts an answer whose "aud" or "client_id"
+	// is one of Config.ClientIDs, for issuers such as Authlib's documented
+	// introspection endpoint that answer with the client id as audience.
+	// It requires Config.ClientIDs. Any token issued to those clients is
+	// then accepted, whatever API it was meant for.
+	AudienceClientID
+
+	// AudienceAbsentOK accepts an answer without "aud" at all, for issuers
+	// that omit it (oidc-provider and Logto without a resource
+	// indicator); an "aud" that is present must still name one of
+	// Config.Audiences. Any active token of the issuer without audience is
+	// then accepted, including those meant for its userinfo endpoint.
+	AudienceAbsentOK
+)
+
+// String returns the rule's name, such as "AudienceRequired".
+func (r AudienceRule) String() string {
+	switch r {
+	case AudienceRequired:
+		return "AudienceRequired"
+	case AudienceClientID:
+		return "AudienceClientID"
+	case AudienceAbsentOK:
+		return "AudienceAbsentOK"
+	}
+	return "AudienceRule(" + strconv.Itoa(int(r)) + ")"
+}
+
+// The client authentication methods of Introspection.AuthMethod.
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthPrivateKeyJWT     = "private_key_jwt"
+)
+
+// Defaults and limits of introspection (Config.Introspection).
+const (
+	// DefaultIntrospectionTimeout is the default of Introspection.Timeout.
+	DefaultIntrospectionTimeout = 5 * time.Second
+	// IntrospectionNegativeTTL is the longest an inactive or refused
+	// introspection answer is cached (and at most Introspection.CacheTTL).
+	IntrospectionNegativeTTL = 10 * time.Second
+	// MaxIntrospectionSize is the largest introspection answer read, in
+	// bytes; a larger one is a failed call (503).
+	MaxIntrospectionSize = 64 << 10
+)
 
 // Issuer is a further trusted issuer, see Config.ExtraIssuers.
 type Issuer struct {
@@ -421,6 +588,104 @@ func (c *Config) tokenCacheSize() int {
 	return max(c.TokenCacheSize, 0)
 }
 
+// introspection reports whether Config.Introspection is used.
+func (c *Config) introspection() bool {
+	in := &c.Introspection
+	return in.Issuer != "" || in.Endpoint != "" || in.ClientID != "" || in.ClientSecret != "" ||
+		in.AuthMethod != "" || in.PrivateKey != nil || in.KeyID != "" || in.Audience != AudienceRequired ||
+		in.CacheTTL != 0 || in.Timeout != 0
+}
+
+func (in *Introspection) issuer(c *Config) string {
+	if in.Issuer == "" {
+		return c.Issuer
+	}
+	return in.Issuer
+}
+
+func (in *Introspection) authMethod() string {
+	if in.AuthMethod == "" {
+		return AuthClientSecretBasic
+	}
+	return in.AuthMethod
+}
+
+func (in *Introspection) timeout() time.Duration {
+	if in.Timeout <= 0 {
+		return DefaultIntrospectionTimeout
+	}
+	return in.Timeout
+}
+
+// negativeTTL is the lifetime of a cached inactive or refused answer.
+func (in *Introspection) negativeTTL() time.Duration {
+	return min(in.CacheTTL, IntrospectionNegativeTTL)
+}
+
+// checkOpaque checks Introspection and LookupToken.
+func (c *Config) checkOpaque() error {
+	if !c.introspection() {
+		return nil
+	}
+	in := &c.Introspection
+	if c.LookupToken != nil {
+		return configError("Introspection and LookupToken cannot both be set: one source of opaque tokens")
+	}
+	if in.ClientID == "" {
+		return configError("Introspection.ClientID is required")
+	}
+	if !contains(issuerNames(c.issuers()), in.issuer(c)) {
+		return configError("Introspection.Issuer %q is not a trusted issuer", in.Issuer)
+	}
+	if in.Endpoint != "" {
+		if err := checkURL(in.Endpoint, c.InsecureAllowHTTPIssuer); err != nil {
+			return configError("Introspection.Endpoint %q: %v", in.Endpoint, err)
+		}
+	}
+	switch in.authMethod() {
+	case AuthClientSecretBasic, AuthClientSecretPost:
+		if in.ClientSecret == "" {
+			return configError("Introspection.ClientSecret is required for %s", in.authMethod())
+		}
+		if in.PrivateKey != nil {
+			return configError("Introspection.PrivateKey is set, but AuthMethod is %s", in.authMethod())
+		}
+	case AuthPrivateKeyJWT:
+		if in.PrivateKey == nil {
+			return configError("Introspection.PrivateKey is required for private_key_jwt")
+		}
+		if _, err := assertionAlg(in.PrivateKey); err != nil {
+			return configError("Introspection.PrivateKey: %v", err)
+		}
+		if in.ClientSecret != "" {
+			return configError("Introspection.ClientSecret is set, but AuthMethod is private_key_jwt")
+		}
+	default:
+		return configError("Introspection.AuthMethod %q is not client_secret_basic, client_secret_post or private_key_jwt", in.AuthMethod)
+	}
+	switch in.Audience {
+	case AudienceRequired, AudienceAbsentOK:
+	case AudienceClientID:
+		if len(c.ClientIDs) == 0 {
+			return configError("Introspection.Audience AudienceClientID requires ClientIDs")
+		}
+	default:
+		return configError("Introspection.Audience %v is not a known rule", in.Audience)
+	}
+	if in.CacheTTL < 0 {
+		return configError("Introspection.CacheTTL is negative")
+	}
+	return nil
+}
+
+func issuerNames(list []Issuer) []string {
+	out := make([]string, 0, len(list))
+	for _, is := range list {
+		out = append(out, is.Issuer)
+	}
+	return out
+}
+
 // issuers returns every trusted issuer, the main one first.
 func (c *Config) issuers() []Issuer {
 	return append([]Issuer{{Issuer: c.Issuer, JWKSURL: c.JWKSURL}}, c.ExtraIssuers...)
@@ -466,6 +731,9 @@ func (c *Config) check() (algs map[string]bool, err error) {
 		return nil, configError("TokenCookie %q is not a cookie name", c.TokenCookie)
 	}
 	if err := c.checkResource(); err != nil {
+		return nil, err
+	}
+	if err := c.checkOpaque(); err != nil {
 		return nil, err
 	}
 	list := c.Algorithms

@@ -100,8 +100,9 @@ func isTimeout(err error) bool {
 // metadata is the part of an OpenID Connect discovery document or RFC 8414
 // authorization server metadata bearerguard reads.
 type metadata struct {
-	Issuer  string `json:"issuer"`
-	JWKSURI string `json:"jwks_uri"`
+	Issuer                string `json:"issuer"`
+	JWKSURI               string `json:"jwks_uri"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
 }
 
 // discoveryURLs lists where an issuer's metadata may be found: OpenID
@@ -122,14 +123,24 @@ func discoveryURLs(issuer string) []string {
 }
 
 var (
-	errNoJWKSURI = errors.New("no jwks_uri")
-	errIssuer    = errors.New("the document names another issuer")
+	errNoJWKSURI       = errors.New("no jwks_uri")
+	errNoIntrospection = errors.New("no introspection_endpoint")
+	errIssuer          = errors.New("the document names another issuer")
 )
 
-// discover finds the jwks_uri of issuer. The document's issuer must equal
-// the configured one exactly (OpenID Connect Discovery 1.0 §4.3, RFC 8414
-// §3.3). Errors are *KeysError, for the last location tried.
+// discover finds the jwks_uri of issuer. Errors are *KeysError, for the
+// last location tried.
 func discover(ctx context.Context, client *http.Client, issuer string, insecure bool) (string, error) {
+	return discoverURL(ctx, client, issuer, insecure, "jwks_uri", errNoJWKSURI, func(m *metadata) string { return m.JWKSURI })
+}
+
+// discoverURL finds the URL that member returns of issuer's metadata. The
+// document's issuer must equal the configured one exactly (OpenID Connect
+// Discovery 1.0 §4.3, RFC 8414 §3.3); the URL must be https (or http on
+// loopback, or insecure). name is the member's name, missing the cause
+// when it is empty.
+// Errors are *KeysError, for the last location tried.
+func discoverURL(ctx context.Context, client *http.Client, issuer string, insecure bool, name string, missing error, member func(*metadata) string) (string, error) {
 	var last error
 	for _, u := range discoveryURLs(issuer) {
 		var m metadata
@@ -144,13 +155,14 @@ func discover(ctx context.Context, client *http.Client, issuer string, insecure 
 		if m.Issuer != issuer {
 			return "", fetchError(ErrIssuerMismatch, u, status, fmt.Errorf("%w: %q, want %q", errIssuer, m.Issuer, issuer))
 		}
-		if m.JWKSURI == "" {
-			return "", fetchError(ErrDiscoveryFailed, u, status, errNoJWKSURI)
+		found := member(&m)
+		if found == "" {
+			return "", fetchError(ErrDiscoveryFailed, u, status, missing)
 		}
-		if err := checkURL(m.JWKSURI, insecure); err != nil {
-			return "", fetchError(ErrDiscoveryFailed, u, status, fmt.Errorf("jwks_uri %q: %w", m.JWKSURI, err))
+		if err := checkURL(found, insecure); err != nil {
+			return "", fetchError(ErrDiscoveryFailed, u, status, fmt.Errorf("%s %q: %w", name, found, err))
 		}
-		return m.JWKSURI, nil
+		return found, nil
 	}
 	return "", last
 }

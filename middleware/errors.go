@@ -55,7 +55,9 @@ var (
 	// max_age).
 	ErrInsufficientUserAuthentication = errors.New("bearerguard: insufficient user authentication")
 	// ErrKeysUnavailable: the issuer's signing keys have not been obtained,
-	// so no token can be checked yet (503 with Retry-After).
+	// so no token can be checked yet, or the source of an opaque token
+	// (introspection, Config.LookupToken) could not answer (503 with
+	// Retry-After).
 	ErrKeysUnavailable = errors.New("bearerguard: issuer keys unavailable")
 )
 
@@ -199,6 +201,26 @@ var (
 	ErrSenderConstrained = errors.New("bearerguard: sender-constrained token sent as bearer")
 	// ErrClaimsRejected: Config.Validate refused the claims.
 	ErrClaimsRejected = errors.New("bearerguard: claims rejected")
+	// ErrTokenInactive: an opaque token is not active: the introspection
+	// endpoint answered "active": false (RFC 7662 §2.2), or
+	// Config.LookupToken found no such token. It may be unknown, expired
+	// or revoked: the issuer does not say which.
+	ErrTokenInactive = errors.New("bearerguard: token not active")
+)
+
+// Causes of a 503 for an opaque token, in the category ErrKeysUnavailable.
+var (
+	// ErrIntrospectionFailed: the introspection endpoint (or the discovery
+	// document naming it) could not be reached, did not answer within
+	// Introspection.Timeout, answered with a status other than 200 (401
+	// and 403 mean this API's client credentials are wrong) or with
+	// something that is not an introspection answer. The token may well
+	// be valid: it is never refused with 401 for this.
+	ErrIntrospectionFailed = errors.New("bearerguard: token introspection failed")
+	// ErrLookupFailed: Config.LookupToken returned an error that is not an
+	// *Error and does not match ErrInvalidToken, such as its store being
+	// down.
+	ErrLookupFailed = errors.New("bearerguard: token lookup failed")
 )
 
 // Causes of ErrInsufficientUserAuthentication (RFC 9470), for routes whose
@@ -324,6 +346,9 @@ var descriptions = map[error]string{
 	ErrAuthenticationTooOld:           "a more recent user authentication is required",
 	ErrMachineToken:                   "a user authentication is required",
 	ErrKeysUnavailable:                "the issuer keys are temporarily unavailable",
+	ErrTokenInactive:                  "the token is not active",
+	ErrIntrospectionFailed:            "the token cannot be checked now",
+	ErrLookupFailed:                   "the token cannot be checked now",
 }
 
 func newError(category, reason, cause error) *Error {
@@ -350,7 +375,13 @@ func newError(category, reason, cause error) *Error {
 // unavailable returns the 503 answer for keys that could not be obtained;
 // clients are told to retry after retry, at least a second.
 func unavailable(retry time.Duration, cause error) *Error {
-	e := newError(ErrKeysUnavailable, ErrKeysUnavailable, cause)
+	return unavailableFor(ErrKeysUnavailable, retry, cause)
+}
+
+// unavailableFor is unavailable with a specific reason, such as
+// ErrIntrospectionFailed.
+func unavailableFor(reason error, retry time.Duration, cause error) *Error {
+	e := newError(ErrKeysUnavailable, reason, cause)
 	e.RetryAfter = max(retry, time.Second)
 	return e
 }

@@ -791,3 +791,33 @@ func hgPayload(iss string, members ...string) string {
 	}
 	return s[:len(s)-1] + "," + strings.Join(members, ",") + "}"
 }
+
+// hgOpaqueSecret is the secret of hgOpaqueClient at the kit.
+const hgOpaqueSecret = "s3cret: with spaces & symbols+%"
+
+// hgOpaqueClient is the client the validators of the opaque-token tests
+// introspect as.
+const hgOpaqueClient = "resource-server"
+
+// hgIntrospecting registers hgOpaqueClient at kit and returns a validator
+// for kit that introspects opaque tokens as it, with cfg's other settings
+// (Introspection.ClientID and ClientSecret default to the client's) and
+// the real clock unless cfg.Now is set: the kit answers by the real time.
+func hgIntrospecting(t testing.TB, kit *middlewaretest.Issuer, cfg middleware.Config) *middleware.Validator {
+	t.Helper()
+	kit.AddClient(middlewaretest.Client{ID: hgOpaqueClient, Secret: hgOpaqueSecret})
+	in := &cfg.Introspection
+	if in.ClientID == "" {
+		in.ClientID = hgOpaqueClient
+	}
+	if in.ClientSecret == "" && in.PrivateKey == nil {
+		in.ClientSecret = hgOpaqueSecret
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = kit.Client()
+	}
+	return hgNew(t, kit, cfg)
+}

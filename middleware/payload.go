@@ -293,12 +293,23 @@ const (
 	maxNumericDate = 253402300799
 )
 
-// checkTimes checks exp (required), iat and nbf at now with leeway of
-// clock skew (RFC 7519 §4.1.4-§4.1.6): a token is valid while now is
-// before exp+leeway, and from nbf-leeway and iat-leeway on.
-func (p *payload) checkTimes(now time.Time, leeway time.Duration) error {
-	if !p.Exp.set() || !now.Before(p.Exp.Add(leeway)) {
-		return invalidToken(ErrTokenExpired, nil)
+// expRule says whether a token must have an exp: a JWT must (RFC 9068
+// §2.2), an introspection answer need not (RFC 7662 §2.2).
+type expRule bool
+
+const (
+	expRequired expRule = true
+	expOptional expRule = false
+)
+
+// checkTimes checks exp (required or not by exp), iat and nbf at now with
+// leeway of clock skew (RFC 7519 §4.1.4-§4.1.6): a token is valid while
+// now is before exp+leeway, and from nbf-leeway and iat-leeway on.
+func (p *payload) checkTimes(now time.Time, leeway time.Duration, exp expRule) error {
+	if p.Exp.set() || exp == expRequired {
+		if !p.Exp.set() || !now.Before(p.Exp.Add(leeway)) {
+			return invalidToken(ErrTokenExpired, nil)
+		}
 	}
 	if p.Iat.set() && now.Add(leeway).Before(p.Iat.Time) {
 		return invalidToken(ErrTokenNotYetValid, nil)

@@ -24,7 +24,8 @@ type Validator struct {
 	issuers map[string]*issuerKeys
 	order   []*issuerKeys
 	cache   *tokenCache[cachedToken]
-	meta    resourceMeta // protected resource metadata, if Config.Resource is set
+	meta    resourceMeta  // protected resource metadata, if Config.Resource is set
+	opaque  *opaqueSource // introspection or LookupToken, if configured
 
 	stopped  <-chan struct{} // the context of New is done
 	anyReady chan struct{}   // closed when the first issuer's keys are held
@@ -61,6 +62,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		v.cache = newTokenCache[cachedToken](n, MaxTokenCacheBytes)
 	}
 	client := safeClient(cfg.HTTPClient)
+	v.opaque = newOpaqueSource(&v.cfg, client)
 	for _, is := range cfg.issuers() {
 		ik := newIssuerKeys(&v.cfg, client, is)
 		ik.onReady = func() { v.once.ready.Do(func() { close(v.anyReady) }) }
@@ -117,11 +119,15 @@ func (v *Validator) WaitReady(ctx context.Context) error {
 	return v.Ready()
 }
 
-// ValidateToken validates a compact JWS access token and returns its
-// claims. Errors are of type [*Error] and match a category sentinel such as
+// ValidateToken validates an access token and returns its claims. Errors
+// are of type [*Error] and match a category sentinel such as
 // [ErrInvalidToken] and a specific one such as [ErrTokenExpired].
 //
-// The steps, in order: the token is parsed (parseToken), its header checked,
+// The first step tells what kind of token it is: a token that is not a
+// compact JWS is an opaque token, resolved by its source (introspection or
+// Config.LookupToken, see validateOpaque) and then held to the same rules
+// as a JWT from the issuer on; without a source it is refused as
+// malformed. For a compact JWS, the steps, in order: the token is parsed (parseToken), its header checked,
 // its kind told (access token or not), it is routed to its issuer by "iss",
 // the issuer's keys looked up by "kid" (waiting, within bounds, for a
 // fetch), the signature verified, exp, nbf and iat checked, then how the
@@ -133,6 +139,9 @@ func (v *Validator) WaitReady(ctx context.Context) error {
 func (v *Validator) ValidateToken(ctx context.Context, token string) (*claims.Claims, error) {
 	if len(token) > v.cfg.maxTokenSize() {
 		return nil, invalidToken(ErrTokenTooLarge, nil)
+	}
+	if !compactJWS(token) {
+		return v.validateOpaque(ctx, token)
 	}
 	if c, ok, err := v.cached(token); ok || err != nil {
 		if err != nil {
@@ -158,13 +167,13 @@ func (v *Validator) ValidateToken(ctx context.Context, token string) (*claims.Cl
 	if err != nil {
 		return nil, v.refused(err, signatureCheck(err), &t)
 	}
-	if err := t.claims.checkTimes(v.cfg.now(), v.cfg.leeway()); err != nil {
+	if err := t.claims.checkTimes(v.cfg.now(), v.cfg.leeway(), expRequired); err != nil {
 		return nil, v.refused(err, checks.Times, &t)
 	}
-	if err := checkBinding(&t); err != nil {
+	if err := checkBinding(&t.claims); err != nil {
 		return nil, v.refused(err, checks.Binding, &t)
 	}
-	c, err := v.checkClaims(&t)
+	c, err := v.checkClaims(&t.claims, AudienceRequired)
 	if err != nil {
 		return nil, v.refused(err, claimsCheck(err), &t)
 	}
@@ -229,19 +238,39 @@ func verifySignature(ctx context.Context, ik *issuerKeys, t *jwsToken) (*verifyK
 }
 
 // checkClaims applies the audience and client rules, then builds the
-// claims. The issuer was checked when the token was routed to its keys.
-func (v *Validator) checkClaims(t *jwsToken) (*claims.Claims, error) {
-	if len(v.cfg.Audiences) > 0 && !anyIn(t.claims.Aud, v.cfg.Audiences) {
-		return nil, invalidToken(ErrInvalidAudience, nil)
+// claims. The issuer was checked before (a JWT when it was routed to its
+// keys).
+func (v *Validator) checkClaims(p *payload, rule AudienceRule) (*claims.Claims, error) {
+	if err := v.checkAudience(p, rule); err != nil {
+		return nil, err
 	}
-	c, err := t.claims.claims(v.cfg.scopeClaims())
+	c, err := p.claims(v.cfg.scopeClaims())
 	if err != nil {
 		return nil, invalidToken(ErrMalformedToken, err)
 	}
-	if len(v.cfg.ClientIDs) > 0 && !contains(v.cfg.ClientIDs, c.ClientID) {
-		return nil, invalidToken(ErrInvalidAudience, nil)
-	}
 	return c, nil
+}
+
+// checkAudience applies the audience rule (JWTs: AudienceRequired) and
+// Config.ClientIDs. With AudienceClientID, an "aud" naming one of
+// ClientIDs stands for the client when the claims name none.
+func (v *Validator) checkAudience(p *payload, rule AudienceRule) error {
+	ids := v.cfg.ClientIDs
+	switch {
+	case len(v.cfg.Audiences) == 0: // ClientIDs alone stand for the audience
+	case anyIn(p.Aud, v.cfg.Audiences):
+	case rule == AudienceAbsentOK && p.Aud == nil:
+	case rule == AudienceClientID && (anyIn(p.Aud, ids) || contains(ids, p.clientID())):
+	default:
+		return invalidToken(ErrInvalidAudience, nil)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if id := p.clientID(); contains(ids, id) || (id == "" && rule == AudienceClientID && anyIn(p.Aud, ids)) {
+		return nil
+	}
+	return invalidToken(ErrInvalidAudience, nil)
 }
 
 // cached returns a copy of the claims of a token verified before, if the
@@ -258,7 +287,7 @@ func (v *Validator) cached(token string) (*claims.Claims, bool, error) {
 	if set := ct.keys.set.Load(); set == nil || !set.holds(ct.key) {
 		return nil, false, nil // the key left or changed: verify again
 	}
-	if err := v.checkTimes(ct.claims); err != nil {
+	if err := v.checkTimes(ct.claims, expRequired); err != nil {
 		return nil, false, v.refusedClaims(err, checks.Times, ct.claims)
 	}
 	return copyClaims(ct.claims), true, nil
@@ -320,10 +349,11 @@ func (v *Validator) hook(ctx context.Context, c *claims.Claims) (*claims.Claims,
 	return c, nil
 }
 
-// checkTimes checks exp and nbf again for a cached token.
-func (v *Validator) checkTimes(c *claims.Claims) error {
+// checkTimes checks exp and nbf again for a cached token. An opaque token
+// may have no exp (expOptional): a zero ExpiresAt is then not checked.
+func (v *Validator) checkTimes(c *claims.Claims, exp expRule) error {
 	now, leeway := v.cfg.now(), v.cfg.leeway()
-	if !now.Before(c.ExpiresAt.Add(leeway)) {
+	if (exp == expRequired || !c.ExpiresAt.IsZero()) && !now.Before(c.ExpiresAt.Add(leeway)) {
 		return invalidToken(ErrTokenExpired, nil)
 	}
 	if !c.NotBefore.IsZero() && now.Add(leeway).Before(c.NotBefore) {

@@ -14,6 +14,12 @@
 //     client_secret_basic and client_secret_post client authentication
 //     (RFC 6749 §2.3.1), the Auth0 "audience" parameter and the RFC 8707
 //     "resource" parameter, and RFC 6749 §5.2 error responses.
+//   - POST /oauth/introspect: token introspection (RFC 7662 §2) of the
+//     opaque tokens of [Issuer.OpaqueToken], for registered clients
+//     authenticated with client_secret_basic, client_secret_post or
+//     private_key_jwt (RFC 7523 §2.2, a [Client] with a PublicKey);
+//     [Issuer.Revoke] revokes a token, [Issuer.IntrospectionRequests]
+//     counts the calls.
 //
 // [Issuer.Token] mints signed tokens without a round trip. By default they
 // follow the JWT profile for OAuth 2.0 access tokens (RFC 9068); the

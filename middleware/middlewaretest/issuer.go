@@ -23,8 +23,9 @@ type Issuer struct {
 	done      chan struct{} // closed by Close; ends injected delays
 	closeOnce sync.Once
 
-	jwksRequests      atomic.Int64
-	discoveryRequests atomic.Int64
+	jwksRequests          atomic.Int64
+	discoveryRequests     atomic.Int64
+	introspectionRequests atomic.Int64
 
 	mu           sync.RWMutex
 	current      map[string]*signingKey // alg -> signing key
@@ -33,6 +34,10 @@ type Issuer struct {
 	status       int                    // non-zero: metadata and JWKS fail with it
 	delay        time.Duration
 	clients      map[string]Client
+
+	opaque                map[string]*opaqueToken // tokens of OpaqueToken
+	introspectionOverride []byte                  // non-nil: the introspection answer, verbatim
+	seenJTIs              map[string]bool         // jti of private_key_jwt assertions seen
 }
 
 // NewIssuer starts and returns a new Issuer. It generates RSA 2048 keys
@@ -59,6 +64,7 @@ func NewIssuer() *Issuer {
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", i.serveMetadata)
 	mux.HandleFunc("GET /jwks", i.serveJWKS)
 	mux.HandleFunc("POST /oauth/token", i.serveToken)
+	mux.HandleFunc("POST /oauth/introspect", i.serveIntrospection)
 	// URL is set before the server starts, so that a request arriving at
 	// once (a client of an earlier server on the same port) reads it
 	// without a race.
@@ -86,8 +92,8 @@ func (i *Issuer) TokenURL() string { return i.URL + "/oauth/token" }
 // It is closed, like httptest.Server's, when the Issuer is closed.
 func (i *Issuer) Client() *http.Client { return i.srv.Client() }
 
-// SetStatus makes the discovery, metadata and JWKS endpoints answer with
-// HTTP status code, for outage tests. Zero restores normal service. The
+// SetStatus makes the discovery, metadata, JWKS and introspection
+// endpoints answer with HTTP status code, for outage tests. Zero restores normal service. The
 // token endpoint is not affected.
 func (i *Issuer) SetStatus(code int) {
 	i.mu.Lock()
@@ -95,7 +101,8 @@ func (i *Issuer) SetStatus(code int) {
 	i.status = code
 }
 
-// SetDelay makes the discovery, metadata and JWKS endpoints wait d before
+// SetDelay makes the discovery, metadata, JWKS and introspection
+// endpoints wait d before
 // answering, for timeout tests. A wait ends early, without a response,
 // when the client gives up on the request or the Issuer is closed. Zero
 // removes the delay.
@@ -152,6 +159,8 @@ type metadata struct {
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
@@ -176,6 +185,8 @@ func (i *Issuer) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		TokenEndpoint:                     i.TokenURL(),
 		GrantTypesSupported:               []string{"client_credentials"},
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		IntrospectionEndpoint:             i.IntrospectionURL(),
+		IntrospectionAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		// There is no authorization endpoint, so no response type is
 		// supported; the member is REQUIRED, hence an empty array.
 		ResponseTypesSupported:           []string{},

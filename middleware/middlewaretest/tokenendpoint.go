@@ -1,6 +1,7 @@
 package middlewaretest
 
 import (
+	"crypto"
 	"crypto/subtle"
 	"net/http"
 	"net/url"
@@ -24,6 +25,13 @@ type Client struct {
 
 	// Profile is the shape of the tokens issued to the client.
 	Profile Profile
+
+	// PublicKey, if set, lets the client authenticate at the
+	// introspection endpoint with private_key_jwt (RFC 7523 §2.2): a
+	// client assertion signed with the matching private key, whose aud is
+	// [Issuer.IntrospectionURL]. An *rsa.PublicKey, *ecdsa.PublicKey or
+	// ed25519.PublicKey.
+	PublicKey crypto.PublicKey
 }
 
 // AddClient registers c with the token endpoint, replacing any client with
@@ -88,7 +96,7 @@ func (i *Issuer) issue(w http.ResponseWriter, r *http.Request) (map[string]any, 
 		}
 	}
 
-	client, terr := i.authenticate(r, form)
+	client, terr := i.authenticate(r, form, "")
 	if terr != nil {
 		return nil, terr
 	}
@@ -147,14 +155,27 @@ func (i *Issuer) issue(w http.ResponseWriter, r *http.Request) (map[string]any, 
 
 // authenticate identifies the client by HTTP Basic (client_secret_basic)
 // or by client_id and client_secret in the body (client_secret_post), RFC
-// 6749 §2.3.1. Using both is an error (RFC 6749 §2.3).
-func (i *Issuer) authenticate(r *http.Request, form url.Values) (Client, *tokenError) {
+// 6749 §2.3.1, or, with assertionAud set, by a private_key_jwt client
+// assertion whose aud it must be (RFC 7523 §2.2, §3). Using two methods is
+// an error (RFC 6749 §2.3).
+func (i *Issuer) authenticate(r *http.Request, form url.Values, assertionAud string) (Client, *tokenError) {
 	invalidClient := &tokenError{
 		status:      http.StatusUnauthorized,
 		code:        "invalid_client",
 		description: "client authentication failed",
 	}
 	var id, secret string
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		if assertionAud == "" || form.Get("client_assertion_type") != clientAssertionType ||
+			r.Header.Get("Authorization") != "" || form.Has("client_secret") {
+			return Client{}, invalidClient
+		}
+		c, ok := i.verifyAssertion(form.Get("client_assertion"), assertionAud)
+		if !ok || (form.Has("client_id") && form.Get("client_id") != c.ID) {
+			return Client{}, invalidClient
+		}
+		return c, nil
+	}
 	if user, pass, ok := r.BasicAuth(); ok {
 		if form.Has("client_secret") {
 			return Client{}, badRequest("invalid_request", "more than one client authentication method")

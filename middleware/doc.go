@@ -41,6 +41,21 @@
 // "id"). Tokens bound to a key through "cnf" (RFC 9449 §7.2, RFC 8705 §3)
 // are refused as bearer tokens.
 //
+// # Opaque tokens
+//
+// A token that is not a compact JWS is an opaque token. With
+// Config.Introspection it is sent to an issuer's RFC 7662 introspection
+// endpoint (§2.1; client_secret_basic, client_secret_post or
+// private_key_jwt, RFC 7523 §3); with Config.LookupToken the application
+// looks it up in its own store. The answer is held to the rules above
+// wherever it has the member (§2.2): "active" must be true, "iss" the
+// introspected issuer, "aud" per [AudienceRule], exp, nbf and iat with the
+// leeway, "token_type" an access token, no "cnf". An endpoint that fails
+// in any way is answered 503 with Retry-After, never 401. Answers may be
+// cached (Introspection.CacheTTL, §4: a revoked token passes until its
+// entry expires) under a SHA-256 hash of the token, and concurrent
+// requests with one token share one call.
+//
 // # Requests and answers
 //
 // Tokens are read from the Authorization header (RFC 6750 §2.1); the query
@@ -57,7 +72,9 @@
 //	claim requirement not met   403  Bearer error="insufficient_claims", error_description="...", claim="...", claim_values="..."
 //	route's own check refused   403  Bearer error="insufficient_claims", error_description="..."
 //	weak or old user login      401  Bearer error="insufficient_user_authentication", error_description="...", acr_values="...", max_age="N"
+//	opaque token not active     401  Bearer error="invalid_token", error_description="the token is not active"
 //	issuer keys not obtained    503  Retry-After: N
+//	introspection failed        503  Retry-After: N
 //
 // with a JSON body {"error": ..., "error_description": ...}. Every error is
 // an [*Error] that matches a category sentinel such as [ErrInvalidToken]
@@ -98,12 +115,18 @@
 //	metadata.go    protected resource metadata (RFC 9728)
 //	extract.go     the token from the request (RFC 6750 §2)
 //	validator.go   New and ValidateToken: the pipeline, one step per line:
-//	               parse, header rules, token type, issuer, key and
-//	               signature, times, binding, audience and claims, hook
+//	               what kind of token, parse, header rules, token type,
+//	               issuer, key and signature, times, binding, audience and
+//	               claims, hook
+//	opaque.go      an opaque token: its source, then the same steps from
+//	               the issuer on; the shared call and the result cache
+//	introspect.go  the RFC 7662 client: endpoint, client authentication,
+//	               the answer decoded strictly
 //	token.go       compact JWS to header and claims; knows no Validator
 //	               (its JSON scanner is internal/jsonscan)
 //	payload.go     the claims read, one table entry per claim
-//	binding.go     how the token is bound to its sender (bearer only today)
+//	binding.go     how the token (JWT or opaque) is bound to its sender
+//	               (bearer only today)
 //	keys.go        one issuer's keys: snapshot, refresh, readiness, budget
 //	discovery.go   discovery and JWKS fetches through the safe client
 //	cache.go       the verified-token cache

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -455,4 +456,56 @@ func ExampleConfig_tokenCookie() {
 	// 400 {"error":"invalid_request","error_description":"malformed credentials"}
 	// 200 preflight answered
 	// 401 {"error":"unauthorized","error_description":"a bearer token is required"}
+}
+
+// An API that accepts both JWT and opaque access tokens of one issuer: a
+// compact JWS is verified with the issuer's keys, anything else is
+// introspected (RFC 7662). Both answer to the same scopes.
+func ExampleIntrospection() {
+	iss := middlewaretest.NewIssuer()
+	defer iss.Close()
+	iss.AddClient(middlewaretest.Client{ID: "api", Secret: "api-secret"})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:     iss.URL,
+		Audiences:  []string{"https://api.example.test"},
+		HTTPClient: iss.Client(), // the test issuer's; omit in production
+		Introspection: middleware.Introspection{
+			ClientID:     "api",
+			ClientSecret: "api-secret",
+			CacheTTL:     30 * time.Second, // 0 (the default) asks every time
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := v.WaitReady(ctx); err != nil {
+		log.Fatal(err)
+	}
+	h := v.RequireScope("read:users")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := claims.FromContext(r.Context())
+		fmt.Fprintln(w, "hello", c.Subject)
+	}))
+
+	revoked := iss.OpaqueToken(middlewaretest.Spec{Scopes: []string{"read:users"}})
+	iss.Revoke(revoked)
+	for _, token := range []string{
+		iss.Token(middlewaretest.Spec{Scopes: []string{"read:users"}}),       // a JWT
+		iss.OpaqueToken(middlewaretest.Spec{Scopes: []string{"read:users"}}), // an opaque token
+		iss.OpaqueToken(middlewaretest.Spec{Scopes: []string{"write:users"}}),
+		revoked,
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/users", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Print(w.Code, " ", w.Body.String())
+	}
+	// Output:
+	// 200 hello user-123
+	// 200 hello user-123
+	// 403 {"error":"insufficient_scope","error_description":"the token lacks the required scope","scope":"read:users"}
+	// 401 {"error":"invalid_token","error_description":"the token is not active"}
 }

@@ -15,11 +15,15 @@ import (
 // refuse a request without token with a bare challenge, and the configs
 // they show are accepted by New.
 func TestSnippetsRun(t *testing.T) {
-	if len(snippets) != 10 {
-		t.Fatalf("%d snippets, want 10: keep the list in step with the README", len(snippets))
+	if len(snippets) != 11 {
+		t.Fatalf("%d snippets, want 11: keep the list in step with the README", len(snippets))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
+	t.Setenv("INTROSPECTION_SECRET", "from the environment")
+	if _, err := opaqueSnippet(ctx); err != nil {
+		t.Errorf("opaque tokens snippet: New: %v", err)
+	}
 	for name, h := range map[string]http.Handler{
 		"net/http": netHTTPSnippet(ctx),
 		"echo":     echoSnippet(ctx),

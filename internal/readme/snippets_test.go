@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/bearerguard/bearerguard/adapters/echoguard"
@@ -23,7 +24,20 @@ import (
 var snippets = []any{
 	netHTTPSnippet, echoSnippet, ginSnippet, me, decodeSnippet,
 	auth0Snippet, multiIssuerSnippet, testKitSnippet, resourceSnippet,
-	claimsSnippet,
+	claimsSnippet, opaqueSnippet,
+}
+
+func opaqueSnippet(ctx context.Context) (*middleware.Validator, error) {
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:    "https://auth.example.com",
+		Audiences: []string{"https://api.example.com"},
+		Introspection: middleware.Introspection{
+			ClientID:     "api-resource-server",
+			ClientSecret: os.Getenv("INTROSPECTION_SECRET"),
+			CacheTTL:     30 * time.Second, // a revoked token may pass for up to 30 s
+		},
+	})
+	return v, err
 }
 
 func netHTTPSnippet(ctx context.Context) http.Handler {

@@ -74,7 +74,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata  # noqa: E402
 from flask import Flask, g, jsonify, request  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-AUDIENCES = {"https://api.example.test", "https://api-es.example.test"}
+AUDIENCES = {"https://api.example.test", "https://api-es.example.test", "https://api-opaque.example.test"}
 SCOPES = ["read:users", "write:users", "delete:users"]
 TOKEN_TTL = 600
 

@@ -83,6 +83,17 @@ const clients = [
     scope: 'read:users write:users delete:users',
   },
   {
+    // The client interop tests get opaque tokens for and revoke them as; the
+    // same name and secret as at the Authlib server.
+    client_id: 'bearerguard-opaque',
+    client_secret: 'bearerguard-opaque-secret-0123456789abcdef',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'read:users write:users delete:users',
+  },
+  {
     // The API itself, as a client of the authorization server: it may call
     // the introspection endpoint and nothing else.
     client_id: 'bearerguard-api',

@@ -13,6 +13,13 @@
 //     JWT access tokens with typ JWT, audience from "resource" or the
 //     Auth0-style "audience" parameter, RFC 8414 metadata.
 //
+// Both also issue opaque access tokens (OpaqueToken) and answer for them at an
+// RFC 7662 introspection endpoint (Introspect) and an RFC 7009 revocation
+// endpoint (Revoke): oidc-provider for a client_credentials request without a
+// resource, or for ResourceOpaque, keeping them in process memory; Authlib
+// for OpaqueClient, with its default token generator, keeping them (by
+// SHA-256) in an SQLite file that survives Stop and Start.
+//
 // Each server is a child process started by the test, bound to 127.0.0.1 and
 // stopped through t.Cleanup. When node, the npm packages, or Authlib are
 // missing the test is skipped with one line saying how to install them, except
@@ -31,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -63,6 +71,10 @@ const requestTimeout = 10 * time.Second
 const (
 	ResourceRS256 = "https://api.example.test"
 	ResourceES256 = "https://api-es.example.test"
+	// ResourceOpaque is a resource for which oidc-provider issues opaque
+	// access tokens whose introspection names it in aud; Authlib names it in
+	// aud for OpaqueClient's tokens asked for it.
+	ResourceOpaque = "https://api-opaque.example.test"
 )
 
 // Scopes the servers grant for the resources above. Both clients may also ask
@@ -86,6 +98,12 @@ type Credentials struct {
 var (
 	basicClient = Credentials{ID: "bearerguard-basic", Secret: "bearerguard-basic-secret-0123456789abcdef"}
 	postClient  = Credentials{ID: "bearerguard-post", Secret: "bearerguard-post-secret-0123456789abcdef"}
+	// opaqueClient gets opaque tokens at Authlib (at oidc-provider any
+	// client does without a resource); it may revoke its own tokens.
+	opaqueClient = Credentials{ID: "bearerguard-opaque", Secret: "bearerguard-opaque-secret-0123456789abcdef"}
+	// apiClient is the protected API as a client of the server: the only
+	// one whose introspection requests are answered.
+	apiClient = Credentials{ID: "bearerguard-api", Secret: "bearerguard-api-secret-0123456789abcdef"}
 )
 
 // redirectURI is registered for the basic client at oidc-provider. Nothing
@@ -143,11 +161,22 @@ type Server struct {
 	TokenURL string
 	// JWKSURL is the jwks_uri from the metadata.
 	JWKSURL string
+	// IntrospectionURL is the RFC 7662 introspection_endpoint and
+	// RevocationURL the RFC 7009 revocation_endpoint from the metadata.
+	IntrospectionURL, RevocationURL string
 	// BasicClient is registered for client_secret_basic, PostClient for
 	// client_secret_post. Authlib refuses the other method for each;
 	// oidc-provider accepts either for both. Only BasicClient may use the
 	// authorization code flow (IDToken).
 	BasicClient, PostClient Credentials
+	// OpaqueClient is the client OpaqueToken obtains tokens for and Revoke
+	// revokes them as (client_secret_basic at both servers).
+	OpaqueClient Credentials
+	// IntrospectionClient is the protected API's own registration, the one
+	// client whose introspection requests are answered; both servers accept
+	// client_secret_basic and client_secret_post from it at
+	// IntrospectionURL. It may not obtain tokens.
+	IntrospectionClient Credentials
 
 	t        testing.TB
 	kind     kind
@@ -220,13 +249,15 @@ func newServer(t testing.TB, k kind, port int) *Server {
 		dir = requireAuthlib(t)
 	}
 	s := &Server{
-		BasicClient: basicClient,
-		PostClient:  postClient,
-		t:           t,
-		kind:        k,
-		dir:         dir,
-		stateDir:    t.TempDir(),
-		port:        port,
+		BasicClient:         basicClient,
+		PostClient:          postClient,
+		OpaqueClient:        opaqueClient,
+		IntrospectionClient: apiClient,
+		t:                   t,
+		kind:                k,
+		dir:                 dir,
+		stateDir:            t.TempDir(),
+		port:                port,
 	}
 	if port != 0 {
 		s.setURLs("http://127.0.0.1:" + strconv.Itoa(port))
@@ -250,11 +281,15 @@ func (s *Server) setURLs(issuer string) {
 		s.MetadataURL = issuer + "/.well-known/openid-configuration"
 		s.TokenURL = issuer + "/token"
 		s.JWKSURL = issuer + "/jwks"
+		s.IntrospectionURL = issuer + "/token/introspection"
+		s.RevocationURL = issuer + "/token/revocation"
 		s.authURL = issuer + "/auth"
 	case kindAuthlib:
 		s.MetadataURL = issuer + "/.well-known/oauth-authorization-server"
 		s.TokenURL = issuer + "/oauth/token"
 		s.JWKSURL = issuer + "/.well-known/jwks.json"
+		s.IntrospectionURL = issuer + "/oauth/introspect"
+		s.RevocationURL = issuer + "/oauth/revoke"
 	}
 }
 
@@ -363,6 +398,8 @@ type metadata struct {
 	TokenEndpoint         string `json:"token_endpoint"`
 	JWKSURI               string `json:"jwks_uri"`
 	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	RevocationEndpoint    string `json:"revocation_endpoint"`
 }
 
 func (s *Server) fetchMetadata() (*metadata, error) {
@@ -379,10 +416,11 @@ func (s *Server) applyMetadata(md *metadata) error {
 	if md.Issuer != s.Issuer {
 		return fmt.Errorf("metadata issuer %q, want %q", md.Issuer, s.Issuer)
 	}
-	if md.TokenEndpoint == "" || md.JWKSURI == "" {
-		return fmt.Errorf("metadata lacks token_endpoint or jwks_uri: %+v", md)
+	if md.TokenEndpoint == "" || md.JWKSURI == "" || md.IntrospectionEndpoint == "" || md.RevocationEndpoint == "" {
+		return fmt.Errorf("metadata lacks token_endpoint, jwks_uri, introspection_endpoint or revocation_endpoint: %+v", md)
 	}
 	s.TokenURL, s.JWKSURL, s.authURL = md.TokenEndpoint, md.JWKSURI, md.AuthorizationEndpoint
+	s.IntrospectionURL, s.RevocationURL = md.IntrospectionEndpoint, md.RevocationEndpoint
 	return nil
 }
 
@@ -438,6 +476,112 @@ func (s *Server) ClientCredentialsToken(t testing.TB, c Credentials, style AuthS
 		t.Fatalf("interop: %s client_credentials token for %s (%v): %v", s.kind, c.ID, style, err)
 	}
 	return tok.AccessToken
+}
+
+// OpaqueToken runs the client_credentials grant for OpaqueClient
+// (client_secret_basic) and returns its access token, failing the test if
+// that is a compact JWS rather than an opaque string. params may name
+// ResourceOpaque (either server) or, at Authlib, another known resource or
+// audience, which then appears as aud in the introspection response; without
+// one, oidc-provider's answer has no aud and Authlib's has aud = the client
+// id, as the example in Authlib's documentation does.
+func (s *Server) OpaqueToken(t testing.TB, scopes []string, params url.Values) string {
+	t.Helper()
+	token := s.ClientCredentialsToken(t, s.OpaqueClient, Basic, scopes, params)
+	if looksLikeJWS(token) {
+		t.Fatalf("interop: %s issued a JWS %q where an opaque token was wanted", s.kind, token)
+	}
+	return token
+}
+
+func looksLikeJWS(token string) bool { return strings.Count(token, ".") == 2 }
+
+// Introspect asks IntrospectionURL about token as IntrospectionClient,
+// authenticating as style says, and returns the JSON answer (RFC 7662
+// section 2.2). It fails the test unless the server answers 200 with JSON.
+func (s *Server) Introspect(t testing.TB, token string, style AuthStyle) map[string]any {
+	t.Helper()
+	resp, err := s.postForm(s.IntrospectionURL, s.IntrospectionClient, style, url.Values{"token": {token}})
+	if err != nil {
+		t.Fatalf("interop: %s introspection: %v", s.kind, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := decodeJSON(resp, &out); err != nil {
+		t.Fatalf("interop: %s introspection: %v", s.kind, err)
+	}
+	return out
+}
+
+// Revoke revokes token at RevocationURL (RFC 7009) as OpaqueClient, the
+// client OpaqueToken obtains tokens for, and fails the test unless the
+// server answers 200.
+func (s *Server) Revoke(t testing.TB, token string) {
+	t.Helper()
+	resp, err := s.postForm(s.RevocationURL, s.OpaqueClient, Basic, url.Values{"token": {token}, "token_type_hint": {"access_token"}})
+	if err != nil {
+		t.Fatalf("interop: %s revocation: %v", s.kind, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("interop: %s revocation: status %d: %s", s.kind, resp.StatusCode, body)
+	}
+}
+
+// postForm posts form to target as client c, authenticated as style says.
+func (s *Server) postForm(target string, c Credentials, style AuthStyle, form url.Values) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	form = maps.Clone(form)
+	var req *http.Request
+	var err error
+	switch style {
+	case Basic:
+		req, err = newFormRequest(ctx, target, form)
+		if err == nil {
+			// RFC 6749 section 2.3.1: form-encode, then Basic.
+			req.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(c.Secret))
+		}
+	case Post:
+		form.Set("client_id", c.ID)
+		form.Set("client_secret", c.Secret)
+		req, err = newFormRequest(ctx, target, form)
+	default:
+		err = fmt.Errorf("unknown auth style %v", style)
+	}
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp, err := httpClient(nil).Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+func newFormRequest(ctx context.Context, target string, form url.Values) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	return req, nil
+}
+
+// cancelOnClose ends a request's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // KeyIDs returns the kid of every key the server publishes at JWKSURL, in

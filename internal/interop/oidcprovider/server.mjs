@@ -12,8 +12,23 @@
 // with typ "at+jwt" (RFC 9068):
 //   https://api.example.test     RS256, scopes "read:users write:users"
 //   https://api-es.example.test  ES256, scopes "read:users write:users"
+// and one issuing opaque access tokens whose introspection names it in aud:
+//   https://api-opaque.example.test  scopes "read:users write:users"
 // Any other resource is refused with invalid_target. A token request without
-// a resource gets an opaque access token, as oidc-provider does by default.
+// a resource gets an opaque access token, as oidc-provider does by default
+// (and Logto for resource-less requests): one issuer, both kinds (hybrid).
+//
+// Opaque tokens live in oidc-provider's in-process memory adapter only: a
+// restart forgets them (introspection then answers active:false), unlike the
+// signing keys. Endpoints for them:
+//   /token/introspection  RFC 7662. Callers authenticate as any registered
+//                         client, with client_secret_basic or _post; only the
+//                         resource-server client bearerguard-api (no grants of
+//                         its own) is answered anything but active:false.
+//                         Structured (JWT) tokens are refused with
+//                         unsupported_token_type, as oidc-provider does.
+//   /token/revocation     RFC 7009. Only the client a token was issued to may
+//                         revoke it.
 //
 // Admin endpoints on the same port, POST only, loopback peers only:
 //   /__admin/rotate  add a new RSA and a new EC key; they sign from now on,
@@ -67,11 +82,35 @@ const clients = [
     redirect_uris: [],
     scope: 'read:users write:users delete:users',
   },
+  {
+    // The client interop tests get opaque tokens for and revoke them as; the
+    // same name and secret as at the Authlib server.
+    client_id: 'bearerguard-opaque',
+    client_secret: 'bearerguard-opaque-secret-0123456789abcdef',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'read:users write:users delete:users',
+  },
+  {
+    // The API itself, as a client of the authorization server: it may call
+    // the introspection endpoint and nothing else.
+    client_id: 'bearerguard-api',
+    client_secret: 'bearerguard-api-secret-0123456789abcdef',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: [],
+    response_types: [],
+    redirect_uris: [],
+  },
 ];
+
+const introspector = 'bearerguard-api';
 
 const resources = {
   'https://api.example.test': { alg: 'RS256', kty: 'RSA' },
   'https://api-es.example.test': { alg: 'ES256', kty: 'EC' },
+  'https://api-opaque.example.test': { format: 'opaque' },
 };
 const resourceScope = 'read:users write:users';
 const accessTokenTTL = 600;
@@ -129,8 +168,20 @@ function buildProvider(issuer) {
     features: {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
-      introspection: { enabled: false },
-      revocation: { enabled: false },
+      introspection: {
+        enabled: true,
+        allowedPolicy: (ctx, client) => client.clientId === introspector,
+      },
+      revocation: {
+        enabled: true,
+        // oidc-provider's default, without its "you should change this" warning.
+        allowedPolicy(ctx, client, token) {
+          if (client.clientId !== token.clientId) {
+            throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          }
+          return true;
+        },
+      },
       resourceIndicators: {
         enabled: true,
         // The authorization code flow here exists to get an ID token; its
@@ -141,6 +192,9 @@ function buildProvider(issuer) {
           const rs = resources[resourceIndicator];
           if (!rs) {
             throw new errors.InvalidTarget();
+          }
+          if (rs.format === 'opaque') {
+            return { scope: resourceScope, accessTokenTTL, accessTokenFormat: 'opaque' };
           }
           return {
             scope: resourceScope,

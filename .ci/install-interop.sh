@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what internal/interop needs to run real authorization servers:
 # oidc-provider from npm (pinned by its package-lock.json) and Debian's
-# Authlib and Flask for /usr/bin/python3. Safe to run again.
+# Authlib and Flask for /usr/bin/python3; and Debian's redis-server, which
+# the tests of replay/redisstore start on a loopback port. Safe to run again.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,4 +31,12 @@ npm ci --prefix "$oidc" --no-audit --no-fund
 if ! /usr/bin/python3 -c 'import authlib, flask' 2>/dev/null; then
   apt_install python3 python3-authlib python3-flask
   /usr/bin/python3 -c 'import authlib, flask'
+fi
+
+# Only the binary is used: the tests start it themselves. Debian's package
+# may also enable a service on port 6379 where an init system runs; the
+# tests neither need nor touch it.
+if ! command -v redis-server >/dev/null; then
+  apt_install redis-server
+  redis-server --version
 fi

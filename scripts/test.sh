@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite of bearerguard: what CI runs (.ci/run) and what the
 # README tells contributors to run. It installs what a fresh machine lacks:
-# the interop servers' dependencies (npm ci, Debian's python3-authlib and
-# python3-flask) and staticcheck.
+# the interop servers' dependencies (npm ci, Debian's python3-authlib,
+# python3-flask and redis-server) and staticcheck.
 #
 #   bash scripts/test.sh            # everything
 #   FUZZTIME=0 bash scripts/test.sh # skip the bounded fuzz runs
@@ -30,17 +30,22 @@ step "go vet"
 go vet ./...
 (cd bench && go vet ./...)
 (cd adapters/mcpguard && go vet ./...)
+(cd replay/redisstore && go vet ./...)
 
 step "staticcheck"
 staticcheck ./...
 (cd bench && staticcheck ./...)
 (cd adapters/mcpguard && staticcheck ./...)
+(cd replay/redisstore && staticcheck ./...)
 
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...
 # The MCP adapter is a module of its own (it keeps the MCP SDK out of the
 # root module's go.sum); ./... above does not reach it.
 (cd adapters/mcpguard && go test -race -count=1 -timeout 5m ./...)
+# So is the Redis replay store (go-redis stays out of the root go.sum); its
+# tests start Debian's redis-server on a loopback port.
+(cd replay/redisstore && go test -race -count=1 -timeout 5m ./...)
 
 step "benchmarks compile and run once"
 (cd bench && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null)

@@ -168,10 +168,11 @@ func TestAdapters(t *testing.T) {
 	}
 }
 
-// TestModuleFreeOfMCP keeps the MCP SDK out of the root module's build
-// list, and so out of the go.sum of applications that use bearerguard
-// without MCP: it belongs to the adapters/mcpguard module only (STYLE.md,
-// "Dependencies that not every user wants").
+// TestModuleFreeOfMCP keeps the MCP SDK and the Redis client out of the root
+// module's build list, and so out of the go.sum of applications that use
+// bearerguard without them: they belong to the adapters/mcpguard and
+// replay/redisstore modules only (STYLE.md, "Dependencies that not every
+// user wants").
 func TestModuleFreeOfMCP(t *testing.T) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
@@ -185,7 +186,7 @@ func TestModuleFreeOfMCP(t *testing.T) {
 		t.Fatalf("go list -m all: %v\n%s", err, stderr.String())
 	}
 	for _, m := range strings.Split(string(out), "\n") {
-		if strings.Contains(m, "modelcontextprotocol") {
+		if strings.Contains(m, "modelcontextprotocol") || strings.Contains(m, "github.com/redis/") {
 			t.Errorf("the root module requires %s", m)
 		}
 	}

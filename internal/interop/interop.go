@@ -8,7 +8,9 @@
 //     RFC 8707 resource indicators, RFC 9068 JWT access tokens (typ at+jwt)
 //     signed RS256 for https://api.example.test and ES256 for
 //     https://api-es.example.test, key rotation while running, and ID tokens
-//     through the authorization code flow with PKCE (RFC 7636).
+//     through the authorization code flow with PKCE (RFC 7636), and
+//     DPoP-bound JWT access tokens (RFC 9449, cnf.jkt) for a token request
+//     with a DPoP proof (DPoPToken, proofs from DPoPKey), its nonce required.
 //   - Authlib (Debian's python3-authlib), driven by authlib/server.py: RS256
 //     JWT access tokens with typ JWT, audience from "resource" or the
 //     Auth0-style "audience" parameter, RFC 8414 metadata.

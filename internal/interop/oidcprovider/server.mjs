@@ -30,6 +30,13 @@
 //   /token/revocation     RFC 7009. Only the client a token was issued to may
 //                         revoke it.
 //
+// DPoP (RFC 9449): a token request with a DPoP proof header gets a
+// DPoP-bound access token (token_type "DPoP"; a JWT one carries cnf.jkt, the
+// RFC 7638 thumbprint of the proof's key). The server insists on its own
+// nonce in every DPoP proof (section 8): a proof without one is answered 400
+// use_dpop_nonce with a DPoP-Nonce header to retry with. Requests without a
+// DPoP header are not affected.
+//
 // Admin endpoints on the same port, POST only, loopback peers only:
 //   /__admin/rotate  add a new RSA and a new EC key; they sign from now on,
 //                    the previous keys stay published
@@ -156,6 +163,9 @@ function newestKid(kty) {
 }
 
 const cookieKeys = [crypto.randomBytes(32).toString('base64url')];
+// Stateless DPoP nonces are an HMAC under this secret; kept across provider
+// swaps so that a nonce handed out before a rotation still works.
+const dPoPNonceSecret = crypto.randomBytes(32);
 
 function buildProvider(issuer) {
   return new Provider(issuer, {
@@ -168,6 +178,11 @@ function buildProvider(issuer) {
     features: {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
+      dPoP: {
+        enabled: true,
+        nonceSecret: dPoPNonceSecret,
+        requireNonce: () => true,
+      },
       introspection: {
         enabled: true,
         allowedPolicy: (ctx, client) => client.clientId === introspector,

@@ -66,9 +66,18 @@ func (v *Validator) clientCertificate(pr *presentation) ([]byte, bool) {
 }
 
 // pemHash decodes a URL-encoded PEM certificate (nginx
-// $ssl_client_escaped_cert) and returns the SHA-256 of its DER.
+// $ssl_client_escaped_cert, Envoy's Cert=) and returns the SHA-256 of its
+// DER. A space may be encoded as %20 or, form-style, as "+": the second
+// reading is tried when the first is not a certificate (a "+" of the
+// base64 is always %2B).
 func pemHash(s string) ([]byte, bool) {
-	raw, err := url.PathUnescape(s)
+	if sum, ok := pemHashOf(url.PathUnescape(s)); ok {
+		return sum, true
+	}
+	return pemHashOf(url.QueryUnescape(s))
+}
+
+func pemHashOf(raw string, err error) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}

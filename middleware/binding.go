@@ -1,16 +1,82 @@
 package middleware
 
-// This file decides how a token is bound to its sender. Today only bearer
-// tokens are accepted: a token bound to a key through "cnf" (a DPoP key,
-// RFC 9449 §6, or a client certificate, RFC 8705 §3) is refused, since the
-// proof of possession it requires is not checked.
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+)
 
-// checkBinding refuses a sender-constrained token presented as a bearer
-// token (RFC 9449 §7.2, RFC 8705 §3), JWT or opaque: an introspection
-// answer's "cnf" binds the token as a JWT's does (RFC 7662 §2.2).
-func checkBinding(p *payload) error {
-	if p.bound() {
+// This file decides how a token is bound to its sender, the binding step of
+// ValidateToken, for JWTs and opaque tokens alike (an introspection answer's
+// "cnf" binds the token as a JWT's does, RFC 7662 §2.2):
+//
+//   - a token without "cnf" is a bearer token, accepted as Bearer;
+//   - a DPoP-bound token ("cnf" "jkt", RFC 9449 §6) is accepted only with
+//     the DPoP scheme and a valid proof (dpop.go), never as Bearer;
+//   - a certificate-bound token ("cnf" "x5t#S256", RFC 8705 §3) is accepted
+//     only from a client presenting that certificate (mtls.go);
+//   - a token bound otherwise ("cnf" "jwk" alone) is refused.
+//
+// What the step needs of the request is carried by a presentation, built
+// by Check; ValidateToken's is the zero presentation: a bearer token with
+// no request around it.
+
+// presentation is how a token was presented: the facts of the request the
+// binding step needs.
+type presentation struct {
+	dpop       bool     // sent with "Authorization: DPoP"
+	proofs     []string // the DPoP header field lines
+	method     string   // the request method (htm)
+	scheme     string   // "https" or "http", or DPoP.PublicBaseURL's (htu)
+	host       string   // r.Host, or DPoP.PublicBaseURL's (htu)
+	path       string   // the request path as sent (htu)
+	tls        *tls.ConnectionState
+	certHeader []string // the values of MTLS.CertificateHeader, if configured
+}
+
+// present returns the presentation of a token of r sent with the DPoP
+// scheme or not.
+func (v *Validator) present(r *http.Request, viaDPoP bool) *presentation {
+	pr := &presentation{dpop: viaDPoP, tls: r.TLS}
+	if h := v.cfg.MTLS.CertificateHeader; h != "" {
+		pr.certHeader = r.Header.Values(h)
+	}
+	if !viaDPoP {
+		return pr
+	}
+	pr.proofs = r.Header.Values("DPoP")
+	pr.method = r.Method
+	pr.scheme, pr.host = "http", r.Host
+	if r.TLS != nil {
+		pr.scheme = "https"
+	}
+	if b := v.publicBase; b != nil {
+		pr.scheme, pr.host = b.Scheme, b.Host
+	}
+	if r.URL != nil {
+		pr.path = r.URL.EscapedPath()
+	}
+	return pr
+}
+
+// checkBinding checks that the token whose confirmation is cnf (nil: none)
+// was presented as its binding requires.
+func (v *Validator) checkBinding(ctx context.Context, cnf *confirmation, token string, pr *presentation) error {
+	if pr.dpop {
+		if cnf == nil || len(cnf.JKT) == 0 {
+			return invalidToken(ErrNotDPoPBound, nil)
+		}
+		if err := v.checkProof(ctx, cnf, token, pr); err != nil {
+			return err
+		}
+	} else if cnf != nil && (len(cnf.JKT) > 0 || len(cnf.JWK) > 0) {
 		return invalidToken(ErrSenderConstrained, nil)
+	}
+	if cnf != nil && len(cnf.X5TS256) > 0 {
+		return v.checkCertificate(cnf, pr)
+	}
+	if pr.dpop && len(cnf.JWK) > 0 {
+		return invalidToken(ErrSenderConstrained, nil) // bound to a key DPoP does not name
 	}
 	return nil
 }

@@ -325,6 +325,19 @@ type Config struct {
 	// Introspection.
 	LookupToken func(ctx context.Context, token string) (*claims.Claims, error)
 
+	// DPoP configures DPoP-bound tokens (RFC 9449): "Authorization: DPoP"
+	// with a proof of possession of the token's key in a "DPoP" header.
+	// Optional; the zero value is off: the DPoP scheme counts as no token
+	// and a DPoP-bound token sent as Bearer is refused. Policy.DPoP
+	// overrides the mode per route.
+	DPoP DPoP
+
+	// MTLS configures certificate-bound tokens (RFC 8705 §3): a token whose
+	// "cnf" has "x5t#S256" is accepted only from a client that presented
+	// that certificate. Optional; by default only the certificate of the
+	// request's own TLS connection (r.TLS.PeerCertificates[0]) counts.
+	MTLS MTLS
+
 	// Now returns the current time, for tests. Optional, default time.Now.
 	Now func() time.Time
 
@@ -333,6 +346,99 @@ type Config struct {
 	// Tokens and keys then travel unprotected: anyone on the network path
 	// can substitute keys and forge tokens.
 	InsecureAllowHTTPIssuer bool
+}
+
+// DPoPMode says which authorization schemes a route accepts (RFC 9449 §7).
+type DPoPMode int
+
+const (
+	// DPoPOff accepts Bearer only, as without DPoP support: the DPoP
+	// scheme counts as no token. The zero value.
+	DPoPOff DPoPMode = iota
+	// DPoPAllowed accepts unbound tokens as Bearer and DPoP-bound tokens
+	// with the DPoP scheme and a valid proof. A DPoP-bound token is never
+	// accepted as Bearer.
+	DPoPAllowed
+	// DPoPRequired accepts only DPoP-bound tokens with the DPoP scheme and
+	// a valid proof; a Bearer request is refused with 401 invalid_token
+	// ([ErrDPoPRequired]).
+	DPoPRequired
+)
+
+// Defaults and limits of DPoP proofs.
+const (
+	// DefaultDPoPProofLifetime is the default of DPoP.ProofLifetime.
+	DefaultDPoPProofLifetime = 5 * time.Minute
+	// MaxDPoPProofSize is the largest DPoP header accepted, in bytes.
+	MaxDPoPProofSize = 8 << 10
+	// DefaultReplayEntries and DefaultReplayBytes bound the default
+	// in-memory ReplayStore. When it is full of unexpired proof
+	// identifiers, requests with new proofs are refused with 503
+	// ([ErrReplayStoreFailed]) rather than forget an identifier early.
+	DefaultReplayEntries = 1 << 17
+	DefaultReplayBytes   = 32 << 20
+)
+
+// DPoP configures DPoP (RFC 9449), see Config.DPoP.
+type DPoP struct {
+	// Mode is the default of every route: [DPoPOff] (the zero value),
+	// [DPoPAllowed] or [DPoPRequired]. Policy.DPoP overrides it per route.
+	Mode DPoPMode
+
+	// Algorithms are the JWS algorithms a proof may be signed with, sent
+	// in the algs attribute of the DPoP challenge. Optional, default
+	// [DefaultAlgorithms](); only asymmetric algorithms are accepted.
+	Algorithms []string
+
+	// ProofLifetime is how long a proof is accepted after its "iat"
+	// (RFC 9449 §11.1), plus Config.Leeway either side. Optional, default
+	// [DefaultDPoPProofLifetime]. It is also how long proof identifiers
+	// are remembered.
+	ProofLifetime time.Duration
+
+	// ReplayStore remembers proof identifiers so that a proof is accepted
+	// once. Optional, default an in-memory store bounded by
+	// [DefaultReplayEntries] and [DefaultReplayBytes], whose entries expire:
+	// it protects one process only. With several replicas, share one store
+	// (such as the Redis store of module
+	// github.com/bearerguard/bearerguard/replay/redisstore).
+	ReplayStore ReplayStore
+
+	// NonceSecrets turn on server nonces (RFC 9449 §9). Not implemented
+	// yet: [New] refuses a Config that sets it.
+	NonceSecrets [][]byte
+
+	// PublicBaseURL is the scheme and host clients use to reach this API,
+	// such as "https://api.example.com", for the "htu" check behind a proxy
+	// that changes them. Optional, default: the scheme of the request's
+	// connection (https with r.TLS, else http) and r.Host. Forwarded
+	// headers are never read. It must be an http or https URL without
+	// path, query or fragment.
+	PublicBaseURL string
+}
+
+// ReplayStore remembers proof identifiers (RFC 9449 §11.1) across replicas.
+// Implementations must be safe for concurrent use.
+type ReplayStore interface {
+	// Add records key until until; it reports false if key was already
+	// recorded and not expired. An error refuses the request with 503
+	// (fail closed). The key is the RFC 7638 SHA-256 thumbprint of the
+	// proof key (base64url), ".", and base64url(SHA-256(jti)).
+	Add(ctx context.Context, key string, until time.Time) (added bool, err error)
+}
+
+// MTLS configures certificate-bound tokens (RFC 8705), see Config.MTLS.
+type MTLS struct {
+	// CertificateHeader names a header a TLS-terminating proxy puts the
+	// client certificate in. Optional, default "": only
+	// r.TLS.PeerCertificates[0] counts. When set, only the header counts:
+	// the proxy must remove the header from what clients send.
+	CertificateHeader string
+	// CertificateHeaderFormat is the format of CertificateHeader:
+	// "pem-urlencoded" (nginx $ssl_client_escaped_cert) or "xfcc" (Envoy
+	// X-Forwarded-Client-Cert, its Hash= or Cert=; one element only).
+	// Required with CertificateHeader.
+	CertificateHeaderFormat string
 }
 
 // ResourceMetadata are the optional members of the protected resource
@@ -736,6 +842,12 @@ func (c *Config) check() (algs map[string]bool, err error) {
 	if err := c.checkOpaque(); err != nil {
 		return nil, err
 	}
+	if err := c.checkDPoP(); err != nil {
+		return nil, err
+	}
+	if err := c.checkMTLS(); err != nil {
+		return nil, err
+	}
 	list := c.Algorithms
 	if len(list) == 0 {
 		list = supportedAlgorithms[:]
@@ -748,6 +860,68 @@ func (c *Config) check() (algs map[string]bool, err error) {
 		algs[a] = true
 	}
 	return algs, nil
+}
+
+// checkDPoP checks DPoP.
+func (c *Config) checkDPoP() error {
+	d := &c.DPoP
+	if d.Mode < DPoPOff || d.Mode > DPoPRequired {
+		return configError("DPoP.Mode %d is not a known mode", d.Mode)
+	}
+	for _, a := range d.Algorithms {
+		if !contains(supportedAlgorithms[:], a) {
+			return configError("DPoP.Algorithms: %q is not an allowed asymmetric JWS algorithm", a)
+		}
+	}
+	if d.ProofLifetime < 0 {
+		return configError("DPoP.ProofLifetime is negative")
+	}
+	if len(d.NonceSecrets) > 0 {
+		return configError("DPoP.NonceSecrets: server nonces are not implemented yet")
+	}
+	if d.PublicBaseURL != "" {
+		u, err := url.Parse(d.PublicBaseURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return configError("DPoP.PublicBaseURL %q: must be an http or https URL without path, query or fragment", d.PublicBaseURL)
+		}
+	}
+	return nil
+}
+
+// dpopAlgorithms returns DPoP.Algorithms or its default.
+func (c *Config) dpopAlgorithms() []string {
+	if len(c.DPoP.Algorithms) > 0 {
+		return c.DPoP.Algorithms
+	}
+	return supportedAlgorithms[:]
+}
+
+// proofLifetime returns DPoP.ProofLifetime or its default.
+func (c *Config) proofLifetime() time.Duration {
+	if c.DPoP.ProofLifetime > 0 {
+		return c.DPoP.ProofLifetime
+	}
+	return DefaultDPoPProofLifetime
+}
+
+// checkMTLS checks MTLS.
+func (c *Config) checkMTLS() error {
+	m := &c.MTLS
+	if m.CertificateHeader == "" {
+		if m.CertificateHeaderFormat != "" {
+			return configError("MTLS.CertificateHeaderFormat is set without CertificateHeader")
+		}
+		return nil
+	}
+	if !isToken(m.CertificateHeader) {
+		return configError("MTLS.CertificateHeader %q is not a header name", m.CertificateHeader)
+	}
+	switch m.CertificateHeaderFormat {
+	case certPEMURLEncoded, certXFCC:
+		return nil
+	}
+	return configError("MTLS.CertificateHeaderFormat %q is not pem-urlencoded or xfcc", m.CertificateHeaderFormat)
 }
 
 // checkResource checks Resource and ResourceMetadata (RFC 9728 §2, RFC

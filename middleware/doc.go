@@ -39,7 +39,30 @@
 // "typ" header other than "at+jwt" or "JWT", or ID-token claims ("nonce",
 // "at_hash", "c_hash", Keycloak's "typ": "ID", Cognito's "token_use":
 // "id"). Tokens bound to a key through "cnf" (RFC 9449 §7.2, RFC 8705 §3)
-// are refused as bearer tokens.
+// are refused as bearer tokens (see below).
+//
+// # DPoP and certificate-bound tokens
+//
+// With Config.DPoP (or a route's Policy.DPoP) in mode DPoPAllowed or
+// DPoPRequired, "Authorization: DPoP <token>" is read too (RFC 9449 §7.1).
+// The token must be bound to a DPoP key ("cnf" "jkt", §6.1), and the
+// request must carry exactly one "DPoP" header: a proof (§4.3) that is a
+// compact JWS decoded as strictly as tokens, typed "dpop+jwt", signed
+// with an allowlisted asymmetric algorithm by the public key in its "jwk"
+// header (parsed by jwkset, private members refused; the signature
+// checked by golang-jwt), for the request's method ("htm") and URI without
+// query and fragment ("htu", compared after the §4.3 normalisation, the
+// scheme and host from DPoP.PublicBaseURL behind a proxy), issued ("iat")
+// within DPoP.ProofLifetime and the leeway, for this token ("ath"), by
+// the key the token is bound to (its RFC 7638 thumbprint), and never seen
+// before: its "jti" is recorded in DPoP.ReplayStore (§11.1), in memory by
+// default. A refused proof is 401 invalid_dpop_proof with a DPoP challenge
+// naming the accepted algorithms; a replay store that fails is 503. A
+// DPoP-bound token is never accepted as Bearer, in any mode, and
+// DPoPRequired refuses Bearer requests. A token with "cnf" "x5t#S256" is
+// accepted only from a client that presented that certificate (RFC 8705
+// §3): on the request's TLS connection, or, with Config.MTLS, in a header
+// a TLS-terminating proxy sets.
 //
 // # Opaque tokens
 //
@@ -68,6 +91,7 @@
 //	no token                    401  WWW-Authenticate: Bearer
 //	malformed request           400  Bearer error="invalid_request", error_description="..."
 //	invalid token               401  Bearer error="invalid_token", error_description="..."
+//	invalid DPoP proof          401  DPoP error="invalid_dpop_proof", error_description="...", algs="..."
 //	missing scope               403  Bearer error="insufficient_scope", error_description="...", scope="..."
 //	claim requirement not met   403  Bearer error="insufficient_claims", error_description="...", claim="...", claim_values="..."
 //	route's own check refused   403  Bearer error="insufficient_claims", error_description="..."
@@ -75,6 +99,7 @@
 //	opaque token not active     401  Bearer error="invalid_token", error_description="the token is not active"
 //	issuer keys not obtained    503  Retry-After: N
 //	introspection failed        503  Retry-After: N
+//	DPoP replay store failed    503  Retry-After: N
 //
 // with a JSON body {"error": ..., "error_description": ...}. Every error is
 // an [*Error] that matches a category sentinel such as [ErrInvalidToken]
@@ -125,8 +150,12 @@
 //	token.go       compact JWS to header and claims; knows no Validator
 //	               (its JSON scanner is internal/jsonscan)
 //	payload.go     the claims read, one table entry per claim
-//	binding.go     how the token (JWT or opaque) is bound to its sender
-//	               (bearer only today)
+//	binding.go     how the token (JWT or opaque) is bound to its sender:
+//	               bearer, DPoP or certificate; the request's facts it
+//	               needs (a presentation, built by Check)
+//	dpop.go        a DPoP proof (RFC 9449 §4.3)
+//	replay.go      the default, in-memory DPoP replay store
+//	mtls.go        a certificate-bound token (RFC 8705 §3)
 //	keys.go        one issuer's keys: snapshot, refresh, readiness, budget
 //	discovery.go   discovery and JWKS fetches through the safe client
 //	cache.go       the verified-token cache

@@ -25,6 +25,9 @@ const (
 	// answers 403, since the token is valid, with the "claim" and
 	// "claim_values" attributes instead.
 	CodeInsufficientClaims = "insufficient_claims"
+	// CodeInvalidDPoPProof is the RFC 9449 §7.1 error code of a DPoP
+	// request whose proof is missing or not acceptable.
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
 	// CodeUnavailable is not an RFC 6750 code: it is used in the JSON body of
 	// a 503 answer when the issuer's keys could not be obtained. No
 	// WWW-Authenticate error attribute is sent with it.
@@ -59,6 +62,12 @@ var (
 	// (introspection, Config.LookupToken) could not answer (503 with
 	// Retry-After).
 	ErrKeysUnavailable = errors.New("bearerguard: issuer keys unavailable")
+	// ErrInvalidDPoPProof: the request uses the DPoP scheme (RFC 9449 §7)
+	// and its proof is missing, sent more than once, malformed, or fails
+	// a check of RFC 9449 §4.3: typ, alg, jwk, signature, htm, htu, iat,
+	// ath, the token's jkt, or a jti seen before (401 invalid_dpop_proof,
+	// with a DPoP challenge naming the accepted algs).
+	ErrInvalidDPoPProof = errors.New("bearerguard: invalid DPoP proof")
 )
 
 // ErrInvalidConfig is matched by every error [New] returns for a Config that
@@ -201,6 +210,16 @@ var (
 	ErrSenderConstrained = errors.New("bearerguard: sender-constrained token sent as bearer")
 	// ErrClaimsRejected: Config.Validate refused the claims.
 	ErrClaimsRejected = errors.New("bearerguard: claims rejected")
+	// ErrDPoPRequired: a Bearer request on a route whose DPoP mode is
+	// DPoPRequired (RFC 9449 §7.1).
+	ErrDPoPRequired = errors.New("bearerguard: DPoP required")
+	// ErrNotDPoPBound: a DPoP request whose token is not bound to a DPoP
+	// key (no "cnf" "jkt", RFC 9449 §6).
+	ErrNotDPoPBound = errors.New("bearerguard: token not bound to a DPoP key")
+	// ErrCertificateMismatch: the token is bound to a client certificate
+	// ("cnf" "x5t#S256", RFC 8705 §3) and the request presents another one.
+	// A request that presents none is refused with ErrSenderConstrained.
+	ErrCertificateMismatch = errors.New("bearerguard: client certificate does not match the token")
 	// ErrTokenInactive: an opaque token is not active: the introspection
 	// endpoint answered "active": false (RFC 7662 §2.2), or
 	// Config.LookupToken found no such token. It may be unknown, expired
@@ -221,6 +240,10 @@ var (
 	// *Error and does not match ErrInvalidToken, such as its store being
 	// down.
 	ErrLookupFailed = errors.New("bearerguard: token lookup failed")
+	// ErrReplayStoreFailed: DPoP.ReplayStore returned an error, so whether
+	// the proof was used before is unknown: the request is refused (fail
+	// closed), with 503 and Retry-After.
+	ErrReplayStoreFailed = errors.New("bearerguard: DPoP replay store failed")
 )
 
 // Causes of ErrInsufficientUserAuthentication (RFC 9470), for routes whose
@@ -292,6 +315,7 @@ type Error struct {
 	category error
 	reason   error
 	cause    error
+	scheme   schemes     // the schemes of the challenge (set by Check)
 	facts    *tokenFacts // for the refusal log (log.go); nil without a Logger
 }
 
@@ -349,6 +373,11 @@ var descriptions = map[error]string{
 	ErrTokenInactive:                  "the token is not active",
 	ErrIntrospectionFailed:            "the token cannot be checked now",
 	ErrLookupFailed:                   "the token cannot be checked now",
+	ErrInvalidDPoPProof:               "the DPoP proof is invalid",
+	ErrDPoPRequired:                   "a DPoP-bound token and proof are required",
+	ErrNotDPoPBound:                   "the token is not bound to a DPoP key",
+	ErrCertificateMismatch:            "the token is bound to another client certificate",
+	ErrReplayStoreFailed:              "the DPoP proof cannot be checked now",
 }
 
 func newError(category, reason, cause error) *Error {
@@ -366,6 +395,8 @@ func newError(category, reason, cause error) *Error {
 		e.Status, e.Code = http.StatusForbidden, CodeInsufficientClaims
 	case ErrInsufficientUserAuthentication:
 		e.Status, e.Code = http.StatusUnauthorized, CodeInsufficientUserAuthentication
+	case ErrInvalidDPoPProof:
+		e.Status, e.Code = http.StatusUnauthorized, CodeInvalidDPoPProof
 	default:
 		e.Status, e.Code = http.StatusServiceUnavailable, CodeUnavailable
 	}
@@ -384,6 +415,12 @@ func unavailableFor(reason error, retry time.Duration, cause error) *Error {
 	e := newError(ErrKeysUnavailable, reason, cause)
 	e.RetryAfter = max(retry, time.Second)
 	return e
+}
+
+// invalidProof returns the 401 invalid_dpop_proof answer; cause says which
+// check failed, for the log.
+func invalidProof(cause error) *Error {
+	return newError(ErrInvalidDPoPProof, ErrInvalidDPoPProof, cause)
 }
 
 func invalidRequest(reason error) *Error { return newError(ErrInvalidRequest, reason, nil) }

@@ -13,47 +13,48 @@ import (
 	"time"
 )
 
-// extractToken finds the bearer token of r (RFC 6750 §2): in the
-// Authorization header, and where cfg allows it in the named cookie, from
+// extractToken finds the token of r (RFC 6750 §2): in the Authorization
+// header (with the DPoP scheme too when dpop is set, RFC 9449 §7.1; viaDPoP
+// then says which scheme it came with), and where cfg allows it in the named cookie, from
 // cfg.TokenFunc, in the query or in the form body. A token found in two
 // places is refused, even if both are the same. The body is read only when
 // no token was found in the request's headers or by TokenFunc, so that a
 // request carrying its token there never depends on its body. It returns
 // the token, or an *Error of category ErrNoToken or ErrInvalidRequest.
-func extractToken(r *http.Request, cfg *Config) (string, *Error) {
-	token, found, err := headerToken(r.Header)
+func extractToken(r *http.Request, cfg *Config, dpop bool) (token string, viaDPoP bool, e *Error) {
+	token, viaDPoP, found, err := headerToken(r.Header, dpop)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if cfg.TokenCookie != "" {
 		t, ok, err := cookieToken(r, cfg.TokenCookie)
 		if token, found, err = merge(token, found, t, ok, err); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
 	if cfg.TokenFunc != nil {
 		t, ok, err := funcToken(r, cfg.TokenFunc)
 		if token, found, err = merge(token, found, t, ok, err); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
 	readBody := cfg.AllowFormToken && !found
 	if cfg.AllowQueryToken && r.URL != nil {
 		t, ok, err := paramToken(r.URL.RawQuery)
 		if token, found, err = merge(token, found, t, ok, err); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
 	if readBody {
 		t, ok, err := formToken(r, cfg.formTokenTimeout())
 		if token, found, err = merge(token, found, t, ok, err); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
 	if !found {
-		return "", newError(ErrNoToken, ErrNoToken, nil)
+		return "", false, newError(ErrNoToken, ErrNoToken, nil)
 	}
-	return token, nil
+	return token, viaDPoP, nil
 }
 
 // merge adds the outcome (t, ok, err) of one more source to the token found
@@ -71,31 +72,33 @@ func merge(token string, found bool, t string, ok bool, err *Error) (string, boo
 	return t, true, nil
 }
 
-// headerToken reads "Authorization: Bearer <token68>" (RFC 6750 §2.1). The
-// scheme is case-insensitive (RFC 9110 §11.1) and followed by one or more
-// spaces. A header with another scheme counts as no bearer token.
-func headerToken(h http.Header) (token string, found bool, err *Error) {
+// headerToken reads "Authorization: Bearer <token68>" (RFC 6750 §2.1) and,
+// with dpop, "Authorization: DPoP <token68>" (RFC 9449 §7.1). The scheme is
+// case-insensitive (RFC 9110 §11.1) and followed by one or more spaces. A
+// header with another scheme counts as no token.
+func headerToken(h http.Header, dpop bool) (token string, viaDPoP, found bool, err *Error) {
 	values := h["Authorization"]
 	switch len(values) {
 	case 0:
-		return "", false, nil
+		return "", false, false, nil
 	case 1:
 	default:
-		return "", false, invalidRequest(ErrMultipleHeaders)
+		return "", false, false, invalidRequest(ErrMultipleHeaders)
 	}
 	v := values[0]
 	scheme, rest, _ := strings.Cut(v, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
+	viaDPoP = dpop && strings.EqualFold(scheme, "DPoP")
+	if !viaDPoP && !strings.EqualFold(scheme, "Bearer") {
 		if scheme == "" || !isToken(scheme) {
-			return "", false, invalidRequest(ErrMalformedHeader)
+			return "", false, false, invalidRequest(ErrMalformedHeader)
 		}
-		return "", false, nil // another scheme, such as Basic or DPoP
+		return "", false, false, nil // another scheme, such as Basic, or DPoP when off
 	}
 	rest = strings.TrimLeft(rest, " ")
 	if !isToken68(rest) {
-		return "", false, invalidRequest(ErrMalformedHeader)
+		return "", false, false, invalidRequest(ErrMalformedHeader)
 	}
-	return rest, true, nil
+	return rest, viaDPoP, true, nil
 }
 
 // isToken68 reports whether s matches RFC 9110 §11.2 token68:

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/bearerguard/bearerguard/middleware"
+	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
 
 // The whole-check fuzzer verifies with fixed keys, a fixed clock and a
@@ -364,4 +365,64 @@ func TestHardeningFuzzSeeds(t *testing.T) {
 			t.Errorf("%s refused: %v", filepath.Base(name), err)
 		}
 	}
+}
+
+// FuzzDPoPProof: the whole check of a DPoP request with a fuzzed proof for
+// a valid DPoP-bound token: never a panic, always an *Error of one
+// category, and a proof accepted at most once.
+func FuzzDPoPProof(f *testing.F) {
+	key := middlewaretest.NewDPoPKey("ES256")
+	claims := hgWith(hgFuzzClaims(), "cnf", map[string]any{"jkt": key.Thumbprint()})
+	token := hgFuzzToken(f, "RS256", hgMustJSON(map[string]any{"alg": "RS256", "kid": hgFuzzKidOf("RS256"), "typ": "at+jwt"}), hgMustJSON(claims))
+	proof := func(p middlewaretest.Proof) string {
+		p.URL, p.AccessToken = "https://api.example.test/resource", token
+		if p.IssuedAt.IsZero() {
+			p.IssuedAt = hgFuzzNow
+		}
+		return key.Proof(p)
+	}
+	valid := proof(middlewaretest.Proof{})
+	for _, s := range []string{
+		valid, "", "a.b.c", valid + "x", strings.Replace(valid, ".", "..", 1),
+		proof(middlewaretest.Proof{Header: map[string]any{"jwk": key.PrivateJWK()}}),
+		proof(middlewaretest.Proof{Header: map[string]any{"jwk": map[string]any{"kty": "EC", "crv": "P-256", "x": 1}}}),
+		proof(middlewaretest.Proof{Claims: map[string]any{"iat": "x", "htm": 1}}),
+	} {
+		f.Add(s)
+	}
+	v := hgFuzzValidator(f, middleware.Config{DPoP: middleware.DPoP{Mode: middleware.DPoPAllowed}})
+	check := func(p string) error {
+		r := httptest.NewRequest(http.MethodGet, "https://api.example.test/resource", nil)
+		r.Header.Set("Authorization", "DPoP "+token)
+		r.Header["Dpop"] = []string{p}
+		_, err := v.Check(r, middleware.Policy{})
+		return err
+	}
+	if err := check(proof(middlewaretest.Proof{})); err != nil {
+		f.Fatalf("a valid proof is refused: %v", err)
+	}
+	accepted := map[string]bool{}
+	f.Fuzz(func(t *testing.T, p string) {
+		err := check(p)
+		if err == nil {
+			if accepted[p] {
+				t.Fatalf("proof accepted twice")
+			}
+			accepted[p] = true
+			return
+		}
+		e, ok := err.(*middleware.Error)
+		if !ok {
+			t.Fatalf("error of type %T: %v", err, err)
+		}
+		if n := hgCategoryCount(e); n != 1 {
+			t.Fatalf("error matches %d categories: %v", n, e)
+		}
+	})
+}
+
+// hgFuzzKidOf returns the kid of the fuzz key set's key for alg.
+func hgFuzzKidOf(alg string) string {
+	kid, _ := hgFuzzKeySet().forAlg(alg)
+	return kid
 }

@@ -15,6 +15,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -49,6 +50,7 @@ var hgCategories = []error{
 	middleware.ErrInsufficientClaims,
 	middleware.ErrInsufficientUserAuthentication,
 	middleware.ErrKeysUnavailable,
+	middleware.ErrInvalidDPoPProof,
 }
 
 // hgCategoryCount returns how many category sentinels err matches.
@@ -79,6 +81,8 @@ func hgCategoryOf(want ...error) error {
 		return middleware.ErrInsufficientUserAuthentication
 	case middleware.ErrClaimMissing, middleware.ErrClaimValuesNotAccepted, middleware.ErrCheckRejected:
 		return middleware.ErrInsufficientClaims
+	case middleware.ErrReplayStoreFailed:
+		return middleware.ErrKeysUnavailable
 	}
 	return middleware.ErrInvalidToken
 }
@@ -86,7 +90,8 @@ func hgCategoryOf(want ...error) error {
 // hgStatusOf returns the RFC 6750 §3.1 status of a category.
 func hgStatusOf(category error) int {
 	switch category {
-	case middleware.ErrNoToken, middleware.ErrInvalidToken, middleware.ErrInsufficientUserAuthentication:
+	case middleware.ErrNoToken, middleware.ErrInvalidToken, middleware.ErrInsufficientUserAuthentication,
+		middleware.ErrInvalidDPoPProof:
 		return http.StatusUnauthorized
 	case middleware.ErrInvalidRequest:
 		return http.StatusBadRequest
@@ -109,6 +114,8 @@ func hgCodeOf(category error) string {
 		return "insufficient_claims"
 	case middleware.ErrInsufficientUserAuthentication:
 		return "insufficient_user_authentication"
+	case middleware.ErrInvalidDPoPProof:
+		return "invalid_dpop_proof"
 	}
 	return ""
 }
@@ -820,4 +827,58 @@ func hgIntrospecting(t testing.TB, kit *middlewaretest.Issuer, cfg middleware.Co
 		cfg.HTTPClient = kit.Client()
 	}
 	return hgNew(t, kit, cfg)
+}
+
+// hgDPoPURL is the URL of the DPoP tests' requests: https, so r.TLS is set.
+const hgDPoPURL = "https://api.example.test/resource"
+
+// hgDPoPRequest returns a GET of hgDPoPURL with "Authorization: DPoP token"
+// and one DPoP header per proof.
+func hgDPoPRequest(token string, proofs ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, hgDPoPURL+"?page=2", nil)
+	r.Header.Set("Authorization", "DPoP "+token)
+	for _, p := range proofs {
+		r.Header.Add("DPoP", p)
+	}
+	return r
+}
+
+// hgProof returns a valid proof of key for a GET of hgDPoPURL with token,
+// issued at hgNow, with p's other fields on top.
+func hgProof(key *middlewaretest.DPoPKey, token string, p middlewaretest.Proof) string {
+	if p.URL == "" {
+		p.URL = hgDPoPURL
+	}
+	if p.AccessToken == "" {
+		p.AccessToken = token
+	}
+	if p.IssuedAt.IsZero() {
+		p.IssuedAt = hgNow
+	}
+	return key.Proof(p)
+}
+
+// hgReplayFunc is a ReplayStore made of a function.
+type hgReplayFunc func(ctx context.Context, key string, until time.Time) (bool, error)
+
+func (f hgReplayFunc) Add(ctx context.Context, key string, until time.Time) (bool, error) {
+	return f(ctx, key, until)
+}
+
+// hgRSA1024 returns a 1024-bit RSA key, below what any check accepts.
+func hgRSA1024(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// hgThumbprintOf returns the RFC 7638 SHA-256 thumbprint of an RSA JWK.
+func hgThumbprintOf(t testing.TB, jwk map[string]any) string {
+	t.Helper()
+	canonical := `{"e":"` + jwk["e"].(string) + `","kty":"RSA","n":"` + jwk["n"].(string) + `"}`
+	sum := sha256.Sum256([]byte(canonical))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -146,6 +146,9 @@ type Policy struct {
 	// behalf ([claims.Claims.Machine]) are refused the same way: the route
 	// requires a user.
 	MaxAge time.Duration
+	// DPoP, if set, is the route's DPoP mode (RFC 9449), overriding
+	// Config.DPoP.Mode: [DPoPOff], [DPoPAllowed] or [DPoPRequired].
+	DPoP *DPoPMode
 }
 
 // ScopePolicy returns the Policy of [Validator.RequireScope]. It panics if
@@ -178,29 +181,53 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 // [errors.As] to get its status and challenge. Framework adapters and
 // custom integrations are built on it.
 func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, error) {
-	c, e := v.check(r, p)
+	sc := schemes{mode: v.dpopMode(p)}
+	c, e := v.check(r, p, &sc)
 	if e != nil {
-		v.logRefusal(r, e, c, &p)
-		return nil, e
+		ec := *e // an *Error of Policy.Check or Validate may be shared
+		ec.scheme = sc
+		v.logRefusal(r, &ec, c, &p)
+		return nil, &ec
 	}
 	return c, nil
+}
+
+// schemes says which authorization schemes a refusal's challenges name,
+// and which of them carries the error (RFC 9449 §7.1): the scheme the
+// request used, or DPoP when the route requires it. The zero value is
+// Bearer alone.
+type schemes struct {
+	mode DPoPMode // the route's
+	dpop bool     // the request used the DPoP scheme
+}
+
+// dpopMode returns the DPoP mode of a route with policy p.
+func (v *Validator) dpopMode(p Policy) DPoPMode {
+	if p.DPoP != nil {
+		return *p.DPoP
+	}
+	return v.cfg.DPoP.Mode
 }
 
 // check returns the decision for r under p. On a refusal, the claims are
 // those of the token when the token itself was valid (the route's
 // requirements refused it), else nil.
-func (v *Validator) check(r *http.Request, p Policy) (*claims.Claims, *Error) {
+func (v *Validator) check(r *http.Request, p Policy, sc *schemes) (*claims.Claims, *Error) {
 	if v.cfg.AllowUnauthenticatedPreflight && isPreflight(r) {
 		return nil, nil // Config.AllowUnauthenticatedPreflight
 	}
-	token, e := extractToken(r, &v.cfg)
+	token, viaDPoP, e := extractToken(r, &v.cfg, sc.mode != DPoPOff)
+	sc.dpop = viaDPoP
 	if e != nil {
 		if p.Optional && e.category == ErrNoToken {
 			return nil, nil
 		}
 		return nil, e
 	}
-	c, err := v.ValidateToken(r.Context(), token)
+	if sc.mode == DPoPRequired && !viaDPoP {
+		return nil, invalidToken(ErrDPoPRequired, nil)
+	}
+	c, err := v.validate(r.Context(), token, v.present(r, viaDPoP))
 	if err != nil {
 		return nil, requestError(err)
 	}
@@ -294,12 +321,35 @@ func (v *Validator) SetHeaders(h http.Header, e *Error) {
 // claim_values (auth-params of its own, as RFC 6750 §3 allows); with
 // Config.Resource set, every challenge carries resource_metadata (RFC 9728
 // §5.1), 403 insufficient_scope included.
+//
+// On a route that accepts DPoP (RFC 9449 §7.1), the value holds a DPoP
+// challenge with the algs attribute, after the Bearer challenge when Bearer
+// is accepted too: one header field with two challenges, comma-separated,
+// as RFC 9110 §11.6.1 allows. The error attributes go with the scheme the
+// request used (DPoP when the route requires it).
 func (v *Validator) Challenge(e *Error) string {
 	if e.Status == http.StatusServiceUnavailable {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("Bearer")
+	sc := e.scheme
+	dpopError := sc.dpop || sc.mode == DPoPRequired
+	if sc.mode != DPoPRequired {
+		v.challenge(&b, "Bearer", e, !dpopError)
+	}
+	if sc.mode != DPoPOff {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		v.challenge(&b, "DPoP", e, dpopError)
+	}
+	return b.String()
+}
+
+// challenge writes one challenge of scheme for e, with its error attributes
+// if withError.
+func (v *Validator) challenge(b *strings.Builder, scheme string, e *Error, withError bool) {
+	b.WriteString(scheme)
 	sep := " "
 	attr := func(name, value string) {
 		b.WriteString(sep)
@@ -312,7 +362,7 @@ func (v *Validator) Challenge(e *Error) string {
 	if v.cfg.Realm != "" {
 		attr("realm", v.cfg.Realm)
 	}
-	if e.Code != "" {
+	if e.Code != "" && withError {
 		attr("error", e.Code)
 		if e.Description != "" {
 			attr("error_description", e.Description)
@@ -331,10 +381,12 @@ func (v *Validator) Challenge(e *Error) string {
 			attr("max_age", strconv.FormatInt(int64(e.MaxAge/time.Second), 10))
 		}
 	}
+	if scheme == "DPoP" {
+		attr("algs", v.algsAttr)
+	}
 	if v.meta.url != "" {
 		attr("resource_metadata", v.meta.url)
 	}
-	return b.String()
 }
 
 // ErrorBody is the JSON body of a refusal.

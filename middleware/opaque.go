@@ -18,8 +18,9 @@ import (
 // not a compact JWS is resolved by its source, introspection (RFC 7662,
 // introspect.go) or Config.LookupToken, into a payload, and that payload
 // goes through the steps a JWT's claims go through (issuer, token type,
-// times, binding, audience and claims, then Config.Validate), the same
-// functions. Introspection answers are shared by concurrent requests for
+// times, audience and claims), the same functions; the steps that depend
+// on the request (binding, then Config.Validate) come after the shared,
+// cached result (bindOpaque). Introspection answers are shared by concurrent requests for
 // one token and, with Introspection.CacheTTL, cached under a hash of the
 // token.
 
@@ -56,6 +57,7 @@ type opaqueResult struct {
 	reason error          // refused (401): the specific sentinel
 	facts  *tokenFacts    // refused: for the refusal log, if any
 	err    *Error         // answered as it is (a copy): a 503, an *Error of LookupToken
+	cnf    *confirmation  // accepted: how the token is bound, checked per request
 }
 
 // answer returns the result's claims, or its error, for one request.
@@ -81,17 +83,13 @@ func (r *opaqueResult) cacheable() bool {
 // validateOpaque is ValidateToken for a token that is not a compact JWS.
 // Without an opaque source it is refused as malformed, as before opaque
 // tokens were supported.
-func (v *Validator) validateOpaque(ctx context.Context, token string) (*claims.Claims, error) {
+func (v *Validator) validateOpaque(ctx context.Context, token string, pr *presentation) (*claims.Claims, error) {
 	o := v.opaque
 	if o == nil {
 		return nil, v.refused(invalidToken(ErrMalformedToken, nil), checks.Parse, &jwsToken{})
 	}
 	if o.intro == nil {
-		c, err := v.resolveOpaque(ctx, token).answer()
-		if err != nil {
-			return nil, err
-		}
-		return v.hook(ctx, c)
+		return v.bindOpaque(ctx, v.resolveOpaque(ctx, token), token, pr)
 	}
 	key := o.intro.cacheKey(token)
 	if o.cache != nil {
@@ -103,16 +101,26 @@ func (v *Validator) validateOpaque(ctx context.Context, token string) (*claims.C
 			if err := v.checkTimes(c, expOptional); err != nil {
 				return nil, v.refusedClaims(err, checks.Times, c)
 			}
-			return v.hook(ctx, c)
+			return v.bindOpaque(ctx, r, token, pr)
 		}
 	}
 	r, err := v.introspectShared(ctx, key, token)
 	if err != nil {
 		return nil, err
 	}
+	return v.bindOpaque(ctx, r, token, pr)
+}
+
+// bindOpaque ends the pipeline of an opaque token with the steps that
+// depend on the request, not only on the token, and so are not shared or
+// cached: how the token is bound (binding.go), then Config.Validate.
+func (v *Validator) bindOpaque(ctx context.Context, r *opaqueResult, token string, pr *presentation) (*claims.Claims, error) {
 	c, err := r.answer()
 	if err != nil {
 		return nil, err
+	}
+	if err := v.checkBinding(ctx, r.cnf, token, pr); err != nil {
+		return nil, v.refusedClaims(err, checks.Binding, c)
 	}
 	return v.hook(ctx, c)
 }
@@ -186,20 +194,17 @@ func (v *Validator) resolveOpaque(ctx context.Context, token string) *opaqueResu
 	if err := p.checkTimes(v.cfg.now(), v.cfg.leeway(), expOptional); err != nil {
 		return v.opaqueRefusal(err, checks.Times, &p)
 	}
-	if err := checkBinding(&p); err != nil {
-		return v.opaqueRefusal(err, checks.Binding, &p)
-	}
 	if app != nil {
 		if err := v.checkAudience(&p, rule); err != nil {
 			return v.opaqueRefusal(err, checks.Audience, &p)
 		}
-		return &opaqueResult{claims: app}
+		return &opaqueResult{claims: app, cnf: p.Cnf}
 	}
 	c, err := v.checkClaims(&p, rule)
 	if err != nil {
 		return v.opaqueRefusal(err, claimsCheck(err), &p)
 	}
-	return &opaqueResult{claims: c}
+	return &opaqueResult{claims: c, cnf: p.Cnf}
 }
 
 // opaqueRefusal is the result of a refusal err by check.

@@ -348,12 +348,6 @@ func (p *payload) idTokenSignal() bool {
 	return len(p.Nonce) > 0 || len(p.AtHash) > 0 || len(p.CHash) > 0
 }
 
-// bound reports whether the claims bind the token to a key ("cnf" with
-// "jkt", "x5t#S256" or "jwk"): it is not a bearer token.
-func (p *payload) bound() bool {
-	return p.Cnf != nil && (len(p.Cnf.JKT) > 0 || len(p.Cnf.X5TS256) > 0 || len(p.Cnf.JWK) > 0)
-}
-
 func jsonStringEqualFold(raw json.RawMessage, want string) bool {
 	if len(raw) < 2 || raw[0] != '"' {
 		return false

@@ -68,6 +68,9 @@ func (p Policy) Validate() error {
 	if p.MaxAge < 0 {
 		return configError("Policy.MaxAge is negative")
 	}
+	if p.DPoP != nil && (*p.DPoP < DPoPOff || *p.DPoP > DPoPRequired) {
+		return configError("Policy.DPoP %d is not a known mode", *p.DPoP)
+	}
 	for _, req := range p.Claims {
 		if err := req.validate(); err != nil {
 			return err

@@ -191,7 +191,7 @@ func (t *jwsToken) checkHeader(algs map[string]bool) error {
 // checkType tells access tokens from ID tokens and other JWTs (RFC 9068
 // §2.1 and §4, RFC 8725 §3.11). With requireAccessTokenType, only a header
 // "typ" of at+jwt declares an access token. Whether the token is bound to
-// a key is not decided here (see payload.bound).
+// a key is not decided here (see binding.go).
 func (t *jwsToken) checkType(requireAccessTokenType bool) error {
 	h := &t.header
 	if h.typSet {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/bearerguard/bearerguard/claims"
@@ -27,6 +29,11 @@ type Validator struct {
 	meta    resourceMeta  // protected resource metadata, if Config.Resource is set
 	opaque  *opaqueSource // introspection or LookupToken, if configured
 
+	dpopAlgs   map[string]bool // DPoP.Algorithms as a set
+	algsAttr   string          // the algs attribute of the DPoP challenge
+	replay     ReplayStore     // DPoP.ReplayStore, or the in-memory default
+	publicBase *url.URL        // DPoP.PublicBaseURL, if set
+
 	stopped  <-chan struct{} // the context of New is done
 	anyReady chan struct{}   // closed when the first issuer's keys are held
 	once     struct{ ready, stop sync.Once }
@@ -37,6 +44,7 @@ type cachedToken struct {
 	claims *claims.Claims // as verified; handed out only as a copy
 	key    *verifyKey     // the key that verified it
 	keys   *issuerKeys    // its issuer's keys
+	cnf    *confirmation  // how it is bound, checked on every request
 }
 
 // New checks cfg and returns a Validator. It does not wait for the network:
@@ -58,6 +66,18 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		anyReady: make(chan struct{}),
 	}
 	v.meta = newResourceMeta(&v.cfg)
+	v.dpopAlgs = make(map[string]bool)
+	for _, a := range cfg.dpopAlgorithms() {
+		v.dpopAlgs[a] = true
+	}
+	v.algsAttr = strings.Join(cfg.dpopAlgorithms(), " ")
+	v.replay = cfg.DPoP.ReplayStore
+	if v.replay == nil {
+		v.replay = newMemoryReplay(v.cfg.now, DefaultReplayEntries, DefaultReplayBytes)
+	}
+	if cfg.DPoP.PublicBaseURL != "" {
+		v.publicBase, _ = url.Parse(cfg.DPoP.PublicBaseURL) // checked by cfg.check
+	}
 	if n := cfg.tokenCacheSize(); n > 0 {
 		v.cache = newTokenCache[cachedToken](n, MaxTokenCacheBytes)
 	}
@@ -119,7 +139,7 @@ func (v *Validator) WaitReady(ctx context.Context) error {
 	return v.Ready()
 }
 
-// ValidateToken validates an access token and returns its claims. Errors
+// ValidateToken validates a bearer access token and returns its claims. Errors
 // are of type [*Error] and match a category sentinel such as
 // [ErrInvalidToken] and a specific one such as [ErrTokenExpired].
 //
@@ -131,23 +151,33 @@ func (v *Validator) WaitReady(ctx context.Context) error {
 // its kind told (access token or not), it is routed to its issuer by "iss",
 // the issuer's keys looked up by "kid" (waiting, within bounds, for a
 // fetch), the signature verified, exp, nbf and iat checked, then how the
-// token is bound, its audience and client, and last Config.Validate. A
-// token seen before skips the steps up to the claims (see the token cache).
+// token is bound (binding.go: a token bound to a DPoP key or a client
+// certificate is refused, since a bearer token comes with no proof), its
+// audience and client, and last Config.Validate. A token seen before skips
+// the steps up to the binding (see the token cache).
 //
 // The claims returned are the caller's own: changing them changes no other
 // request's.
 func (v *Validator) ValidateToken(ctx context.Context, token string) (*claims.Claims, error) {
+	return v.validate(ctx, token, &presentation{})
+}
+
+// validate is ValidateToken for a token presented as pr says.
+func (v *Validator) validate(ctx context.Context, token string, pr *presentation) (*claims.Claims, error) {
 	if len(token) > v.cfg.maxTokenSize() {
 		return nil, invalidToken(ErrTokenTooLarge, nil)
 	}
 	if !compactJWS(token) {
-		return v.validateOpaque(ctx, token)
+		return v.validateOpaque(ctx, token, pr)
 	}
-	if c, ok, err := v.cached(token); ok || err != nil {
+	if ct, ok, err := v.cached(token); ok || err != nil {
 		if err != nil {
 			return nil, err
 		}
-		return v.hook(ctx, c)
+		if err := v.checkBinding(ctx, ct.cnf, token, pr); err != nil {
+			return nil, v.refusedClaims(err, checks.Binding, ct.claims)
+		}
+		return v.hook(ctx, copyClaims(ct.claims))
 	}
 	var t jwsToken
 	if err := parseToken(token, &t); err != nil {
@@ -170,14 +200,14 @@ func (v *Validator) ValidateToken(ctx context.Context, token string) (*claims.Cl
 	if err := t.claims.checkTimes(v.cfg.now(), v.cfg.leeway(), expRequired); err != nil {
 		return nil, v.refused(err, checks.Times, &t)
 	}
-	if err := checkBinding(&t.claims); err != nil {
+	if err := v.checkBinding(ctx, t.claims.Cnf, token, pr); err != nil {
 		return nil, v.refused(err, checks.Binding, &t)
 	}
 	c, err := v.checkClaims(&t.claims, AudienceRequired)
 	if err != nil {
 		return nil, v.refused(err, claimsCheck(err), &t)
 	}
-	if v.remember(token, cachedToken{claims: c, key: key, keys: ik}) {
+	if v.remember(token, cachedToken{claims: c, key: key, keys: ik, cnf: t.claims.Cnf}) {
 		c = copyClaims(c) // the cache keeps the verified claims
 	}
 	return v.hook(ctx, c)
@@ -273,24 +303,24 @@ func (v *Validator) checkAudience(p *payload, rule AudienceRule) error {
 	return invalidToken(ErrInvalidAudience, nil)
 }
 
-// cached returns a copy of the claims of a token verified before, if the
-// cache holds it and the key that verified it is still its issuer's. exp
-// and nbf are checked again.
-func (v *Validator) cached(token string) (*claims.Claims, bool, error) {
+// cached returns the cache entry of a token verified before, if the cache
+// holds it and the key that verified it is still its issuer's. exp and nbf
+// are checked again. Its claims are the cache's: hand out copies.
+func (v *Validator) cached(token string) (cachedToken, bool, error) {
 	if v.cache == nil {
-		return nil, false, nil
+		return cachedToken{}, false, nil
 	}
 	ct, ok := v.cache.get(token, v.cfg.now())
 	if !ok {
-		return nil, false, nil
+		return cachedToken{}, false, nil
 	}
 	if set := ct.keys.set.Load(); set == nil || !set.holds(ct.key) {
-		return nil, false, nil // the key left or changed: verify again
+		return cachedToken{}, false, nil // the key left or changed: verify again
 	}
 	if err := v.checkTimes(ct.claims, expRequired); err != nil {
-		return nil, false, v.refusedClaims(err, checks.Times, ct.claims)
+		return cachedToken{}, false, v.refusedClaims(err, checks.Times, ct.claims)
 	}
-	return copyClaims(ct.claims), true, nil
+	return ct, true, nil
 }
 
 // remember caches a verified token until its exp, at most

@@ -14,7 +14,7 @@ const (
 	Key       = "key"       // the issuer's keys are held and one has the kid and fits the alg
 	Signature = "signature" // the signature verifies
 	Times     = "times"     // exp, nbf, iat against now and the leeway
-	Binding   = "binding"   // a bearer token, not bound to a key (cnf)
+	Binding   = "binding"   // used as its binding (cnf) requires: Bearer, DPoP or mTLS
 	Audience  = "audience"  // aud (and the client, with ClientIDs) accepted
 	Claims    = "claims"    // the scope claims are strings or arrays of strings
 	Validate  = "validate"  // Config.Validate accepts the claims
@@ -39,7 +39,7 @@ var Does = map[string]string{
 	Key:       "the issuer's keys are held; one has the kid and fits the alg",
 	Signature: "the signature verifies",
 	Times:     "exp, nbf and iat hold at now, with the leeway",
-	Binding:   "a bearer token, not bound to a key (cnf)",
+	Binding:   "used as its binding (cnf) requires: Bearer, DPoP or mTLS",
 	Audience:  "an aud value is an accepted audience (and the client, with ClientIDs)",
 	Claims:    "the scope claims are strings or arrays of strings",
 	Validate:  "Config.Validate accepts the claims",

@@ -76,7 +76,8 @@ type Case struct {
 // then [SourceCases] with a validator reading a token cookie and a custom
 // extractor and letting CORS preflights through, then [OpaqueCases] with a
 // validator that also introspects opaque tokens (and one whose
-// introspection endpoint fails: 503 with Retry-After),
+// introspection endpoint fails: 503 with Retry-After), then [DPoPCases]
+// with a validator that accepts DPoP and certificate-bound tokens,
 // then the refusals of a validator whose issuer is down and of one whose
 // issuer serves a broken JWK Set: 503 with Retry-After for any token of
 // that issuer, while requests without a token get their usual answers.
@@ -129,6 +130,7 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	})
 	t.Run("sources", func(t *testing.T) { runSources(t, iss, build) })
 	t.Run("opaque", func(t *testing.T) { runOpaque(t, iss, build) })
+	t.Run("dpop and mtls", func(t *testing.T) { runDPoP(t, iss, build) })
 	t.Run("issuer down", func(t *testing.T) {
 		RunHandler(t, build(newValidator(t, ctx, down, 200*time.Millisecond, false)), unavailableCases(down, iss))
 	})

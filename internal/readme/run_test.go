@@ -15,14 +15,26 @@ import (
 // refuse a request without token with a bare challenge, and the configs
 // they show are accepted by New.
 func TestSnippetsRun(t *testing.T) {
-	if len(snippets) != 11 {
-		t.Fatalf("%d snippets, want 11: keep the list in step with the README", len(snippets))
+	if len(snippets) != 13 {
+		t.Fatalf("%d snippets, want 13: keep the list in step with the README", len(snippets))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	t.Setenv("INTROSPECTION_SECRET", "from the environment")
 	if _, err := opaqueSnippet(ctx); err != nil {
 		t.Errorf("opaque tokens snippet: New: %v", err)
+	}
+	if _, err := mtlsSnippet(ctx); err != nil {
+		t.Errorf("mTLS snippet: New: %v", err)
+	}
+	// The DPoP snippet: its /payments route requires DPoP (RFC 9449 §7.1).
+	if _, err := dpopSnippet(ctx, nil, http.NotFoundHandler()); err != nil {
+		t.Errorf("DPoP snippet: New: %v", err)
+	}
+	pw := httptest.NewRecorder()
+	http.DefaultServeMux.ServeHTTP(pw, httptest.NewRequest("GET", "/payments", nil))
+	if c := pw.Header().Get("WWW-Authenticate"); pw.Code != http.StatusUnauthorized || !strings.HasPrefix(c, "DPoP algs=") {
+		t.Errorf("DPoP snippet: %d %q, want 401 with a DPoP challenge", pw.Code, c)
 	}
 	for name, h := range map[string]http.Handler{
 		"net/http": netHTTPSnippet(ctx),

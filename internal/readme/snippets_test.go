@@ -24,7 +24,7 @@ import (
 var snippets = []any{
 	netHTTPSnippet, echoSnippet, ginSnippet, me, decodeSnippet,
 	auth0Snippet, multiIssuerSnippet, testKitSnippet, resourceSnippet,
-	claimsSnippet, opaqueSnippet,
+	claimsSnippet, opaqueSnippet, dpopSnippet, mtlsSnippet,
 }
 
 func opaqueSnippet(ctx context.Context) (*middleware.Validator, error) {

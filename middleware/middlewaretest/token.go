@@ -172,6 +172,15 @@ type Spec struct {
 	// same name; a nil value deletes the claim. Optional.
 	Claims map[string]any
 
+	// JKT, if set, binds the access token to a DPoP key (RFC 9449 §6.1):
+	// "cnf": {"jkt": JKT}. Use [DPoPKey.Thumbprint]. Optional.
+	JKT string
+
+	// CertThumbprint, if set, binds the access token to a client
+	// certificate (RFC 8705 §3.1): "cnf": {"x5t#S256": CertThumbprint}.
+	// Use [CertThumbprint]. With JKT, both go in one "cnf". Optional.
+	CertThumbprint string
+
 	// Header is merged into the JOSE header last, replacing parameters of
 	// the same name; a nil value deletes the parameter ("typ": nil removes
 	// typ, "kid": nil removes kid). Overriding "alg" changes only what
@@ -324,7 +333,11 @@ func (i *Issuer) shape(s Spec, alg string) (header, claims map[string]any) {
 	if t.aud == nil {
 		t.aud = []string{defaultAudience}
 	}
-	return t.accessToken(s.Profile)
+	header, claims = t.accessToken(s.Profile)
+	if cnf := confirmation(s); cnf != nil {
+		claims["cnf"] = cnf
+	}
+	return header, claims
 }
 
 // tokenFacts are a Spec with defaults applied and times as NumericDates.

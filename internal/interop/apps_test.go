@@ -248,7 +248,8 @@ func wantInsufficientScope(t *testing.T, what string, resp *http.Response, scope
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("%s: status %d, want 403", what, resp.StatusCode)
 	}
-	if got, want := resp.Header.Get("WWW-Authenticate"), scopeChallenge(scope); got != want {
+	// With DPoP allowed, a DPoP challenge follows the Bearer one.
+	if got, want := resp.Header.Get("WWW-Authenticate"), scopeChallenge(scope); got != want && !strings.HasPrefix(got, want+", DPoP ") {
 		t.Errorf("%s: WWW-Authenticate\n got %s\nwant %s", what, got, want)
 	}
 	var body middleware.ErrorBody

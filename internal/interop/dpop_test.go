@@ -1,9 +1,7 @@
-//go:build dpop_api
-
-// Library-level DPoP tests against the core's DPoP API (issue 11), which is
-// built in parallel; the build tag keeps them out until it lands.
-
 package interop
+
+// Library-level DPoP tests: real DPoP-bound tokens from oidc-provider
+// against bearerguard through net/http, Echo and Gin.
 
 import (
 	"context"
@@ -51,8 +49,11 @@ func wantDPoPError(t *testing.T, what string, resp *http.Response, code string) 
 		t.Errorf("%s: status %d, want 401", what, resp.StatusCode)
 	}
 	found := false
+	// The DPoP challenge may share one header field with a Bearer one
+	// (RFC 9110 §11.6.1): "Bearer realm=..., DPoP error=...".
 	for _, c := range resp.Header.Values("WWW-Authenticate") {
-		if strings.HasPrefix(c, "DPoP ") && strings.Contains(c, `error="`+code+`"`) {
+		if i := strings.Index(c, "DPoP "); i >= 0 && (i == 0 || strings.HasSuffix(c[:i], ", ")) &&
+			strings.Contains(c[i:], `error="`+code+`"`) {
 			found = true
 		}
 	}
@@ -187,40 +188,5 @@ func TestDPoPRequiredOIDCProvider(t *testing.T) {
 			t.Errorf("%s: Bearer token in required mode: status %d, want 401", tg.name, resp.StatusCode)
 		}
 		resp.Body.Close()
-	}
-}
-
-// TestDPoPNonceOIDCProvider: with nonce secrets configured, a proof without
-// the server's nonce is answered 401 use_dpop_nonce with a DPoP-Nonce header,
-// and a proof carrying that nonce is accepted.
-func TestDPoPNonceOIDCProvider(t *testing.T) {
-	t.Parallel()
-	s := StartOIDCProvider(t)
-	targets := newTargets(t, middleware.Config{
-		Issuer:    s.Issuer,
-		Audiences: []string{ResourceES256},
-		DPoP: middleware.DPoP{
-			Mode:          middleware.DPoPAllowed,
-			PublicBaseURL: publicBaseURL,
-			NonceSecrets:  [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
-		},
-	})
-	waitReady(t, targets)
-	key := NewDPoPKey(t)
-	token := s.DPoPToken(t, key, s.BasicClient, []string{ScopeRead}, resource(ResourceES256))
-	for _, tg := range targets {
-		resp := serveDPoP(t, tg.h, http.MethodGet, "/me", token, proofFor(t, key, http.MethodGet, "/me", token))
-		nonce := resp.Header.Get("DPoP-Nonce")
-		wantDPoPError(t, tg.name+" proof without nonce", resp, "use_dpop_nonce")
-		if nonce == "" {
-			t.Errorf("%s: use_dpop_nonce without a DPoP-Nonce header", tg.name)
-			continue
-		}
-		proof := key.Proof(t, DPoPProof{Method: http.MethodGet, URL: publicBaseURL + "/me", AccessToken: token, Nonce: nonce})
-		wantOK(t, tg.name+" proof with nonce", serveDPoP(t, tg.h, http.MethodGet, "/me", token, proof), machineView(s.BasicClient, ScopeRead))
-		_, err := validate(tg.v, token)
-		if err == nil {
-			t.Errorf("%s: ValidateToken accepted a DPoP-bound token without a proof", tg.name)
-		}
 	}
 }

@@ -1,8 +1,5 @@
-//go:build dpop_api
-
 // Two bearerguard validators, playing two replicas of one API, share one
-// Redis as their DPoP replay store. The build tag keeps this file out until
-// the core's DPoP API (issue 11) lands.
+// Redis as their DPoP replay store.
 
 package redisstore
 

@@ -404,8 +404,17 @@ type DPoP struct {
 	// github.com/bearerguard/bearerguard/replay/redisstore).
 	ReplayStore ReplayStore
 
-	// NonceSecrets turn on server nonces (RFC 9449 §9). Not implemented
-	// yet: [New] refuses a Config that sets it.
+	// NonceSecrets turn on server nonces (RFC 9449 §9). Optional; default
+	// none: proofs need no nonce. With secrets, a DPoP request whose proof
+	// lacks a valid "nonce" claim is refused with 401 use_dpop_nonce
+	// ([ErrUseDPoPNonce]) and a fresh nonce in a DPoP-Nonce header. Nonces
+	// are stateless, minted with the first secret and accepted with any,
+	// for [DPoPNonceStep] to twice that: give every replica the same
+	// secrets, and rotate by putting a new secret first, dropping the old
+	// one a few minutes later. Each secret must be random and at least
+	// [MinDPoPNonceSecretSize] bytes. A proof with a nonce near its end
+	// is accepted and answered with a fresh DPoP-Nonce
+	// ([Validator.SetSuccessHeaders]).
 	NonceSecrets [][]byte
 
 	// PublicBaseURL is the scheme and host clients use to reach this API,
@@ -876,8 +885,10 @@ func (c *Config) checkDPoP() error {
 	if d.ProofLifetime < 0 {
 		return configError("DPoP.ProofLifetime is negative")
 	}
-	if len(d.NonceSecrets) > 0 {
-		return configError("DPoP.NonceSecrets: server nonces are not implemented yet")
+	for i, s := range d.NonceSecrets {
+		if len(s) < MinDPoPNonceSecretSize {
+			return configError("DPoP.NonceSecrets[%d]: shorter than %d bytes", i, MinDPoPNonceSecretSize)
+		}
 	}
 	if d.PublicBaseURL != "" {
 		u, err := url.Parse(d.PublicBaseURL)

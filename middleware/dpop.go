@@ -27,7 +27,8 @@ import (
 // alg; a jwk header holding a public key only, parsed by jwkset, that
 // verifies the signature with golang-jwt's signing method; htm; htu; iat
 // within DPoP.ProofLifetime and the leeway; ath; the token's cnf.jkt equal
-// to the key's RFC 7638 thumbprint; and last the jti, recorded in the
+// to the key's RFC 7638 thumbprint; with DPoP.NonceSecrets, the nonce
+// (nonce.go); and last the jti, recorded in the
 // replay store, so that a proof refused for another reason is not burnt.
 
 // Causes of ErrInvalidDPoPProof, for the log: which check refused the proof.
@@ -58,6 +59,7 @@ type dpopProof struct {
 	htm, htu     string
 	iat          numericDate
 	jti, ath     string
+	nonce        string
 	signingInput string
 	signature    []byte
 }
@@ -110,6 +112,9 @@ func (v *Validator) checkProof(ctx context.Context, cnf *confirmation, token str
 	want, err := jsonscan.String(cnf.JKT)
 	if err != nil || !equalB64(want, jkt) {
 		return invalidProof(errProofJKT)
+	}
+	if err := v.checkProofNonce(p.nonce); err != nil {
+		return err
 	}
 	jtiHash := sha256.Sum256([]byte(p.jti))
 	key := base64.RawURLEncoding.EncodeToString(jkt) + "." + base64.RawURLEncoding.EncodeToString(jtiHash[:])
@@ -173,6 +178,8 @@ func parseProof(raw string, p *dpopProof) error {
 			return proofString(&p.jti, v)
 		case "ath":
 			return proofString(&p.ath, v)
+		case "nonce":
+			return proofString(&p.nonce, v)
 		case "iat":
 			return readDate(&p.iat, v)
 		}

@@ -342,7 +342,6 @@ func TestDPoPConfig(t *testing.T) {
 		"unknown mode":          {Mode: 7},
 		"symmetric alg":         {Algorithms: []string{"HS256"}},
 		"negative lifetime":     {ProofLifetime: -time.Second},
-		"nonces":                {NonceSecrets: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}},
 		"base URL with path":    {PublicBaseURL: "https://api.example.test/v1"},
 		"base URL not http(s)":  {PublicBaseURL: "ftp://api.example.test"},
 		"base URL with a query": {PublicBaseURL: "https://api.example.test?x=1"},

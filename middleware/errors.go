@@ -28,6 +28,10 @@ const (
 	// CodeInvalidDPoPProof is the RFC 9449 §7.1 error code of a DPoP
 	// request whose proof is missing or not acceptable.
 	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	// CodeUseDPoPNonce is the RFC 9449 §9 error code of a DPoP request
+	// whose proof lacks a server nonce, or carries one that is not
+	// accepted; the answer carries a fresh one in the DPoP-Nonce header.
+	CodeUseDPoPNonce = "use_dpop_nonce"
 	// CodeUnavailable is not an RFC 6750 code: it is used in the JSON body of
 	// a 503 answer when the issuer's keys could not be obtained. No
 	// WWW-Authenticate error attribute is sent with it.
@@ -227,6 +231,17 @@ var (
 	ErrTokenInactive = errors.New("bearerguard: token not active")
 )
 
+// Causes of ErrInvalidDPoPProof.
+var (
+	// ErrUseDPoPNonce: with DPoP.NonceSecrets, the proof has no "nonce"
+	// claim, or one the validator did not mint or no longer accepts (RFC
+	// 9449 §9). The answer is 401 with the code use_dpop_nonce
+	// ([CodeUseDPoPNonce]) in the DPoP challenge and the body, and
+	// [Validator.SetHeaders] adds a fresh nonce in a DPoP-Nonce header, for
+	// the client to retry with.
+	ErrUseDPoPNonce = errors.New("bearerguard: DPoP nonce required")
+)
+
 // Causes of a 503 for an opaque token, in the category ErrKeysUnavailable.
 var (
 	// ErrIntrospectionFailed: the introspection endpoint (or the discovery
@@ -378,6 +393,7 @@ var descriptions = map[error]string{
 	ErrNotDPoPBound:                   "the token is not bound to a DPoP key",
 	ErrCertificateMismatch:            "the token is bound to another client certificate",
 	ErrReplayStoreFailed:              "the DPoP proof cannot be checked now",
+	ErrUseDPoPNonce:                   "the DPoP proof must carry the nonce the server provided",
 }
 
 func newError(category, reason, cause error) *Error {

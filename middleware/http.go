@@ -165,6 +165,7 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 			v.fail(w, r, requestError(err))
 			return
 		}
+		v.SetSuccessHeaders(w.Header(), r)
 		if c != nil {
 			r = r.WithContext(claims.NewContext(r.Context(), c))
 		}
@@ -300,11 +301,15 @@ func (v *Validator) WriteError(w http.ResponseWriter, e *Error) {
 	_ = json.NewEncoder(w).Encode(e.Body())
 }
 
-// SetHeaders sets the WWW-Authenticate and Retry-After headers for e, and
+// SetHeaders sets the WWW-Authenticate and Retry-After headers for e,
 // Cache-Control: no-store (RFC 6750 §5.3 asks that refusals not be cached
-// with the credentials they concern).
+// with the credentials they concern), and for [ErrUseDPoPNonce] a fresh
+// DPoP-Nonce (RFC 9449 §9).
 func (v *Validator) SetHeaders(h http.Header, e *Error) {
 	h.Set("Cache-Control", "no-store")
+	if e.reason == ErrUseDPoPNonce && v.noncesOn() {
+		h.Set("DPoP-Nonce", v.newNonce())
+	}
 	if c := v.Challenge(e); c != "" {
 		h.Set("WWW-Authenticate", c)
 	}

@@ -66,6 +66,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		anyReady: make(chan struct{}),
 	}
 	v.meta = newResourceMeta(&v.cfg)
+	v.cfg.DPoP.NonceSecrets = cloneSecrets(cfg.DPoP.NonceSecrets)
 	v.dpopAlgs = make(map[string]bool)
 	for _, a := range cfg.dpopAlgorithms() {
 		v.dpopAlgs[a] = true

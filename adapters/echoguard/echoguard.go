@@ -142,6 +142,7 @@ func (g *Guard) middleware(p middleware.Policy) echo.MiddlewareFunc {
 				e, _ := errors.AsType[*middleware.Error](err) // Check's errors are all *Error
 				return g.Refuse(c, e)
 			}
+			g.v.SetSuccessHeaders(c.Response().Header(), r) // a fresh DPoP-Nonce when one is due
 			if cl != nil {
 				c.SetRequest(r.WithContext(claims.NewContext(r.Context(), cl)))
 			}
@@ -152,7 +153,7 @@ func (g *Guard) middleware(p middleware.Policy) echo.MiddlewareFunc {
 
 // Refuse answers c with e the way the middleware refuses a request: it sets
 // the WWW-Authenticate challenge (RFC 6750 §3), Cache-Control: no-store
-// and, for a 503, Retry-After on the response, and returns the
+// and, for a 503, Retry-After (for use_dpop_nonce, DPoP-Nonce) on the response, and returns the
 // [*echo.HTTPError] whose Code is e.Status, whose Message is the core's
 // JSON error body and whose Internal is e, for the application's
 // HTTPErrorHandler to render. A handler that makes its own decision

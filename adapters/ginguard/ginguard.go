@@ -135,6 +135,7 @@ func (g *Guard) handler(p middleware.Policy) gin.HandlerFunc {
 			g.Refuse(c, e)
 			return
 		}
+		g.v.SetSuccessHeaders(c.Writer.Header(), c.Request) // a fresh DPoP-Nonce when one is due
 		if cl != nil {
 			c.Request = c.Request.WithContext(claims.NewContext(c.Request.Context(), cl))
 		}
@@ -143,7 +144,7 @@ func (g *Guard) handler(p middleware.Policy) gin.HandlerFunc {
 
 // Refuse answers c with e the way the middleware refuses a request: it sets
 // the WWW-Authenticate challenge (RFC 6750 §3), Cache-Control: no-store
-// and, for a 503, Retry-After, records e in c.Errors for logging
+// and, for a 503, Retry-After (for use_dpop_nonce, DPoP-Nonce), records e in c.Errors for logging
 // middleware, and aborts with e.Status and the core's JSON error body. A
 // handler that makes its own decision answers like the library with it:
 //

@@ -124,6 +124,7 @@ func (g *Guard) handler(next http.Handler, p middleware.Policy) http.Handler {
 			g.writeError(w, err)
 			return
 		}
+		g.v.SetSuccessHeaders(w.Header(), r) // a fresh DPoP-Nonce when one is due
 		sdk.ServeHTTP(w, r.WithContext(claims.NewContext(r.Context(), c)))
 	})
 }

@@ -45,6 +45,9 @@ type Case struct {
 	// RetryAfter says that Retry-After must be present (a positive number of
 	// seconds); otherwise it must be absent.
 	RetryAfter bool
+	// DPoPNonce says that DPoP-Nonce must be present, once (a fresh server
+	// nonce, RFC 9449 §9); otherwise it must be absent.
+	DPoPNonce bool
 	// Body, if not nil, lists fields the JSON body of a 2xx answer must
 	// have, with these values (compared after a JSON round trip).
 	Body map[string]any
@@ -77,7 +80,8 @@ type Case struct {
 // extractor and letting CORS preflights through, then [OpaqueCases] with a
 // validator that also introspects opaque tokens (and one whose
 // introspection endpoint fails: 503 with Retry-After), then [DPoPCases]
-// with a validator that accepts DPoP and certificate-bound tokens,
+// with a validator that accepts DPoP and certificate-bound tokens, then
+// [DPoPNonceCases] with one that requires server nonces,
 // then the refusals of a validator whose issuer is down and of one whose
 // issuer serves a broken JWK Set: 503 with Retry-After for any token of
 // that issuer, while requests without a token get their usual answers.
@@ -131,6 +135,7 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	t.Run("sources", func(t *testing.T) { runSources(t, iss, build) })
 	t.Run("opaque", func(t *testing.T) { runOpaque(t, iss, build) })
 	t.Run("dpop and mtls", func(t *testing.T) { runDPoP(t, iss, build) })
+	t.Run("dpop nonces", func(t *testing.T) { runDPoPNonce(t, iss, build) })
 	t.Run("issuer down", func(t *testing.T) {
 		RunHandler(t, build(newValidator(t, ctx, down, 200*time.Millisecond, false)), unavailableCases(down, iss))
 	})
@@ -274,6 +279,11 @@ func check(t *testing.T, c Case, res *http.Response) {
 		}
 	} else if len(ra) > 0 {
 		t.Errorf("Retry-After %q, want none", ra)
+	}
+	if n := res.Header.Values("DPoP-Nonce"); c.DPoPNonce && (len(n) != 1 || n[0] == "") {
+		t.Errorf("DPoP-Nonce %q, want one fresh nonce", n)
+	} else if !c.DPoPNonce && len(n) > 0 {
+		t.Errorf("DPoP-Nonce %q, want none", n)
 	}
 
 	if c.Error == "" && c.Body == nil {

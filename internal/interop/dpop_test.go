@@ -190,3 +190,38 @@ func TestDPoPRequiredOIDCProvider(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// TestDPoPNonceOIDCProvider: with nonce secrets configured, a proof without
+// the server's nonce is answered 401 use_dpop_nonce with a DPoP-Nonce header,
+// and a proof carrying that nonce is accepted.
+func TestDPoPNonceOIDCProvider(t *testing.T) {
+	t.Parallel()
+	s := StartOIDCProvider(t)
+	targets := newTargets(t, middleware.Config{
+		Issuer:    s.Issuer,
+		Audiences: []string{ResourceES256},
+		DPoP: middleware.DPoP{
+			Mode:          middleware.DPoPAllowed,
+			PublicBaseURL: publicBaseURL,
+			NonceSecrets:  [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
+		},
+	})
+	waitReady(t, targets)
+	key := NewDPoPKey(t)
+	token := s.DPoPToken(t, key, s.BasicClient, []string{ScopeRead}, resource(ResourceES256))
+	for _, tg := range targets {
+		resp := serveDPoP(t, tg.h, http.MethodGet, "/me", token, proofFor(t, key, http.MethodGet, "/me", token))
+		nonce := resp.Header.Get("DPoP-Nonce")
+		wantDPoPError(t, tg.name+" proof without nonce", resp, "use_dpop_nonce")
+		if nonce == "" {
+			t.Errorf("%s: use_dpop_nonce without a DPoP-Nonce header", tg.name)
+			continue
+		}
+		proof := key.Proof(t, DPoPProof{Method: http.MethodGet, URL: publicBaseURL + "/me", AccessToken: token, Nonce: nonce})
+		wantOK(t, tg.name+" proof with nonce", serveDPoP(t, tg.h, http.MethodGet, "/me", token, proof), machineView(s.BasicClient, ScopeRead))
+		_, err := validate(tg.v, token)
+		if err == nil {
+			t.Errorf("%s: ValidateToken accepted a DPoP-bound token without a proof", tg.name)
+		}
+	}
+}

@@ -80,7 +80,7 @@ func (v *Validator) checkProof(ctx context.Context, cnf *confirmation, token str
 	if !v.dpopAlgs[p.alg] || method == nil {
 		return invalidProof(errProofAlg)
 	}
-	pub, err := proofKey(p.jwk, p.alg)
+	pub, jkt, err := v.proofKeys.get(p.jwk, p.alg, v.cfg.now())
 	if err != nil {
 		return invalidProof(err)
 	}
@@ -104,10 +104,6 @@ func (v *Validator) checkProof(ctx context.Context, cnf *confirmation, token str
 	ath := sha256.Sum256([]byte(token))
 	if !equalB64(p.ath, ath[:]) {
 		return invalidProof(errProofATH)
-	}
-	jkt, err := thumbprint(pub)
-	if err != nil {
-		return invalidProof(errProofKey)
 	}
 	want, err := jsonscan.String(cnf.JKT)
 	if err != nil || !equalB64(want, jkt) {
@@ -204,6 +200,48 @@ func proofString(dst *string, v []byte) error {
 
 // proofKey parses the proof's jwk with jwkset: a public key of a type that
 // fits alg, without private members (RFC 9449 §4.3 check 5).
+// proofKeyCache remembers the public keys and thumbprints of proof JWKs
+// already parsed: a client signs every proof with the same key, so most
+// requests skip the JWK decoding and, for ECDSA and RSA, verify with a key
+// whose precomputed values the standard library keeps. An entry is keyed by
+// the exact JWK bytes and alg, so it is what proofKey would return again.
+type proofKeyCache struct{ c *tokenCache[proofKeyEntry] }
+
+type proofKeyEntry struct {
+	pub crypto.PublicKey
+	jkt []byte
+}
+
+// Bounds of the proof key cache: entries, bytes, and lifetime.
+const (
+	proofKeyCacheEntries = 1024
+	proofKeyCacheBytes   = 4 << 20
+	proofKeyCacheTTL     = 10 * time.Minute
+)
+
+func newProofKeyCache() proofKeyCache {
+	return proofKeyCache{newTokenCache[proofKeyEntry](proofKeyCacheEntries, proofKeyCacheBytes)}
+}
+
+// get returns the public key and RFC 7638 thumbprint of the proof JWK raw
+// for alg, parsing it on a miss. Refusals are not cached.
+func (pc proofKeyCache) get(raw []byte, alg string, now time.Time) (crypto.PublicKey, []byte, error) {
+	key := alg + "\x00" + string(raw)
+	if e, ok := pc.c.get(key, now); ok {
+		return e.pub, e.jkt, nil
+	}
+	pub, err := proofKey(raw, alg)
+	if err != nil {
+		return nil, nil, err
+	}
+	jkt, err := thumbprint(pub)
+	if err != nil {
+		return nil, nil, errProofKey
+	}
+	pc.c.put(key, proofKeyEntry{pub, jkt}, 2*len(key)+cacheEntryOverhead, now.Add(proofKeyCacheTTL), now)
+	return pub, jkt, nil
+}
+
 func proofKey(raw []byte, alg string) (crypto.PublicKey, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, errProofKey

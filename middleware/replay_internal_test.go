@@ -2,10 +2,13 @@ package middleware
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
 
 // TestMemoryReplay: the default replay store refuses a key while it is
@@ -49,5 +52,43 @@ func TestMemoryReplay(t *testing.T) {
 	}
 	if len(bytes.until) != 3 || bytes.size != 3*(replayEntryOverhead+10) {
 		t.Fatalf("store holds %d entries, %d bytes", len(bytes.until), bytes.size)
+	}
+}
+
+// TestProofKeyCache: a proof JWK parsed once is reused for the same bytes
+// and alg only, and refused JWKs are never cached.
+func TestProofKeyCache(t *testing.T) {
+	key := middlewaretest.NewDPoPKey("ES256")
+	raw, err := json.Marshal(key.JWK())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := newProofKeyCache()
+	now := time.Now()
+	p1, j1, err := pc.get(raw, "ES256", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, j2, err := pc.get(raw, "ES256", now)
+	if err != nil || p1 != p2 || string(j1) != string(j2) || pc.c.len() != 1 {
+		t.Fatalf("second get: %v, same key %v, entries %d", err, p1 == p2, pc.c.len())
+	}
+	if _, _, err := pc.get(raw, "ES384", now); err == nil {
+		t.Fatal("an ES256 key served for ES384")
+	}
+	private, err := json.Marshal(key.PrivateJWK())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, _, err := pc.get(private, "ES256", now); err == nil {
+			t.Fatal("a JWK with private members accepted")
+		}
+	}
+	if n := pc.c.len(); n != 1 {
+		t.Fatalf("%d entries: refusals were cached", n)
+	}
+	if _, _, err := pc.get(raw, "ES256", now.Add(proofKeyCacheTTL)); err != nil || pc.c.len() != 1 {
+		t.Fatalf("after the lifetime: %v, %d entries", err, pc.c.len())
 	}
 }

@@ -30,6 +30,7 @@ type Validator struct {
 	opaque  *opaqueSource // introspection or LookupToken, if configured
 
 	dpopAlgs   map[string]bool // DPoP.Algorithms as a set
+	proofKeys  proofKeyCache   // parsed DPoP proof keys
 	algsAttr   string          // the algs attribute of the DPoP challenge
 	replay     ReplayStore     // DPoP.ReplayStore, or the in-memory default
 	publicBase *url.URL        // DPoP.PublicBaseURL, if set
@@ -67,6 +68,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	v.meta = newResourceMeta(&v.cfg)
 	v.cfg.DPoP.NonceSecrets = cloneSecrets(cfg.DPoP.NonceSecrets)
+	v.proofKeys = newProofKeyCache()
 	v.dpopAlgs = make(map[string]bool)
 	for _, a := range cfg.dpopAlgorithms() {
 		v.dpopAlgs[a] = true

@@ -154,6 +154,7 @@
 //	               bearer, DPoP or certificate; the request's facts it
 //	               needs (a presentation, built by Check)
 //	dpop.go        a DPoP proof (RFC 9449 §4.3)
+//	nonce.go       stateless DPoP server nonces (RFC 9449 §9)
 //	replay.go      the default, in-memory DPoP replay store
 //	mtls.go        a certificate-bound token (RFC 8705 §3)
 //	keys.go        one issuer's keys: snapshot, refresh, readiness, budget

@@ -151,8 +151,8 @@ func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *P
 	}
 	if c != nil {
 		token = v.scopeAttrs(token, c)
-		if p != nil && p.Scopes != nil {
-			want = append(want, slog.String("scope", p.Scopes.Challenge()))
+		if p != nil && len(p.Scopes) > 0 {
+			want = append(want, slog.String("scope", scopeChallenge(p.Scopes)))
 		}
 	}
 	if len(token) > 0 {

@@ -45,13 +45,14 @@ func explain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitUsage
 	}
 	policy := middleware.Policy{}
+	var scopeReq scopes.Requirement
 	if len(scopeAlts) > 0 {
 		req, err := scopes.NewRequirement(scopeAlts...)
 		if err != nil {
 			fmt.Fprintf(stderr, "bearerguard explain: -scope: %v\n", err)
 			return exitUsage
 		}
-		policy.Scopes = &req
+		policy.Scopes, scopeReq = scopeAlts, req
 	}
 	token, err := readToken(fs.Arg(0), stdin)
 	if err != nil {
@@ -86,8 +87,8 @@ func explain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	c, checkErr := v.Check(r, policy)
 
 	fmt.Fprintf(stdout, "bearerguard explain: issuer %s, audience %s", *issuer, strings.Join(audiences, " "))
-	if policy.Scopes != nil {
-		fmt.Fprintf(stdout, ", scope %s", policy.Scopes.String())
+	if len(policy.Scopes) > 0 {
+		fmt.Fprintf(stdout, ", scope %s", scopeReq.String())
 	}
 	fmt.Fprintln(stdout)
 
@@ -120,7 +121,7 @@ func explain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		case !reached:
 			status, detail = "----", "not reached"
 		case name == checks.Validate || name == checks.User || name == checks.Policy ||
-			(name == checks.Scope && policy.Scopes == nil):
+			(name == checks.Scope && len(policy.Scopes) == 0):
 			status, detail = "skip", "not asked for by this route"
 		}
 		if detail == "" {

@@ -17,8 +17,12 @@ import (
 // expected and what the token had. Only the non-secret parts of a token
 // are logged: its header's alg, kid and typ, its iss, aud, exp, nbf, iat
 // and client, the granted scopes and the names of the claims they were
-// read from. Never the token, its signature, or the value of any other
-// claim.
+// read from; for a step-up refusal its acr (or Config.ACRClaim), auth_time
+// and whether it is a machine token; for a DPoP proof refused for its htm
+// or htu, that value of the proof. Never the token, its signature, or the
+// value of any other claim: a hint that a claim outside ScopeClaims holds
+// a wanted scope names the claim and the wanted scopes it holds, nothing
+// else of it.
 //
 // The pipeline (validator.go) hands the facts over on the *Error it
 // returns, decoded once, and only when it refuses a token with a Logger
@@ -174,6 +178,18 @@ func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *P
 		if e.Claim != "" {
 			want = append(want, slog.String("claim", e.Claim), slog.String("claim_values", e.ClaimValues))
 		}
+		if check == checks.User && p != nil {
+			token = append(token, slog.Any(v.cfg.acrClaim(), nonNil(v.acrValues(c))), slog.Bool("machine", c.Machine))
+			if !c.AuthTime.IsZero() {
+				token = append(token, slog.Time("auth_time", c.AuthTime.UTC()))
+			}
+			if len(p.ACRValues) > 0 {
+				want = append(want, slog.Any("acr_values", p.ACRValues))
+			}
+			if p.MaxAge > 0 {
+				want = append(want, slog.Duration("max_age", p.MaxAge))
+			}
+		}
 	}
 	if hint != "" {
 		attrs = append(attrs, slog.String("hint", hint))
@@ -324,6 +340,13 @@ func (v *Validator) issuerHint(f *tokenFacts) string {
 		}
 	}
 	return ""
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // proofMismatch is the cause of a DPoP proof refused for its htm or htu:

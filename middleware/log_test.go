@@ -306,6 +306,7 @@ func TestRefusalLogDiagnosis(t *testing.T) {
 		check       string
 		hint        string // "" for none; else a part of the hint
 		want        map[string]any
+		lists       map[string][]string
 		withoutText []string // values the log must not hold
 	}{
 		{
@@ -367,6 +368,14 @@ func TestRefusalLogDiagnosis(t *testing.T) {
 			withoutText: []string{private},
 		},
 		{
+			name:  "step-up",
+			route: middleware.Policy{ACRValues: []string{"urn:mfa"}, MaxAge: 5 * time.Minute},
+			r:     hgRequest(claimsToken("acr", "urn:pwd", "auth_time", hgNow.Add(-time.Hour).Unix())),
+			check: "user_authentication",
+			want:  map[string]any{"want.max_age": float64(5 * time.Minute), "token.auth_time": "2030-03-01T11:00:00Z", "token.machine": false},
+			lists: map[string][]string{"token.acr": {"urn:pwd"}, "want.acr_values": {"urn:mfa"}},
+		},
+		{
 			name:  "issuer with a trailing slash",
 			r:     hgRequest(claimsToken("iss", kit.URL+"/")),
 			check: "issuer", hint: "differs only by a trailing slash",
@@ -404,6 +413,11 @@ func TestRefusalLogDiagnosis(t *testing.T) {
 			for path, want := range tc.want {
 				if got := hgField(rec, path); got != want {
 					t.Errorf("%s = %v, want %v", path, got, want)
+				}
+			}
+			for path, want := range tc.lists {
+				if got := hgField(rec, path); got == nil || !slices.Equal(hgStrings(got), want) {
+					t.Errorf("%s = %v, want %q", path, got, want)
 				}
 			}
 			for _, s := range tc.withoutText {

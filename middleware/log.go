@@ -139,7 +139,9 @@ func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *P
 	}
 	switch check {
 	case checks.Header, checks.Parse:
-		want = append(want, slog.Any("alg", v.allowedAlgs()))
+		if !errors.Is(e, ErrTokenInactive) { // an opaque token's source said no: no alg involved
+			want = append(want, slog.Any("alg", v.allowedAlgs()))
+		}
 	case checks.Type:
 		typ := "at+jwt, JWT or none, and no ID-token claims"
 		if v.cfg.RequireAccessTokenType {

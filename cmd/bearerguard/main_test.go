@@ -244,6 +244,22 @@ func TestReadmeOutputs(t *testing.T) {
 	}
 	golden(t, "wrong-audience.log", fixed.Replace(buf.String()))
 
+	// The Auth0 RBAC mistake: the permission is granted in "permissions",
+	// which the default ScopeClaims do not read.
+	buf.Reset()
+	rbac := kit.Token(middlewaretest.Spec{
+		IssuedAt: now, Scopes: []string{"openid"}, Audience: []string{"https://api.example.com"},
+		Claims: map[string]any{"permissions": []string{"read:users"}},
+	})
+	r = httptest.NewRequest(http.MethodGet, "/users", nil)
+	r.Header.Set("Authorization", "Bearer "+rbac)
+	w = httptest.NewRecorder()
+	v.RequireScope("read:users")(http.NotFoundHandler()).ServeHTTP(w, r)
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("status %d, want 403", w.Code)
+	}
+	golden(t, "rbac-permissions.log", fixed.Replace(buf.String()))
+
 	res := runCmd(t, env{now: func() time.Time { return now }}, token+"\n",
 		"explain", "-issuer", kit.URL, "-audience", "https://api.example.com", "-scope", "read:users")
 	if res.code != exitRefused {

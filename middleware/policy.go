@@ -188,20 +188,19 @@ func commaValues(p Policy) []string {
 }
 
 // scopesAllow reports whether granted holds every scope of at least one of
-// the alternatives, as [scopes.Requirement.Allows] does, without parsing
-// them into one: an alternative without a scope, or with a scope that is
-// not a scope token, allows nothing.
+// the alternatives, as [scopes.Requirement.Allows] does, reading the
+// space-separated scopes in place (no allocation): an alternative without
+// a scope allows nothing. Scopes compare exactly; [Policy.Validate] keeps
+// scopes that are not scope tokens out of routes.
 func scopesAllow(alternatives, granted []string) bool {
 	for _, alt := range alternatives {
 		ok, some := true, false
-		for f := range strings.SplitSeq(alt, " ") {
-			if f == "" {
-				continue
+		for rest := alt; rest != "" && ok; {
+			scope, after, _ := strings.Cut(rest, " ")
+			if scope != "" {
+				some, ok = true, slices.Contains(granted, scope)
 			}
-			if some = true; !scopes.Valid(f) || !slices.Contains(granted, f) {
-				ok = false
-				break
-			}
+			rest = after
 		}
 		if ok && some {
 			return true

@@ -116,6 +116,7 @@ func (g *Guard) RequireClaim(claim string, alternatives ...string) echo.Middlewa
 //
 //	g.Require(echoguard.Policy{ACRValues: []string{"urn:example:mfa"}, MaxAge: 5 * time.Minute})
 //	g.Require(echoguard.Policy{Claims: []echoguard.ClaimRequirement{echoguard.ClaimValues("org_id", "org_123")}})
+//	g.Require(echoguard.Policy{Scopes: []string{"payments:write"}, DPoP: echoguard.DPoPRequired})
 //
 // It panics if p cannot be answered ([middleware.Policy.Validate]): that is
 // a programmer error, caught when routes are registered. A scope or claim

@@ -116,6 +116,7 @@ func (g *Guard) RequireClaim(claim string, alternatives ...string) gin.HandlerFu
 //
 //	g.Require(ginguard.Policy{ACRValues: []string{"urn:example:mfa"}, MaxAge: 5 * time.Minute})
 //	g.Require(ginguard.Policy{Claims: []ginguard.ClaimRequirement{ginguard.ClaimValues("org_id", "org_123")}})
+//	g.Require(ginguard.Policy{Scopes: []string{"payments:write"}, DPoP: ginguard.DPoPRequired})
 //
 // It panics if p cannot be answered ([middleware.Policy.Validate]): that is
 // a programmer error, caught when routes are registered. A scope or claim

@@ -4,7 +4,7 @@
 //	bearerguard explain -issuer URL... -audience AUD... [-client-id ID]... [-jwks-url URL]
 //	    [-scope S]... [-scope-claim C]... [-claim CLAIM=VALUES]...
 //	    [-acr-values ACR]... [-max-age D] [-acr-claim C]
-//	    [-method M] [-url URL] [-dpop-proof FILE] [-dpop allowed|required] [-public-base-url URL]
+//	    [-method M] [-url URL] [-dpop-proof FILE] [-dpop allowed|required] [-public-base-url URL] [-client-cert FILE]
 //	    [-introspect] [-introspection-endpoint URL] [-introspection-auth-method M]
 //	    [TOKEN]
 //	bearerguard decode [TOKEN]
@@ -23,7 +23,9 @@
 // proof read from FILE, checked against -method and -url (DPoP's
 // PublicBaseURL is the scheme and host of -url unless -public-base-url
 // says otherwise; server nonces are not reproduced). -issuer may be
-// repeated: the first is Config.Issuer, the others ExtraIssuers. With
+// repeated: the first is Config.Issuer, the others ExtraIssuers.
+// -client-cert FILE is the PEM client certificate of the TLS connection,
+// for certificate-bound tokens (RFC 8705). With
 // -introspect, opaque tokens are introspected as the client whose id and
 // secret are in the environment variables
 // BEARERGUARD_INTROSPECTION_CLIENT_ID and

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -55,6 +58,7 @@ func explain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	proofFile := fs.String("dpop-proof", "", "a file holding the DPoP proof of the request: the token is then sent with the DPoP scheme")
 	dpopMode := fs.String("dpop", "", "the route's DPoP mode, allowed or required (Policy.DPoP; default allowed with -dpop-proof, else off)")
 	publicBase := fs.String("public-base-url", "", "DPoP.PublicBaseURL (default: the scheme and host of -url)")
+	clientCert := fs.String("client-cert", "", "a PEM file holding the client certificate of the TLS connection, for certificate-bound tokens (RFC 8705)")
 	introspect := fs.Bool("introspect", false, "accept opaque tokens by introspection (Config.Introspection), as the client of $"+envIntrospectionClientID+" and $"+envIntrospectionClientSecret)
 	endpoint := fs.String("introspection-endpoint", "", "Introspection.Endpoint (default: discovered from the issuer)")
 	authMethod := fs.String("introspection-auth-method", "", "Introspection.AuthMethod: client_secret_basic (default) or client_secret_post")
@@ -109,6 +113,13 @@ func explain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return usageErr("-dpop-proof: %v", err)
 		}
 		proof = string(trimSpace(b))
+	}
+	if *clientCert != "" {
+		cert, err := readCertificate(*clientCert)
+		if err != nil {
+			return usageErr("-client-cert: %v", err)
+		}
+		req.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}
 	}
 	switch *dpopMode {
 	case "":
@@ -186,6 +197,9 @@ func explain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	if *introspect {
 		fmt.Fprintf(stdout, ", introspection as %s", cfg.Introspection.ClientID)
+	}
+	if req.TLS != nil {
+		fmt.Fprint(stdout, ", client certificate")
 	}
 	fmt.Fprintln(stdout)
 
@@ -436,4 +450,22 @@ func claimRequirements(flags []string) ([]middleware.ClaimRequirement, error) {
 		out = append(out, middleware.ClaimRequirement{Claim: name, Values: values})
 	}
 	return out, nil
+}
+
+// readCertificate returns the first certificate of the PEM file path.
+func readCertificate(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return nil, fmt.Errorf("%s holds no PEM CERTIFICATE block", path)
+		}
+		if block.Type == "CERTIFICATE" {
+			return x509.ParseCertificate(block.Bytes)
+		}
+	}
 }

@@ -41,7 +41,7 @@ const usage = `usage:
   bearerguard explain -issuer URL... -audience AUD... [-client-id ID]... [-jwks-url URL]
       [-scope S]... [-scope-claim C]... [-claim CLAIM=VALUES]...
       [-acr-values ACR]... [-max-age D] [-acr-claim C]
-      [-method M] [-url URL] [-dpop-proof FILE] [-dpop allowed|required] [-public-base-url URL]
+      [-method M] [-url URL] [-dpop-proof FILE] [-dpop allowed|required] [-public-base-url URL] [-client-cert FILE]
       [-introspect] [-introspection-endpoint URL] [-introspection-auth-method M]
       [TOKEN]
   bearerguard decode [TOKEN]

@@ -3,8 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"flag"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -169,6 +176,7 @@ func TestUsage(t *testing.T) {
 		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-claim", "org_id= ", "a.b.c"},
 		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-dpop", "sometimes", "a.b.c"},
 		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-dpop-proof", "/no/such/file", "a.b.c"},
+		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-client-cert", "/no/such/file", "a.b.c"},
 		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-acr-values", "a b", "a.b.c"},
 		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-introspect", "opaque"}, // no client id in the environment
 		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-introspection-client-secret", "s", "opaque"},
@@ -364,8 +372,9 @@ func TestExplainGolden(t *testing.T) {
 
 // TestExplainAccepts: what explain is given to reproduce a route is enough
 // for a good request to pass: a DPoP proof for the request's method and
-// URL, several issuers, a claim requirement, step-up and an opaque token
-// introspected with credentials from the environment.
+// URL, several issuers, a claim requirement, step-up, an opaque token
+// introspected with credentials from the environment, and the client
+// certificate of a certificate-bound token.
 func TestExplainAccepts(t *testing.T) {
 	t.Parallel()
 	kit := middlewaretest.NewIssuer()
@@ -400,6 +409,32 @@ func TestExplainAccepts(t *testing.T) {
 			}
 		})
 	}
+	t.Run("certificate-bound", func(t *testing.T) {
+		t.Parallel()
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, _ := x509.ParseCertificate(der)
+		certFile := filepath.Join(t.TempDir(), "client.pem")
+		if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		token := kit.Token(middlewaretest.Spec{IssuedAt: now, CertThumbprint: middlewaretest.CertThumbprint(cert)})
+		res := runCmd(t, e, token, "explain", "-issuer", kit.URL, "-audience", audience, "-client-cert", certFile)
+		if res.code != exitOK {
+			t.Errorf("with the certificate: exit code %d, want 0", res.code)
+		}
+		res = runCmd(t, e, token, "explain", "-issuer", kit.URL, "-audience", audience)
+		if res.code != exitRefused || checkLine(res.stdout, "binding") != "FAIL" {
+			t.Errorf("without the certificate: exit code %d, binding %q; want 1 and FAIL", res.code, checkLine(res.stdout, "binding"))
+		}
+	})
 	t.Run("DPoP required without a proof", func(t *testing.T) {
 		t.Parallel()
 		res := runCmd(t, e, bound, "explain", "-issuer", kit.URL, "-audience", audience, "-dpop", "required")

@@ -352,9 +352,12 @@ type Config struct {
 type DPoPMode int
 
 const (
+	// DPoPDefault is the zero value. In a [Policy] it means the route
+	// takes Config.DPoP.Mode; as Config.DPoP.Mode it means [DPoPOff].
+	DPoPDefault DPoPMode = iota
 	// DPoPOff accepts Bearer only, as without DPoP support: the DPoP
-	// scheme counts as no token. The zero value.
-	DPoPOff DPoPMode = iota
+	// scheme counts as no token.
+	DPoPOff
 	// DPoPAllowed accepts unbound tokens as Bearer and DPoP-bound tokens
 	// with the DPoP scheme and a valid proof. A DPoP-bound token is never
 	// accepted as Bearer.
@@ -381,8 +384,9 @@ const (
 
 // DPoP configures DPoP (RFC 9449), see Config.DPoP.
 type DPoP struct {
-	// Mode is the default of every route: [DPoPOff] (the zero value),
-	// [DPoPAllowed] or [DPoPRequired]. Policy.DPoP overrides it per route.
+	// Mode is the default of every route: [DPoPOff] (the zero value,
+	// [DPoPDefault], means off), [DPoPAllowed] or [DPoPRequired].
+	// Policy.DPoP overrides it per route.
 	Mode DPoPMode
 
 	// Algorithms are the JWS algorithms a proof may be signed with, sent
@@ -404,15 +408,27 @@ type DPoP struct {
 	// github.com/bearerguard/bearerguard/replay/redisstore).
 	ReplayStore ReplayStore
 
-	// NonceSecrets turn on server nonces (RFC 9449 §9). Optional; default
-	// none: proofs need no nonce. With secrets, a DPoP request whose proof
+	// Nonces turns on server nonces (RFC 9449 §9) for one process: New
+	// draws a secret from crypto/rand, held in memory only. Optional,
+	// default false. Replicas behind one load balancer do not accept the
+	// nonces of the others (a client would be asked for a nonce again and
+	// again): give them NonceSecrets instead, the same on each. With
+	// NonceSecrets set, Nonces changes nothing.
+	Nonces bool
+
+	// NonceSecrets turn on server nonces (RFC 9449 §9) with secrets shared
+	// by every replica. Optional; default none: proofs need no nonce
+	// (unless Nonces is set). With secrets, a DPoP request whose proof
 	// lacks a valid "nonce" claim is refused with 401 use_dpop_nonce
 	// ([ErrUseDPoPNonce]) and a fresh nonce in a DPoP-Nonce header. Nonces
 	// are stateless, minted with the first secret and accepted with any,
 	// for [DPoPNonceStep] to twice that: give every replica the same
 	// secrets, and rotate by putting a new secret first, dropping the old
 	// one a few minutes later. Each secret must be random and at least
-	// [MinDPoPNonceSecretSize] bytes. A proof with a nonce near its end
+	// [MinDPoPNonceSecretSize] bytes (New refuses a shorter one, or one
+	// whose bytes are all the same, such as a buffer never filled), for
+	// example 32 bytes of crypto/rand kept in a secret store and
+	// base64-decoded at start-up. A proof with a nonce near its end
 	// is accepted and answered with a fresh DPoP-Nonce
 	// ([Validator.SetSuccessHeaders]).
 	NonceSecrets [][]byte
@@ -874,7 +890,7 @@ func (c *Config) check() (algs map[string]bool, err error) {
 // checkDPoP checks DPoP.
 func (c *Config) checkDPoP() error {
 	d := &c.DPoP
-	if d.Mode < DPoPOff || d.Mode > DPoPRequired {
+	if d.Mode < DPoPDefault || d.Mode > DPoPRequired {
 		return configError("DPoP.Mode %d is not a known mode", d.Mode)
 	}
 	for _, a := range d.Algorithms {
@@ -888,6 +904,9 @@ func (c *Config) checkDPoP() error {
 	for i, s := range d.NonceSecrets {
 		if len(s) < MinDPoPNonceSecretSize {
 			return configError("DPoP.NonceSecrets[%d]: shorter than %d bytes", i, MinDPoPNonceSecretSize)
+		}
+		if uniformSecret(s) {
+			return configError("DPoP.NonceSecrets[%d]: every byte is the same: not a random secret", i)
 		}
 	}
 	if d.PublicBaseURL != "" {

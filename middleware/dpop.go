@@ -88,10 +88,10 @@ func (v *Validator) checkProof(ctx context.Context, cnf *confirmation, token str
 		return invalidProof(errProofSignature)
 	}
 	if p.htm != pr.method {
-		return invalidProof(errProofMethod)
+		return invalidProof(&proofMismatch{errProofMethod, "htm", p.htm, pr.method})
 	}
 	if !sameURI(p.htu, pr) {
-		return invalidProof(errProofURI)
+		return invalidProof(&proofMismatch{errProofURI, "htu", p.htu, pr.scheme + "://" + pr.host + pr.path})
 	}
 	now, leeway, life := v.cfg.now(), v.cfg.leeway(), v.cfg.proofLifetime()
 	// An absent iat reads as the zero time: far too old.

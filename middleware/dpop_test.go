@@ -183,32 +183,33 @@ func TestDPoPModes(t *testing.T) {
 	bound := hgToken(kit, middlewaretest.Spec{JKT: key.Thumbprint()})
 	unbound := hgToken(kit, middlewaretest.Spec{})
 	dpop := func() *http.Request { return hgDPoPRequest(bound, hgProof(key, bound, middlewaretest.Proof{})) }
-	mode := func(m middleware.DPoPMode) *middleware.DPoPMode { return &m }
 
 	for _, tc := range []struct {
 		name   string
 		config middleware.DPoPMode
-		route  *middleware.DPoPMode
+		route  middleware.DPoPMode
 		r      func() *http.Request
 		want   error
 	}{
-		{"off: bearer", middleware.DPoPOff, nil, func() *http.Request { return hgRequest(unbound) }, nil},
-		{"off: bound as bearer", middleware.DPoPOff, nil, func() *http.Request { return hgRequest(bound) }, middleware.ErrSenderConstrained},
-		{"off: DPoP scheme is no token", middleware.DPoPOff, nil, dpop, middleware.ErrNoToken},
-		{"allowed: bearer", middleware.DPoPAllowed, nil, func() *http.Request { return hgRequest(unbound) }, nil},
-		{"allowed: DPoP", middleware.DPoPAllowed, nil, dpop, nil},
-		{"allowed: bound as bearer", middleware.DPoPAllowed, nil, func() *http.Request { return hgRequest(bound) }, middleware.ErrSenderConstrained},
-		{"allowed: bound as bearer with a proof", middleware.DPoPAllowed, nil, func() *http.Request {
+		{"off: bearer", middleware.DPoPOff, middleware.DPoPDefault, func() *http.Request { return hgRequest(unbound) }, nil},
+		{"off: bound as bearer", middleware.DPoPOff, middleware.DPoPDefault, func() *http.Request { return hgRequest(bound) }, middleware.ErrSenderConstrained},
+		{"off: DPoP scheme is no token", middleware.DPoPOff, middleware.DPoPDefault, dpop, middleware.ErrNoToken},
+		{"allowed: bearer", middleware.DPoPAllowed, middleware.DPoPDefault, func() *http.Request { return hgRequest(unbound) }, nil},
+		{"allowed: DPoP", middleware.DPoPAllowed, middleware.DPoPDefault, dpop, nil},
+		{"allowed: bound as bearer", middleware.DPoPAllowed, middleware.DPoPDefault, func() *http.Request { return hgRequest(bound) }, middleware.ErrSenderConstrained},
+		{"allowed: bound as bearer with a proof", middleware.DPoPAllowed, middleware.DPoPDefault, func() *http.Request {
 			r := hgRequest(bound)
 			r.Header.Set("DPoP", hgProof(key, bound, middlewaretest.Proof{}))
 			return r
 		}, middleware.ErrSenderConstrained},
-		{"required: DPoP", middleware.DPoPRequired, nil, dpop, nil},
-		{"required: bearer", middleware.DPoPRequired, nil, func() *http.Request { return hgRequest(unbound) }, middleware.ErrDPoPRequired},
-		{"required: bound as bearer", middleware.DPoPRequired, nil, func() *http.Request { return hgRequest(bound) }, middleware.ErrDPoPRequired},
-		{"route off over config required", middleware.DPoPRequired, mode(middleware.DPoPOff), dpop, middleware.ErrNoToken},
-		{"route required over config off", middleware.DPoPOff, mode(middleware.DPoPRequired), func() *http.Request { return hgRequest(unbound) }, middleware.ErrDPoPRequired},
-		{"route allowed over config off", middleware.DPoPOff, mode(middleware.DPoPAllowed), dpop, nil},
+		{"required: DPoP", middleware.DPoPRequired, middleware.DPoPDefault, dpop, nil},
+		{"required: bearer", middleware.DPoPRequired, middleware.DPoPDefault, func() *http.Request { return hgRequest(unbound) }, middleware.ErrDPoPRequired},
+		{"required: bound as bearer", middleware.DPoPRequired, middleware.DPoPDefault, func() *http.Request { return hgRequest(bound) }, middleware.ErrDPoPRequired},
+		{"default: DPoP scheme is no token", middleware.DPoPDefault, middleware.DPoPDefault, dpop, middleware.ErrNoToken},
+		{"route required over config default", middleware.DPoPDefault, middleware.DPoPRequired, func() *http.Request { return hgRequest(unbound) }, middleware.ErrDPoPRequired},
+		{"route off over config required", middleware.DPoPRequired, middleware.DPoPOff, dpop, middleware.ErrNoToken},
+		{"route required over config off", middleware.DPoPOff, middleware.DPoPRequired, func() *http.Request { return hgRequest(unbound) }, middleware.ErrDPoPRequired},
+		{"route allowed over config off", middleware.DPoPOff, middleware.DPoPAllowed, dpop, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := hgReady(t, kit, middleware.Config{DPoP: middleware.DPoP{Mode: tc.config}})

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -150,4 +151,23 @@ func cloneSecrets(secrets [][]byte) [][]byte {
 		c[i] = append([]byte(nil), s...)
 	}
 	return c
+}
+
+// processNonceSecret returns a secret for DPoP.Nonces, drawn from
+// crypto/rand (which does not fail, RFC 9449 §9 nonces of one process).
+func processNonceSecret() []byte {
+	b := make([]byte, MinDPoPNonceSecretSize)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// uniformSecret reports whether every byte of s is the same: a buffer
+// never filled, not a random secret.
+func uniformSecret(s []byte) bool {
+	for _, b := range s {
+		if b != s[0] {
+			return false
+		}
+	}
+	return true
 }

@@ -68,6 +68,9 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	v.meta = newResourceMeta(&v.cfg)
 	v.cfg.DPoP.NonceSecrets = cloneSecrets(cfg.DPoP.NonceSecrets)
+	if cfg.DPoP.Nonces && len(cfg.DPoP.NonceSecrets) == 0 {
+		v.cfg.DPoP.NonceSecrets = [][]byte{processNonceSecret()}
+	}
 	v.proofKeys = newProofKeyCache()
 	v.dpopAlgs = make(map[string]bool)
 	for _, a := range cfg.dpopAlgorithms() {

@@ -15,7 +15,10 @@ import (
 //     the DPoP scheme and a valid proof (dpop.go), never as Bearer;
 //   - a certificate-bound token ("cnf" "x5t#S256", RFC 8705 §3) is accepted
 //     only from a client presenting that certificate (mtls.go);
-//   - a token bound otherwise ("cnf" "jwk" alone) is refused.
+//   - a token bound in a way bearerguard cannot check is refused, however
+//     it is presented (RFC 7800 §3: possession must be confirmed): a "cnf"
+//     naming any member besides "jkt" and "x5t#S256" ("jwk", "jwe",
+//     "jku", "kid", one it does not know), or naming none (payload.go).
 //
 // What the step needs of the request is carried by a presentation, built
 // by Check; ValidateToken's is the zero presentation: a bearer token with
@@ -62,6 +65,9 @@ func (v *Validator) present(r *http.Request, viaDPoP bool) *presentation {
 // checkBinding checks that the token whose confirmation is cnf (nil: none)
 // was presented as its binding requires.
 func (v *Validator) checkBinding(ctx context.Context, cnf *confirmation, token string, pr *presentation) error {
+	if cnf != nil && !cnf.checkable() {
+		return invalidToken(ErrUnsupportedConfirmation, nil)
+	}
 	if pr.dpop {
 		if cnf == nil || len(cnf.JKT) == 0 {
 			return invalidToken(ErrNotDPoPBound, nil)
@@ -69,14 +75,11 @@ func (v *Validator) checkBinding(ctx context.Context, cnf *confirmation, token s
 		if err := v.checkProof(ctx, cnf, token, pr); err != nil {
 			return err
 		}
-	} else if cnf != nil && (len(cnf.JKT) > 0 || len(cnf.JWK) > 0) {
+	} else if cnf != nil && len(cnf.JKT) > 0 {
 		return invalidToken(ErrSenderConstrained, nil)
 	}
 	if cnf != nil && len(cnf.X5TS256) > 0 {
 		return v.checkCertificate(cnf, pr)
-	}
-	if pr.dpop && len(cnf.JWK) > 0 {
-		return invalidToken(ErrSenderConstrained, nil) // bound to a key DPoP does not name
 	}
 	return nil
 }

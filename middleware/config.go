@@ -314,8 +314,10 @@ type Config struct {
 	// (its results are not cached: the store is the application's), and
 	// the claims it returns go through the same rules as introspected ones:
 	// a non-empty Issuer must be a trusted issuer, ExpiresAt, NotBefore and
-	// IssuedAt hold with the Leeway where set, a "cnf" in Payload refuses
-	// the token as a bearer token, Audiences and ClientIDs apply as for
+	// IssuedAt hold with the Leeway where set, a "cnf" in Payload binds
+	// the token as a JWT's does (refused as a bearer token; refused however
+	// it is presented if bound in a way that cannot be checked, see
+	// [ErrUnsupportedConfirmation]), Audiences and ClientIDs apply as for
 	// JWTs, then Validate. Its errors: an [*Error] (see [NewError]) is
 	// answered as it is; one matching [ErrInvalidToken] (such as a token
 	// not found or revoked) is 401 invalid_token; any other error (the
@@ -481,7 +483,7 @@ type ResourceMetadata struct {
 // [ErrTokenInactive]); "iss" must equal Issuer exactly; "aud" is checked
 // by Audience; "exp", "nbf" and "iat" with Config.Leeway; "token_type", if
 // present, must name an access token ("access_token" or "Bearer", in any
-// case); a "cnf" refuses the token as a bearer token; Config.ClientIDs
+// case); a "cnf" binds the token as a JWT's does; Config.ClientIDs
 // applies to "client_id". Scopes come from Config.ScopeClaims ("scope" by
 // default) and the whole answer is the claims' Payload, for Decode and
 // Lookup. Member names must be unique.

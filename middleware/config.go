@@ -480,13 +480,16 @@ type ResourceMetadata struct {
 // Introspection configures RFC 7662 token introspection, see
 // Config.Introspection. An introspection answer is held to the rules of JWT
 // access tokens wherever it has the member: "active" must be true (else 401
-// [ErrTokenInactive]); "iss" must equal Issuer exactly; "aud" is checked
+// [ErrTokenInactive]); "iss", if present ("" or null too), must equal
+// Issuer exactly; "aud" is checked
 // by Audience; "exp", "nbf" and "iat" with Config.Leeway; "token_type", if
 // present, must name an access token ("access_token" or "Bearer", in any
 // case); a "cnf" binds the token as a JWT's does; Config.ClientIDs
 // applies to "client_id". Scopes come from Config.ScopeClaims ("scope" by
 // default) and the whole answer is the claims' Payload, for Decode and
-// Lookup. Member names must be unique.
+// Lookup. Member names must be unique and exact in case: a member whose
+// name differs only in case from one read ("ACTIVE", "Token_Type", "ISS")
+// refuses the token as malformed.
 //
 // An endpoint that cannot be reached, answers late (Timeout), with a
 // status other than 200 or with anything but a JSON object with a boolean

@@ -221,14 +221,14 @@ func (v *Validator) opaqueRefusal(err error, check string, p *payload) *opaqueRe
 
 // checkOpaqueIssuer checks "iss" where present: the introspected issuer
 // exactly, or for LookupToken any trusted issuer. An introspection answer
-// without "iss" is the introspected issuer's.
+// without "iss" is the introspected issuer's; one with an "iss" of "" or
+// null names no issuer, as a JWT's would: refused.
 func (v *Validator) checkOpaqueIssuer(p *payload) error {
 	if o := v.opaque; o.intro != nil {
-		switch p.Iss {
-		case "":
+		switch {
+		case !p.issSet:
 			p.Iss = o.intro.issuer
-		case o.intro.issuer:
-		default:
+		case p.Iss != o.intro.issuer:
 			return invalidToken(ErrInvalidIssuer, nil)
 		}
 		return nil

@@ -29,6 +29,7 @@ type payload struct {
 	Scp      stringList
 
 	scpString bool // "scp" was a JSON string, not an array
+	issSet    bool // "iss" is present (null or "" too)
 
 	ClientID string
 	Azp      string
@@ -57,7 +58,7 @@ var payloadClaims = [...]struct {
 	name string
 	read func(p *payload, v []byte) error
 }{
-	{"iss", into(func(p *payload) *string { return &p.Iss }, readString)},
+	{"iss", readIss},
 	{"sub", into(func(p *payload) *string { return &p.Sub }, readString)},
 	{"aud", into(func(p *payload) *stringList { return &p.Aud }, readList)},
 	{"exp", into(func(p *payload) *numericDate { return &p.Exp }, readDate)},
@@ -220,6 +221,14 @@ func readList(dst *stringList, v []byte) error {
 		return errNotStringOrArray
 	}
 	return nil
+}
+
+// readIss reads "iss", noting that it is present: an introspection answer
+// without it is the introspected issuer's, one with it, even "" or null,
+// must name that issuer.
+func readIss(p *payload, v []byte) error {
+	p.issSet = true
+	return readString(&p.Iss, v)
 }
 
 // readScp reads "scp", noting whether it was a string (Entra ID) or an

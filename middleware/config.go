@@ -484,7 +484,7 @@ type ResourceMetadata struct {
 // Issuer exactly; "aud" is checked
 // by Audience; "exp", "nbf" and "iat" with Config.Leeway; "token_type", if
 // present, must name an access token ("access_token" or "Bearer", in any
-// case); a "cnf" binds the token as a JWT's does; Config.ClientIDs
+// case, or "DPoP" for a token whose "cnf" has "jkt", RFC 9449 §6.2); a "cnf" binds the token as a JWT's does; Config.ClientIDs
 // applies to "client_id". Scopes come from Config.ScopeClaims ("scope" by
 // default) and the whole answer is the claims' Payload, for Decode and
 // Lookup. Member names must be unique and exact in case: a member whose

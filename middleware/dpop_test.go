@@ -356,3 +356,51 @@ func TestDPoPConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestDPoPIntrospectedToken: an introspection answer for a DPoP-bound
+// token says "token_type": "DPoP" with "cnf" "jkt" (RFC 9449 §6.2): the
+// token is accepted with a valid proof of that key, and refused as Bearer
+// because it is bound, not because of its type. An answer typed DPoP that
+// names no DPoP key cannot be checked.
+func TestDPoPIntrospectedToken(t *testing.T) {
+	kit := hgKit(t)
+	key := middlewaretest.NewDPoPKey("ES256")
+	v := hgIntrospecting(t, kit, middleware.Config{
+		Now:  func() time.Time { return hgNow },
+		DPoP: middleware.DPoP{Mode: middleware.DPoPAllowed},
+	})
+	opaque := func(s middlewaretest.Spec, tokenType string) string {
+		s.IssuedAt = hgNow
+		s.Claims = map[string]any{"token_type": tokenType}
+		return kit.OpaqueToken(s)
+	}
+	bound := opaque(middlewaretest.Spec{JKT: key.Thumbprint()}, "DPoP")
+	lower := opaque(middlewaretest.Spec{JKT: key.Thumbprint()}, "dpop")
+	unbound := opaque(middlewaretest.Spec{}, "DPoP")
+	certBound := opaque(middlewaretest.Spec{CertThumbprint: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, "DPoP")
+	viaDPoP := func(token string) *http.Request {
+		return hgDPoPRequest(token, hgProof(key, token, middlewaretest.Proof{}))
+	}
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		want []error
+	}{
+		{"DPoP with a proof", viaDPoP(bound), nil},
+		{"dpop, in another case, with a proof", viaDPoP(lower), nil},
+		{"DPoP with a proof by another key", hgDPoPRequest(bound, hgProof(middlewaretest.NewDPoPKey("ES256"), bound, middlewaretest.Proof{})), []error{middleware.ErrInvalidDPoPProof}},
+		{"DPoP as Bearer", hgRequest(bound), []error{middleware.ErrSenderConstrained}},
+		{"DPoP without cnf", viaDPoP(unbound), []error{middleware.ErrUnsupportedConfirmation}},
+		{"DPoP without cnf as Bearer", hgRequest(unbound), []error{middleware.ErrUnsupportedConfirmation}},
+		{"DPoP bound to a certificate only", hgRequest(certBound), []error{middleware.ErrUnsupportedConfirmation}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.Check(tc.r, middleware.Policy{})
+			hgWant(t, err, tc.want...)
+		})
+	}
+	t.Run("ValidateToken is bearer", func(t *testing.T) {
+		_, err := v.ValidateToken(t.Context(), bound)
+		hgWant(t, err, middleware.ErrSenderConstrained)
+	})
+}

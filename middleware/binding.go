@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
+	"net/url"
 )
 
 // This file decides how a token is bound to its sender, the binding step of
@@ -32,7 +33,7 @@ type presentation struct {
 	method     string   // the request method (htm)
 	scheme     string   // "https" or "http", or DPoP.PublicBaseURL's (htu)
 	host       string   // r.Host, or DPoP.PublicBaseURL's (htu)
-	path       string   // the request path as sent (htu)
+	path       string   // the path of the request-target as sent (htu)
 	tls        *tls.ConnectionState
 	certHeader []string // the values of MTLS.CertificateHeader, if configured
 }
@@ -56,10 +57,27 @@ func (v *Validator) present(r *http.Request, viaDPoP bool) *presentation {
 	if b := v.publicBase; b != nil {
 		pr.scheme, pr.host = b.Scheme, b.Host
 	}
-	if r.URL != nil {
-		pr.path = r.URL.EscapedPath()
-	}
+	pr.path = requestPath(r)
 	return pr
+}
+
+// requestPath returns the path of the URI the client requested, which its
+// DPoP proof signs (RFC 9449 §4.3, check 9): that of the request-target as
+// received, r.RequestURI, which routing leaves as it is while it rewrites
+// r.URL (http.StripPrefix, Echo's Rewrite middleware, Gin's HandleContext),
+// so that a proof for the mounted path is accepted and one for the path
+// the routing made of it is not. A request without a RequestURI (made in
+// process, not received by a server) has only r.URL.
+func requestPath(r *http.Request) string {
+	if r.RequestURI != "" {
+		if u, err := url.ParseRequestURI(r.RequestURI); err == nil {
+			return u.EscapedPath()
+		}
+	}
+	if r.URL == nil {
+		return ""
+	}
+	return r.URL.EscapedPath()
 }
 
 // checkBinding checks that the token whose confirmation is cnf (nil: none)

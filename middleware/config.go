@@ -424,7 +424,9 @@ type DPoP struct {
 	// that changes them. Optional, default: the scheme of the request's
 	// connection (https with r.TLS, else http) and r.Host. Forwarded
 	// headers are never read. It must be an http or https URL without
-	// path, query or fragment.
+	// path, query or fragment: the path is always that of the
+	// request-target as received (r.RequestURI), whatever the routing
+	// makes of r.URL (http.StripPrefix, a rewriting middleware).
 	PublicBaseURL string
 }
 

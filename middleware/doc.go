@@ -52,7 +52,9 @@
 // header (parsed by jwkset, private members refused; the signature
 // checked by golang-jwt), for the request's method ("htm") and URI without
 // query and fragment ("htu", compared after the §4.3 normalisation, the
-// scheme and host from DPoP.PublicBaseURL behind a proxy), issued ("iat")
+// scheme and host from DPoP.PublicBaseURL behind a proxy, the path that of
+// the request-target the client sent, r.RequestURI, never r.URL as
+// http.StripPrefix or a framework's rewriting changes it), issued ("iat")
 // within DPoP.ProofLifetime and the leeway, for this token ("ath"), by
 // the key the token is bound to (its RFC 7638 thumbprint), and never seen
 // before: its "jti" is recorded in DPoP.ReplayStore (§11.1), in memory by

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -403,4 +404,54 @@ func TestDPoPIntrospectedToken(t *testing.T) {
 		_, err := v.ValidateToken(t.Context(), bound)
 		hgWant(t, err, middleware.ErrSenderConstrained)
 	})
+}
+
+// TestDPoPRequestTarget: htu is compared with the URI the client requested
+// (RFC 9449 §4.3, check 9), the request-target as received, not with the
+// r.URL that routing rewrote: under http.StripPrefix a proof for the
+// mounted path is accepted and one for the stripped path refused. A
+// request made in process without a RequestURI is compared by r.URL.
+func TestDPoPRequestTarget(t *testing.T) {
+	kit := hgKit(t)
+	key := middlewaretest.NewDPoPKey("ES256")
+	token := hgToken(kit, middlewaretest.Spec{JKT: key.Thumbprint()})
+	v := hgReady(t, kit, middleware.Config{DPoP: middleware.DPoP{Mode: middleware.DPoPAllowed}})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", http.StripPrefix("/api", v.Authenticate(hgOK)))
+	const host = "https://api.example.test"
+	request := func(target, htu string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		r.Header.Set("Authorization", "DPoP "+token)
+		r.Header.Set("DPoP", hgProof(key, token, middlewaretest.Proof{URL: htu}))
+		return r
+	}
+	inProcess := func(target, htu string) *http.Request {
+		r := request(target, htu)
+		r.RequestURI = ""
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+		r    *http.Request
+		want int
+	}{
+		{"StripPrefix: proof for the URI requested", mux, request(host+"/api/resource", host+"/api/resource"), http.StatusOK},
+		{"StripPrefix: origin-form request-target", mux, request("/api/resource?page=2", "http://example.com/api/resource"), http.StatusOK},
+		{"StripPrefix: proof for the stripped path", mux, request(host+"/api/resource", host+"/resource"), http.StatusUnauthorized},
+		{"StripPrefix: percent-encoded path", mux, request(host+"/api/a%2fb", host+"/api/a%2Fb"), http.StatusOK},
+		{"StripPrefix: proof for the stripped percent-encoded path", mux, request(host+"/api/a%2Fb", host+"/a%2Fb"), http.StatusUnauthorized},
+		{"no RequestURI: r.URL", v.Authenticate(hgOK), inProcess(host+"/resource", host+"/resource"), http.StatusOK},
+		{"no RequestURI: another path", v.Authenticate(hgOK), inProcess(host+"/resource", host+"/other"), http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := hgServe(tc.h, tc.r)
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d (WWW-Authenticate %q)", w.Code, tc.want, w.Header().Values("WWW-Authenticate"))
+			}
+			if tc.want == http.StatusUnauthorized && !strings.Contains(w.Header().Get("WWW-Authenticate"), `DPoP error="invalid_dpop_proof"`) {
+				t.Errorf("WWW-Authenticate %q, want invalid_dpop_proof", w.Header().Values("WWW-Authenticate"))
+			}
+		})
+	}
 }

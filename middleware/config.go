@@ -314,8 +314,10 @@ type Config struct {
 	// (its results are not cached: the store is the application's), and
 	// the claims it returns go through the same rules as introspected ones:
 	// a non-empty Issuer must be a trusted issuer, ExpiresAt, NotBefore and
-	// IssuedAt hold with the Leeway where set, a "cnf" in Payload refuses
-	// the token as a bearer token, Audiences and ClientIDs apply as for
+	// IssuedAt hold with the Leeway where set, a "cnf" in Payload binds
+	// the token as a JWT's does (refused as a bearer token; refused however
+	// it is presented if bound in a way that cannot be checked, see
+	// [ErrUnsupportedConfirmation]), Audiences and ClientIDs apply as for
 	// JWTs, then Validate. Its errors: an [*Error] (see [NewError]) is
 	// answered as it is; one matching [ErrInvalidToken] (such as a token
 	// not found or revoked) is 401 invalid_token; any other error (the
@@ -438,7 +440,9 @@ type DPoP struct {
 	// that changes them. Optional, default: the scheme of the request's
 	// connection (https with r.TLS, else http) and r.Host. Forwarded
 	// headers are never read. It must be an http or https URL without
-	// path, query or fragment.
+	// path, query or fragment: the path is always that of the
+	// request-target as received (r.RequestURI), whatever the routing
+	// makes of r.URL (http.StripPrefix, a rewriting middleware).
 	PublicBaseURL string
 }
 
@@ -494,13 +498,16 @@ type ResourceMetadata struct {
 // Introspection configures RFC 7662 token introspection, see
 // Config.Introspection. An introspection answer is held to the rules of JWT
 // access tokens wherever it has the member: "active" must be true (else 401
-// [ErrTokenInactive]); "iss" must equal Issuer exactly; "aud" is checked
+// [ErrTokenInactive]); "iss", if present ("" or null too), must equal
+// Issuer exactly; "aud" is checked
 // by Audience; "exp", "nbf" and "iat" with Config.Leeway; "token_type", if
 // present, must name an access token ("access_token" or "Bearer", in any
-// case); a "cnf" refuses the token as a bearer token; Config.ClientIDs
+// case, or "DPoP" for a token whose "cnf" has "jkt", RFC 9449 §6.2); a "cnf" binds the token as a JWT's does; Config.ClientIDs
 // applies to "client_id". Scopes come from Config.ScopeClaims ("scope" by
 // default) and the whole answer is the claims' Payload, for Decode and
-// Lookup. Member names must be unique.
+// Lookup. Member names must be unique and exact in case: a member whose
+// name differs only in case from one read ("ACTIVE", "Token_Type", "ISS")
+// refuses the token as malformed.
 //
 // An endpoint that cannot be reached, answers late (Timeout), with a
 // status other than 200 or with anything but a JSON object with a boolean

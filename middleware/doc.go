@@ -52,7 +52,9 @@
 // header (parsed by jwkset, private members refused; the signature
 // checked by golang-jwt), for the request's method ("htm") and URI without
 // query and fragment ("htu", compared after the §4.3 normalisation, the
-// scheme and host from DPoP.PublicBaseURL behind a proxy), issued ("iat")
+// scheme and host from DPoP.PublicBaseURL behind a proxy, the path that of
+// the request-target the client sent, r.RequestURI, never r.URL as
+// http.StripPrefix or a framework's rewriting changes it), issued ("iat")
 // within DPoP.ProofLifetime and the leeway, for this token ("ath"), by
 // the key the token is bound to (its RFC 7638 thumbprint), and never seen
 // before: its "jti" is recorded in DPoP.ReplayStore (§11.1), in memory by
@@ -62,7 +64,12 @@
 // DPoPRequired refuses Bearer requests. A token with "cnf" "x5t#S256" is
 // accepted only from a client that presented that certificate (RFC 8705
 // §3): on the request's TLS connection, or, with Config.MTLS, in a header
-// a TLS-terminating proxy sets.
+// a TLS-terminating proxy sets. A "cnf" naming any other member ("jwk",
+// "jwe", "jku", "kid", or one not known, alone or beside "jkt" or
+// "x5t#S256"; names are exact in case) or none at all refuses the token
+// however it is presented, with [ErrUnsupportedConfirmation]: possession
+// that cannot be confirmed is not confirmed (RFC 7800 §3). A "cnf" that is
+// not a JSON object is malformed.
 //
 // # Opaque tokens
 //
@@ -73,7 +80,8 @@
 // looks it up in its own store. The answer is held to the rules above
 // wherever it has the member (§2.2): "active" must be true, "iss" the
 // introspected issuer, "aud" per [AudienceRule], exp, nbf and iat with the
-// leeway, "token_type" an access token, no "cnf". An endpoint that fails
+// leeway, "token_type" an access token, and "cnf" binds the token as a
+// JWT's does. An endpoint that fails
 // in any way is answered 503 with Retry-After, never 401. Answers may be
 // cached (Introspection.CacheTTL, §4: a revoked token passes until its
 // entry expires) under a SHA-256 hash of the token, and concurrent

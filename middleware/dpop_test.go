@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -353,6 +354,104 @@ func TestDPoPConfig(t *testing.T) {
 			})
 			if !errors.Is(err, middleware.ErrInvalidConfig) {
 				t.Errorf("New: %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+}
+
+// TestDPoPIntrospectedToken: an introspection answer for a DPoP-bound
+// token says "token_type": "DPoP" with "cnf" "jkt" (RFC 9449 §6.2): the
+// token is accepted with a valid proof of that key, and refused as Bearer
+// because it is bound, not because of its type. An answer typed DPoP that
+// names no DPoP key cannot be checked.
+func TestDPoPIntrospectedToken(t *testing.T) {
+	kit := hgKit(t)
+	key := middlewaretest.NewDPoPKey("ES256")
+	v := hgIntrospecting(t, kit, middleware.Config{
+		Now:  func() time.Time { return hgNow },
+		DPoP: middleware.DPoP{Mode: middleware.DPoPAllowed},
+	})
+	opaque := func(s middlewaretest.Spec, tokenType string) string {
+		s.IssuedAt = hgNow
+		s.Claims = map[string]any{"token_type": tokenType}
+		return kit.OpaqueToken(s)
+	}
+	bound := opaque(middlewaretest.Spec{JKT: key.Thumbprint()}, "DPoP")
+	lower := opaque(middlewaretest.Spec{JKT: key.Thumbprint()}, "dpop")
+	unbound := opaque(middlewaretest.Spec{}, "DPoP")
+	certBound := opaque(middlewaretest.Spec{CertThumbprint: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, "DPoP")
+	viaDPoP := func(token string) *http.Request {
+		return hgDPoPRequest(token, hgProof(key, token, middlewaretest.Proof{}))
+	}
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		want []error
+	}{
+		{"DPoP with a proof", viaDPoP(bound), nil},
+		{"dpop, in another case, with a proof", viaDPoP(lower), nil},
+		{"DPoP with a proof by another key", hgDPoPRequest(bound, hgProof(middlewaretest.NewDPoPKey("ES256"), bound, middlewaretest.Proof{})), []error{middleware.ErrInvalidDPoPProof}},
+		{"DPoP as Bearer", hgRequest(bound), []error{middleware.ErrSenderConstrained}},
+		{"DPoP without cnf", viaDPoP(unbound), []error{middleware.ErrUnsupportedConfirmation}},
+		{"DPoP without cnf as Bearer", hgRequest(unbound), []error{middleware.ErrUnsupportedConfirmation}},
+		{"DPoP bound to a certificate only", hgRequest(certBound), []error{middleware.ErrUnsupportedConfirmation}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.Check(tc.r, middleware.Policy{})
+			hgWant(t, err, tc.want...)
+		})
+	}
+	t.Run("ValidateToken is bearer", func(t *testing.T) {
+		_, err := v.ValidateToken(t.Context(), bound)
+		hgWant(t, err, middleware.ErrSenderConstrained)
+	})
+}
+
+// TestDPoPRequestTarget: htu is compared with the URI the client requested
+// (RFC 9449 §4.3, check 9), the request-target as received, not with the
+// r.URL that routing rewrote: under http.StripPrefix a proof for the
+// mounted path is accepted and one for the stripped path refused. A
+// request made in process without a RequestURI is compared by r.URL.
+func TestDPoPRequestTarget(t *testing.T) {
+	kit := hgKit(t)
+	key := middlewaretest.NewDPoPKey("ES256")
+	token := hgToken(kit, middlewaretest.Spec{JKT: key.Thumbprint()})
+	v := hgReady(t, kit, middleware.Config{DPoP: middleware.DPoP{Mode: middleware.DPoPAllowed}})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", http.StripPrefix("/api", v.Authenticate(hgOK)))
+	const host = "https://api.example.test"
+	request := func(target, htu string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		r.Header.Set("Authorization", "DPoP "+token)
+		r.Header.Set("DPoP", hgProof(key, token, middlewaretest.Proof{URL: htu}))
+		return r
+	}
+	inProcess := func(target, htu string) *http.Request {
+		r := request(target, htu)
+		r.RequestURI = ""
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+		r    *http.Request
+		want int
+	}{
+		{"StripPrefix: proof for the URI requested", mux, request(host+"/api/resource", host+"/api/resource"), http.StatusOK},
+		{"StripPrefix: origin-form request-target", mux, request("/api/resource?page=2", "http://example.com/api/resource"), http.StatusOK},
+		{"StripPrefix: proof for the stripped path", mux, request(host+"/api/resource", host+"/resource"), http.StatusUnauthorized},
+		{"StripPrefix: percent-encoded path", mux, request(host+"/api/a%2fb", host+"/api/a%2Fb"), http.StatusOK},
+		{"StripPrefix: proof for the stripped percent-encoded path", mux, request(host+"/api/a%2Fb", host+"/a%2Fb"), http.StatusUnauthorized},
+		{"no RequestURI: r.URL", v.Authenticate(hgOK), inProcess(host+"/resource", host+"/resource"), http.StatusOK},
+		{"no RequestURI: another path", v.Authenticate(hgOK), inProcess(host+"/resource", host+"/other"), http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := hgServe(tc.h, tc.r)
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d (WWW-Authenticate %q)", w.Code, tc.want, w.Header().Values("WWW-Authenticate"))
+			}
+			if tc.want == http.StatusUnauthorized && !strings.Contains(w.Header().Get("WWW-Authenticate"), `DPoP error="invalid_dpop_proof"`) {
+				t.Errorf("WWW-Authenticate %q, want invalid_dpop_proof", w.Header().Values("WWW-Authenticate"))
 			}
 		})
 	}

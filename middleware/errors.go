@@ -212,6 +212,15 @@ var (
 	// ErrSenderConstrained: the token is bound to a key ("cnf", RFC 9449
 	// §7.2, RFC 8705 §3) but was sent as a plain bearer token.
 	ErrSenderConstrained = errors.New("bearerguard: sender-constrained token sent as bearer")
+	// ErrUnsupportedConfirmation: the token is bound to its sender in a
+	// way bearerguard cannot check, so possession cannot be confirmed (RFC
+	// 7800 §3): its "cnf" names a confirmation method other than "jkt"
+	// (DPoP, RFC 9449 §6) and "x5t#S256" (a client certificate, RFC 8705
+	// §3), such as "jwk", "jwe", "jku", "kid" or a member bearerguard does
+	// not know, alone or beside one it knows; or it names none (an empty
+	// object); or an introspection answer says "token_type": "DPoP"
+	// without a "cnf" "jkt". The token is refused however it is presented.
+	ErrUnsupportedConfirmation = errors.New("bearerguard: token bound by a confirmation method that cannot be checked")
 	// ErrClaimsRejected: Config.Validate refused the claims.
 	ErrClaimsRejected = errors.New("bearerguard: claims rejected")
 	// ErrDPoPRequired: a Bearer request on a route whose DPoP mode is
@@ -374,6 +383,7 @@ var descriptions = map[error]string{
 	ErrTokenNotYetValid:               "the token is not valid yet",
 	ErrNotAccessToken:                 "the token is not an access token",
 	ErrSenderConstrained:              "the token is bound to a key and cannot be used as a bearer token",
+	ErrUnsupportedConfirmation:        "the token is bound to a key in a way that cannot be checked",
 	ErrClaimsRejected:                 "the token claims are not accepted",
 	ErrInsufficientScope:              "the token lacks the required scope",
 	ErrInsufficientClaims:             "the token claims do not meet the requirements of the resource",

@@ -221,14 +221,14 @@ func (v *Validator) opaqueRefusal(err error, check string, p *payload) *opaqueRe
 
 // checkOpaqueIssuer checks "iss" where present: the introspected issuer
 // exactly, or for LookupToken any trusted issuer. An introspection answer
-// without "iss" is the introspected issuer's.
+// without "iss" is the introspected issuer's; one with an "iss" of "" or
+// null names no issuer, as a JWT's would: refused.
 func (v *Validator) checkOpaqueIssuer(p *payload) error {
 	if o := v.opaque; o.intro != nil {
-		switch p.Iss {
-		case "":
+		switch {
+		case !p.issSet:
 			p.Iss = o.intro.issuer
-		case o.intro.issuer:
-		default:
+		case p.Iss != o.intro.issuer:
 			return invalidToken(ErrInvalidIssuer, nil)
 		}
 		return nil
@@ -240,10 +240,18 @@ func (v *Validator) checkOpaqueIssuer(p *payload) error {
 }
 
 // checkOpaqueType refuses what is not an access token: a "token_type"
-// other than "access_token" or "Bearer" (RFC 7662 §2.2 leaves its values to
-// RFC 6749 §7.1 token types; compared in any case), or ID-token claims.
+// other than "access_token", "Bearer" or "DPoP" (RFC 7662 §2.2 leaves its
+// values to RFC 6749 §7.1 token types; compared in any case), or ID-token
+// claims. "DPoP" is the type of a DPoP-bound token (RFC 9449 §6.2), which
+// the binding step accepts with a proof of its "cnf" "jkt" and refuses as
+// Bearer; an answer typed DPoP without a "jkt" says the token is bound but
+// not to what: it cannot be checked.
 func checkOpaqueType(p *payload, tokenType optionalString) error {
-	if tokenType.set && !strings.EqualFold(tokenType.s, "access_token") && !strings.EqualFold(tokenType.s, "Bearer") {
+	if tokenType.set && strings.EqualFold(tokenType.s, "DPoP") {
+		if p.Cnf == nil || len(p.Cnf.JKT) == 0 {
+			return invalidToken(ErrUnsupportedConfirmation, nil)
+		}
+	} else if tokenType.set && !strings.EqualFold(tokenType.s, "access_token") && !strings.EqualFold(tokenType.s, "Bearer") {
 		return invalidToken(ErrNotAccessToken, nil)
 	}
 	if p.idTokenSignal() {

@@ -9,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -100,6 +101,8 @@ func TestIntrospectionAnswer(t *testing.T) {
 		{name: "another issuer", token: kit.OpaqueToken(spec(map[string]any{"iss": "https://evil.example.test"})), want: []error{middleware.ErrInvalidIssuer}},
 		{name: "issuer differs in case", token: kit.OpaqueToken(spec(map[string]any{"iss": strings.ToUpper(kit.URL)})), want: []error{middleware.ErrInvalidIssuer}},
 		{name: "without iss", token: kit.OpaqueToken(spec(map[string]any{"iss": nil}))},
+		{name: "iss empty", token: kit.OpaqueToken(spec(map[string]any{"iss": ""})), want: []error{middleware.ErrInvalidIssuer}},
+		{name: "iss null", token: kit.OpaqueToken(spec(map[string]any{"iss": json.RawMessage("null")})), want: []error{middleware.ErrInvalidIssuer}},
 		{name: "another audience", token: kit.OpaqueToken(spec(map[string]any{"aud": "https://other.example.test"})), want: []error{middleware.ErrInvalidAudience}},
 		{name: "without aud", token: kit.OpaqueToken(spec(map[string]any{"aud": nil})), want: []error{middleware.ErrInvalidAudience}},
 		{name: "without aud, AudienceAbsentOK", token: kit.OpaqueToken(spec(map[string]any{"aud": nil})), rule: middleware.AudienceAbsentOK},
@@ -117,6 +120,12 @@ func TestIntrospectionAnswer(t *testing.T) {
 		{name: "bound by cnf", token: kit.OpaqueToken(spec(map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})), want: []error{middleware.ErrSenderConstrained}},
 		{name: "scope an array", token: kit.OpaqueToken(spec(map[string]any{"scope": []string{"a"}})), want: []error{middleware.ErrMalformedToken}},
 		{name: "name differs in case", token: kit.OpaqueToken(spec(map[string]any{"Scope": "admin"})), want: []error{middleware.ErrMalformedToken}},
+		{name: "ACTIVE beside active", token: kit.OpaqueToken(spec(map[string]any{"ACTIVE": false})), want: []error{middleware.ErrMalformedToken}},
+		{name: "Active beside active", token: kit.OpaqueToken(spec(map[string]any{"Active": false})), want: []error{middleware.ErrMalformedToken}},
+		{name: "TOKEN_TYPE beside token_type", token: kit.OpaqueToken(spec(map[string]any{"TOKEN_TYPE": "refresh_token"})), want: []error{middleware.ErrMalformedToken}},
+		{name: "Token_Type beside token_type", token: kit.OpaqueToken(spec(map[string]any{"Token_Type": "refresh_token"})), want: []error{middleware.ErrMalformedToken}},
+		{name: "token_type with a Kelvin sign", token: kit.OpaqueToken(spec(map[string]any{"to\u212aen_type": "refresh_token"})), want: []error{middleware.ErrMalformedToken}},
+		{name: "Token_Type alone", token: kit.OpaqueToken(spec(map[string]any{"token_type": nil, "Token_Type": "refresh_token"})), want: []error{middleware.ErrMalformedToken}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -85,6 +85,8 @@ type Case struct {
 // then the refusals of a validator whose issuer is down and of one whose
 // issuer serves a broken JWK Set: 503 with Retry-After for any token of
 // that issuer, while requests without a token get their usual answers.
+// [RunMounted] is run apart, with an app that mounts a route the way the
+// front end does.
 func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	t.Helper()
 	iss := middlewaretest.NewIssuer()

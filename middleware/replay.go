@@ -28,8 +28,8 @@ import (
 // one key can hold at most a sixteenth of the store's nominal capacity.
 //
 // Two different keys with the same 63-bit hash in a shard read as a
-// replay: with the store full at its nominal capacity this happens to about
-// one proof in 10^13, and it refuses an honest proof (the client makes a
+// replay: with the store full at its nominal capacity this happens to fewer
+// than one proof in 10^14, and it refuses an honest proof (the client makes a
 // new one); it can never accept a replay, since one key always hashes the
 // same. The seed is random per process, so a client cannot aim at it.
 

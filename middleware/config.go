@@ -441,7 +441,10 @@ type ReplayStore interface {
 	// Add records key until until; it reports false if key was already
 	// recorded and not expired. An error refuses the request with 503
 	// (fail closed). The key is the RFC 7638 SHA-256 thumbprint of the
-	// proof key (base64url), ".", and base64url(SHA-256(jti)).
+	// proof key (base64url), ".", and base64url(SHA-256(jti)): a store
+	// can bound what one DPoP key holds by the part before the ".", as the
+	// in-memory default does ([ErrReplayKeyLimit]). An error matching
+	// ErrReplayKeyLimit is answered as such, still with 503.
 	Add(ctx context.Context, key string, until time.Time) (added bool, err error)
 }
 

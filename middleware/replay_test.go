@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -126,4 +127,25 @@ func TestReplayUntil(t *testing.T) {
 	if err := check(); !errors.Is(err, middleware.ErrUseDPoPNonce) {
 		t.Fatalf("at the nonce's end: %v, want ErrUseDPoPNonce", err)
 	}
+}
+
+// TestReplayStoreKeyLimit: a DPoP.ReplayStore of the application that
+// returns an error matching ErrReplayKeyLimit gets the same answer as the
+// in-memory store's: 503 with Retry-After, matching ErrReplayStoreFailed
+// and ErrReplayKeyLimit.
+func TestReplayStoreKeyLimit(t *testing.T) {
+	kit := hgKit(t)
+	key := middlewaretest.NewDPoPKey("ES256")
+	token := hgToken(kit, middlewaretest.Spec{JKT: key.Thumbprint()})
+	h := hgNewHarness(t, kit, hgWithNow(middleware.Config{DPoP: middleware.DPoP{
+		Mode: middleware.DPoPAllowed,
+		ReplayStore: hgReplayFunc(func(context.Context, string, time.Time) (bool, error) {
+			return false, fmt.Errorf("client over its quota: %w", middleware.ErrReplayKeyLimit)
+		}),
+	}}))
+	h.waitReady(t)
+	r := hgDPoPRequest(token, hgProof(key, token, middlewaretest.Proof{}))
+	h.serve(t, h.v.Authenticate, r, middleware.ErrReplayKeyLimit)
+	_, err := h.v.Check(r, middleware.Policy{})
+	hgWant(t, err, middleware.ErrReplayStoreFailed, middleware.ErrReplayKeyLimit)
 }

@@ -135,6 +135,20 @@ func (m *memoryReplay) slotEnd(s int64) time.Time { return time.Unix(0, (s+1)*m.
 // Add implements ReplayStore. It reports true without recording a key
 // whose until has passed: nothing could replay it.
 func (m *memoryReplay) Add(_ context.Context, key string, until time.Time) (bool, error) {
+	dpopKey := key
+	if i := strings.IndexByte(key, '.'); i >= 0 {
+		dpopKey = key[:i]
+	}
+	kh := maphash.String(m.seed, dpopKey)
+	ph := maphash.String(m.seed, key) | 1
+	m.sweepOne()
+
+	s := &m.shards[kh&(replayShards-1)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The clock is read under the lock, so that the adds of a shard see
+	// time move forward: one that read the clock earlier never finds its
+	// entries dropped by one that read it later.
 	now := m.now()
 	if !now.Before(until) {
 		return true, nil
@@ -144,17 +158,6 @@ func (m *memoryReplay) Add(_ context.Context, key string, until time.Time) (bool
 		return false, errReplayTooLong
 	}
 	t := m.slotOf(until)
-	dpopKey := key
-	if i := strings.IndexByte(key, '.'); i >= 0 {
-		dpopKey = key[:i]
-	}
-	kh := maphash.String(m.seed, dpopKey)
-	ph := maphash.String(m.seed, key) | 1
-	m.sweepOne(cur)
-
-	s := &m.shards[kh&(replayShards-1)]
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	live := 0
 	for i := range s.slots {
 		sl := &s.slots[i]
@@ -174,10 +177,12 @@ func (m *memoryReplay) Add(_ context.Context, key string, until time.Time) (bool
 		}
 	}
 	sl := &s.slots[floorMod(t, replaySlots)]
-	if sl.tag != t { // released above: live slots are cur..cur+replaySlots-1
+	if sl.tag < t { // released above: live slots are cur..cur+replaySlots-1
 		m.release(sl)
 		sl.tag = t
 	}
+	// Else it holds t, or a later slot if the clock went back: the entry
+	// is then kept longer than needed, never shorter.
 	if !m.reserve(&sl.proofs) || !m.reserve(&sl.keys) {
 		return false, &replayRefusal{errReplayFull, m.slotEnd(cur).Sub(now)}
 	}
@@ -206,11 +211,12 @@ func (s *replayShard) count(kh uint64, cur int64) (n int, first int64) {
 
 // sweepOne releases the expired slots of one shard, in turn, so that the
 // memory of shards no longer used is freed too.
-func (m *memoryReplay) sweepOne(cur int64) {
+func (m *memoryReplay) sweepOne() {
 	s := &m.shards[m.sweep.Add(1)&(replayShards-1)]
 	if !s.mu.TryLock() {
 		return
 	}
+	cur := m.slotOf(m.now())
 	for i := range s.slots {
 		if s.slots[i].tag < cur {
 			m.release(&s.slots[i])

@@ -64,7 +64,7 @@ func TestMemoryReplay(t *testing.T) {
 	// Long after: the sweeps of Add release every slot of every shard.
 	clock.t = clock.t.Add(time.Hour)
 	for range replayShards {
-		m.sweepOne(m.slotOf(clock.t))
+		m.sweepOne()
 	}
 	if b := m.bytes.Load(); b != 0 {
 		t.Fatalf("store holds %d bytes after everything expired", b)
@@ -74,6 +74,28 @@ func TestMemoryReplay(t *testing.T) {
 	}
 	if b := m.bytes.Load(); b != 16*replayMinTable {
 		t.Fatalf("store holds %d bytes after everything expired, want %d (one entry's tables)", b, 16*replayMinTable)
+	}
+}
+
+// TestMemoryReplayClockBack: when the clock goes back, an add whose time
+// slot shares its place in the ring with a later slot keeps that slot's
+// entries (its own is then kept longer), so no entry is forgotten early.
+func TestMemoryReplayClockBack(t *testing.T) {
+	clock := &replayClock{time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	ctx := context.Background()
+	window := 2 * time.Minute
+	m := newMemoryReplay(clock.now, window, 100, 1<<20)
+	if ok, err := m.Add(ctx, "k.x", clock.t.Add(window)); !ok || err != nil {
+		t.Fatalf("add: %v %v", ok, err)
+	}
+	clock.t = clock.t.Add(-replaySlots * time.Duration(m.span)) // the same place in the ring
+	if ok, err := m.Add(ctx, "k.y", clock.t.Add(window)); !ok || err != nil {
+		t.Fatalf("add after the clock went back: %v %v", ok, err)
+	}
+	for _, k := range []string{"k.x", "k.y"} {
+		if ok, err := m.Add(ctx, k, clock.t.Add(window)); ok || err != nil {
+			t.Fatalf("replay of %s: %v %v; want false, nil", k, ok, err)
+		}
 	}
 }
 

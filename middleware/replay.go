@@ -133,7 +133,7 @@ func (m *memoryReplay) slotOf(t time.Time) int64 {
 func (m *memoryReplay) slotEnd(s int64) time.Time { return time.Unix(0, (s+1)*m.span) }
 
 // Add implements ReplayStore. It reports true without recording a key
-// whose until has passed: nothing could replay it.
+// not recorded whose until has passed: nothing could replay it.
 func (m *memoryReplay) Add(_ context.Context, key string, until time.Time) (bool, error) {
 	dpopKey := key
 	if i := strings.IndexByte(key, '.'); i >= 0 {
@@ -150,14 +150,7 @@ func (m *memoryReplay) Add(_ context.Context, key string, until time.Time) (bool
 	// time move forward: one that read the clock earlier never finds its
 	// entries dropped by one that read it later.
 	now := m.now()
-	if !now.Before(until) {
-		return true, nil
-	}
 	cur := m.slotOf(now)
-	if !until.Before(m.slotEnd(cur + replaySlots - 1)) {
-		return false, errReplayTooLong
-	}
-	t := m.slotOf(until)
 	live := 0
 	for i := range s.slots {
 		sl := &s.slots[i]
@@ -170,6 +163,13 @@ func (m *memoryReplay) Add(_ context.Context, key string, until time.Time) (bool
 		}
 		live += sl.proofs.n
 	}
+	if !now.Before(until) {
+		return true, nil
+	}
+	if !until.Before(m.slotEnd(cur + replaySlots - 1)) {
+		return false, errReplayTooLong
+	}
+	t := m.slotOf(until)
 	// A key can only be over its share in a shard holding that many.
 	if live >= m.perKey {
 		if n, first := s.count(kh, cur); n >= m.perKey {

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/maphash"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,6 +98,75 @@ func TestMemoryReplayClockBack(t *testing.T) {
 	for _, k := range []string{"k.x", "k.y"} {
 		if ok, err := m.Add(ctx, k, clock.t.Add(window)); ok || err != nil {
 			t.Fatalf("replay of %s: %v %v; want false, nil", k, ok, err)
+		}
+	}
+}
+
+// TestMemoryReplayModel: a long random run of adds (a few DPoP keys and
+// jtis, untils across the window and before now, a clock moving forward by
+// seconds; TestMemoryReplayClockBack for a clock going back) against a
+// model that knows each key's until: a key recorded and not expired is
+// always refused (a replay is never accepted), and a key is refused
+// otherwise only before the end of the time slot of its last until.
+func TestMemoryReplayModel(t *testing.T) {
+	clock := &replayClock{time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	ctx := context.Background()
+	window := 90 * time.Second
+	m := newMemoryReplay(clock.now, window, 1000, 64<<20)
+	rng := rand.New(rand.NewPCG(1, 2))
+	last := map[string]time.Time{} // until of each key's last recording
+	replays := 0
+	for i := range 200_000 {
+		key := strconv.Itoa(rng.IntN(5)) + "." + strconv.Itoa(rng.IntN(200))
+		until := clock.t.Add(time.Duration(rng.Int64N(int64(window+10*time.Second))) - 10*time.Second)
+		ok, err := m.Add(ctx, key, until)
+		prev, seen := last[key]
+		switch {
+		case err != nil:
+			t.Fatalf("op %d: %v", i, err)
+		case seen && clock.t.Before(prev) && ok:
+			t.Fatalf("op %d: replay of %s accepted (recorded until %v, now %v)", i, key, prev, clock.t)
+		case !ok && !(seen && clock.t.Before(m.slotEnd(m.slotOf(prev)))):
+			t.Fatalf("op %d: %s refused, last recorded until %v (seen %v), now %v", i, key, prev, seen, clock.t)
+		case ok && clock.t.Before(until):
+			last[key] = until
+		case !ok:
+			replays++
+		}
+		clock.t = clock.t.Add(time.Duration(rng.Int64N(int64(2 * time.Second))))
+	}
+	if replays < 5000 {
+		t.Fatalf("only %d replays refused: the run tests little", replays)
+	}
+}
+
+// TestMemoryReplayConcurrent: goroutines adding the same keys at once:
+// each key is recorded by exactly one of them.
+func TestMemoryReplayConcurrent(t *testing.T) {
+	clock := &replayClock{time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	m := newMemoryReplay(clock.now, time.Minute, 1000, 64<<20)
+	const keys, workers = 2000, 8
+	var added [keys]atomic.Int32
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range keys {
+				k := (i + w*keys/workers) % keys
+				ok, err := m.Add(context.Background(), strconv.Itoa(k%7)+"."+strconv.Itoa(k), clock.t.Add(time.Minute))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					added[k].Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for k := range added {
+		if n := added[k].Load(); n != 1 {
+			t.Fatalf("key %d recorded %d times", k, n)
 		}
 	}
 }

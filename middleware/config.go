@@ -401,8 +401,10 @@ type DPoP struct {
 
 	// ProofLifetime is how long a proof is accepted after its "iat"
 	// (RFC 9449 §11.1), plus Config.Leeway either side. Optional, default
-	// [DefaultDPoPProofLifetime]. It is also how long proof identifiers
-	// are remembered.
+	// [DefaultDPoPProofLifetime]. Proof identifiers are remembered as long
+	// as their proof could be accepted: until iat + ProofLifetime +
+	// leeway, or with NonceSecrets until the proof's nonce expires if that
+	// is sooner.
 	ProofLifetime time.Duration
 
 	// ReplayStore remembers proof identifiers so that a proof is accepted

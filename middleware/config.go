@@ -372,16 +372,25 @@ const (
 
 // Defaults and limits of DPoP proofs.
 const (
-	// DefaultDPoPProofLifetime is the default of DPoP.ProofLifetime.
-	DefaultDPoPProofLifetime = 5 * time.Minute
+	// DefaultDPoPProofLifetime is the default of DPoP.ProofLifetime: a
+	// minute, as Duende IdentityServer's default, within the "seconds or
+	// minutes" of RFC 9449 §11.1; see SECURITY.md.
+	DefaultDPoPProofLifetime = time.Minute
 	// MaxDPoPProofSize is the largest DPoP header accepted, in bytes.
 	MaxDPoPProofSize = 8 << 10
-	// DefaultReplayEntries and DefaultReplayBytes bound the default
-	// in-memory ReplayStore. When it is full of unexpired proof
-	// identifiers, requests with new proofs are refused with 503
+	// DefaultReplayRate is the rate of DPoP requests, per second and
+	// process, the default in-memory ReplayStore is sized for: it remembers
+	// that many proof identifiers per second for as long as a proof is
+	// accepted (ProofLifetime and twice Config.Leeway; with NonceSecrets,
+	// at most two DPoPNonceStep and twice the leeway), one DPoP key at most
+	// a sixteenth of them ([ErrReplayKeyLimit]).
+	DefaultReplayRate = 10_000
+	// DefaultReplayBytes bounds the memory of the default in-memory
+	// ReplayStore's tables, 8 bytes an entry. When it cannot remember one
+	// more proof identifier, requests with new proofs are refused with 503
 	// ([ErrReplayStoreFailed]) rather than forget an identifier early.
-	DefaultReplayEntries = 1 << 17
-	DefaultReplayBytes   = 32 << 20
+	// With the defaults, DefaultReplayRate fills at most about half of it.
+	DefaultReplayBytes = 64 << 20
 )
 
 // DPoP configures DPoP (RFC 9449), see Config.DPoP.
@@ -398,14 +407,16 @@ type DPoP struct {
 
 	// ProofLifetime is how long a proof is accepted after its "iat"
 	// (RFC 9449 §11.1), plus Config.Leeway either side. Optional, default
-	// [DefaultDPoPProofLifetime]. It is also how long proof identifiers
-	// are remembered.
+	// [DefaultDPoPProofLifetime]. Proof identifiers are remembered as long
+	// as their proof could be accepted: until iat + ProofLifetime +
+	// leeway, or with NonceSecrets until the proof's nonce expires if that
+	// is sooner.
 	ProofLifetime time.Duration
 
 	// ReplayStore remembers proof identifiers so that a proof is accepted
-	// once. Optional, default an in-memory store bounded by
-	// [DefaultReplayEntries] and [DefaultReplayBytes], whose entries expire:
-	// it protects one process only. With several replicas, share one store
+	// once. Optional, default an in-memory store sized for
+	// [DefaultReplayRate] and bounded by [DefaultReplayBytes], whose
+	// entries expire: it protects one process only. With several replicas, share one store
 	// (such as the Redis store of module
 	// github.com/bearerguard/bearerguard/replay/redisstore).
 	ReplayStore ReplayStore
@@ -452,7 +463,10 @@ type ReplayStore interface {
 	// Add records key until until; it reports false if key was already
 	// recorded and not expired. An error refuses the request with 503
 	// (fail closed). The key is the RFC 7638 SHA-256 thumbprint of the
-	// proof key (base64url), ".", and base64url(SHA-256(jti)).
+	// proof key (base64url), ".", and base64url(SHA-256(jti)): a store
+	// can bound what one DPoP key holds by the part before the ".", as the
+	// in-memory default does ([ErrReplayKeyLimit]). An error matching
+	// ErrReplayKeyLimit is answered as such, still with 503.
 	Add(ctx context.Context, key string, until time.Time) (added bool, err error)
 }
 

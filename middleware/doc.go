@@ -59,7 +59,8 @@
 // the key the token is bound to (its RFC 7638 thumbprint), and never seen
 // before: its "jti" is recorded in DPoP.ReplayStore (§11.1), in memory by
 // default. A refused proof is 401 invalid_dpop_proof with a DPoP challenge
-// naming the accepted algorithms; a replay store that fails is 503. A
+// naming the accepted algorithms; a replay store that fails or is full is
+// 503, and so is a DPoP key holding its share of the in-memory store. A
 // DPoP-bound token is never accepted as Bearer, in any mode, and
 // DPoPRequired refuses Bearer requests. A token with "cnf" "x5t#S256" is
 // accepted only from a client that presented that certificate (RFC 8705
@@ -108,6 +109,7 @@
 //	issuer keys not obtained    503  Retry-After: N
 //	introspection failed        503  Retry-After: N
 //	DPoP replay store failed    503  Retry-After: N
+//	DPoP key over its share     503  Retry-After: N
 //
 // with a JSON body {"error": ..., "error_description": ...}. Every error is
 // an [*Error] that matches a category sentinel such as [ErrInvalidToken]

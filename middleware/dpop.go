@@ -114,10 +114,10 @@ func (v *Validator) checkProof(ctx context.Context, cnf *confirmation, token str
 	}
 	jtiHash := sha256.Sum256([]byte(p.jti))
 	key := base64.RawURLEncoding.EncodeToString(jkt) + "." + base64.RawURLEncoding.EncodeToString(jtiHash[:])
-	added, err := v.replay.Add(ctx, key, p.iat.Add(life+leeway))
+	added, err := v.replay.Add(ctx, key, v.proofUntil(p.iat.Add(life+leeway), p.nonce))
 	switch {
 	case err != nil:
-		return unavailableFor(ErrReplayStoreFailed, time.Second, err)
+		return unavailableFor(ErrReplayStoreFailed, replayRetry(err), err)
 	case !added:
 		return invalidProof(errProofReplayed)
 	}

@@ -61,7 +61,7 @@ func TestDPoPProof(t *testing.T) {
 		{"htu normalised: scheme and host case, default port", req(proof(middlewaretest.Proof{URL: "HTTPS://API.Example.TEST:443/resource"})), nil},
 		{"htu query and fragment ignored", req(proof(middlewaretest.Proof{URL: hgDPoPURL + "?other=1#f"})), nil},
 		{"iat within the leeway ahead", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(20 * time.Second)})), nil},
-		{"iat at the end of the lifetime", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(-5 * time.Minute)})), nil},
+		{"iat at the end of the lifetime", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(-middleware.DefaultDPoPProofLifetime)})), nil},
 
 		{"no DPoP header", req(), middleware.ErrInvalidDPoPProof},
 		{"two DPoP headers", req(proof(middlewaretest.Proof{}), proof(middlewaretest.Proof{})), middleware.ErrInvalidDPoPProof},
@@ -88,7 +88,7 @@ func TestDPoPProof(t *testing.T) {
 		{"htu other port", req(proof(middlewaretest.Proof{URL: "https://api.example.test:8443/resource"})), middleware.ErrInvalidDPoPProof},
 		{"htu http", req(proof(middlewaretest.Proof{URL: "http://api.example.test/resource"})), middleware.ErrInvalidDPoPProof},
 		{"htu absent", req(proof(middlewaretest.Proof{Claims: map[string]any{"htu": nil}})), middleware.ErrInvalidDPoPProof},
-		{"iat too old", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(-6 * time.Minute)})), middleware.ErrInvalidDPoPProof},
+		{"iat too old", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(-middleware.DefaultDPoPProofLifetime - middleware.DefaultLeeway - time.Second)})), middleware.ErrInvalidDPoPProof},
 		{"iat in the future", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(time.Minute)})), middleware.ErrInvalidDPoPProof},
 		{"iat absent", req(proof(middlewaretest.Proof{Claims: map[string]any{"iat": nil}})), middleware.ErrInvalidDPoPProof},
 		{"iat a string", req(proof(middlewaretest.Proof{Claims: map[string]any{"iat": "now"}})), middleware.ErrInvalidDPoPProof},

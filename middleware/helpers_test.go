@@ -81,7 +81,7 @@ func hgCategoryOf(want ...error) error {
 		return middleware.ErrInsufficientUserAuthentication
 	case middleware.ErrClaimMissing, middleware.ErrClaimValuesNotAccepted, middleware.ErrCheckRejected:
 		return middleware.ErrInsufficientClaims
-	case middleware.ErrReplayStoreFailed:
+	case middleware.ErrReplayStoreFailed, middleware.ErrReplayKeyLimit:
 		return middleware.ErrKeysUnavailable
 	}
 	return middleware.ErrInvalidToken

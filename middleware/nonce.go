@@ -108,6 +108,29 @@ func (v *Validator) checkProofNonce(nonce string) error {
 	return nil
 }
 
+// proofUntil returns until when the identifier of a proof must be
+// remembered: byIAT, the end of its iat window, or with server nonces the
+// end of its nonce's acceptance when that comes first, since the proof is
+// refused after it anyway. This is what shortens the replay window with
+// nonces on (replayWindow). The nonce has been checked.
+func (v *Validator) proofUntil(byIAT time.Time, nonce string) time.Time {
+	if !v.noncesOn() {
+		return byIAT
+	}
+	b, err := base64.RawURLEncoding.DecodeString(nonce)
+	if err != nil || len(b) != nonceBytes {
+		return byIAT
+	}
+	// Accepted while nonceStepAt(now-DPoPNonceStep-leeway) <= step: until
+	// the start of step+2, plus the leeway.
+	step := int64(binary.BigEndian.Uint64(b[:8]))
+	end := time.Unix((step+2)*int64(DPoPNonceStep/time.Second), 0).Add(v.cfg.leeway())
+	if end.Before(byIAT) {
+		return end
+	}
+	return byIAT
+}
+
 // useNonce returns the 401 use_dpop_nonce answer (RFC 9449 §9).
 func useNonce(cause error) *Error {
 	e := newError(ErrInvalidDPoPProof, ErrUseDPoPNonce, cause)

@@ -79,7 +79,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	v.algsAttr = strings.Join(cfg.dpopAlgorithms(), " ")
 	v.replay = cfg.DPoP.ReplayStore
 	if v.replay == nil {
-		v.replay = newMemoryReplay(v.cfg.now, DefaultReplayEntries, DefaultReplayBytes)
+		v.replay = newMemoryReplay(v.cfg.now, replayWindow(&v.cfg), DefaultReplayRate, DefaultReplayBytes)
 	}
 	if cfg.DPoP.PublicBaseURL != "" {
 		v.publicBase, _ = url.Parse(cfg.DPoP.PublicBaseURL) // checked by cfg.check

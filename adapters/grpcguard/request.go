@@ -20,8 +20,9 @@ import (
 //
 //   - the metadata become the header fields, so the token is read from
 //     "authorization" (RFC 6750 §2.1; the Bearer and DPoP schemes, RFC 9449
-//     §7.1) under the same rules, and a DPoP proof from "dpop";
-//     binary ("-bin") and pseudo-header (":authority") entries are left out;
+//     §7.1) under the same rules, and a DPoP proof from "dpop"; gRPC's own
+//     entries (content-type, te, user-agent, grpc-*), binary ("-bin") and
+//     pseudo-header (":authority") entries are left out;
 //   - the method is POST and the path the full method name, the host the
 //     call's :authority: a DPoP proof's "htm" must be POST and its "htu"
 //     https://<authority>/<package.Service>/<Method>, the convention gRPC
@@ -45,12 +46,16 @@ func newRequest(ctx context.Context, method string) *http.Request {
 			if len(vals) == 1 {
 				host = vals[0]
 			}
-		case strings.HasPrefix(k, ":") || strings.HasSuffix(k, "-bin"):
+		case k == "authorization":
+			h["Authorization"] = vals
+		case k == "dpop":
+			h["Dpop"] = vals
+		case transportKey(k):
 		default:
 			h[textproto.CanonicalMIMEHeaderKey(k)] = vals
 		}
 	}
-	r := &http.Request{
+	r := http.Request{
 		Method:     http.MethodPost,
 		URL:        &url.URL{Path: method},
 		RequestURI: method,
@@ -64,13 +69,28 @@ func newRequest(ctx context.Context, method string) *http.Request {
 	return r.WithContext(ctx)
 }
 
-// connectionState returns the TLS state of the call's connection, or an
-// empty one for a connection without TLS.
+// transportKey reports whether the metadata key k is gRPC's own (the
+// transport's headers, which no check reads) or binary or a pseudo-header,
+// left out of the request's header.
+func transportKey(k string) bool {
+	switch k {
+	case "content-type", "user-agent", "te":
+		return true
+	}
+	return strings.HasPrefix(k, ":") || strings.HasPrefix(k, "grpc-") || strings.HasSuffix(k, "-bin")
+}
+
+// noTLS is the TLS state of a connection without TLS: no certificate. It
+// is never modified.
+var noTLS = &tls.ConnectionState{}
+
+// connectionState returns the TLS state of the call's connection, or
+// noTLS.
 func connectionState(ctx context.Context) *tls.ConnectionState {
 	if p, ok := peer.FromContext(ctx); ok {
 		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok {
 			return &info.State
 		}
 	}
-	return &tls.ConnectionState{}
+	return noTLS
 }

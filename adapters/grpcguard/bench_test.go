@@ -61,7 +61,9 @@ func BenchmarkUnary(b *testing.B) {
 					c, _ := claims.FromContext(ctx)
 					return c, nil
 				}
-				ic := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) { return h(ctx, req) }
+				ic := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+					return h(ctx, req)
+				}
 				if impl == "guarded" {
 					ic = g.UnaryServerInterceptor()
 				}

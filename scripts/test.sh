@@ -32,6 +32,7 @@ go vet ./...
 (cd adapters/mcpguard && go vet ./...)
 (cd replay/redisstore && go vet ./...)
 (cd adapters/grpcguard && go vet ./...)
+(cd otelguard && go vet ./...)
 
 step "staticcheck"
 staticcheck ./...
@@ -39,6 +40,7 @@ staticcheck ./...
 (cd adapters/mcpguard && staticcheck ./...)
 (cd replay/redisstore && staticcheck ./...)
 (cd adapters/grpcguard && staticcheck ./...)
+(cd otelguard && staticcheck ./...)
 
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...
@@ -51,6 +53,8 @@ go test -race -count=1 -timeout 20m ./...
 # The gRPC adapter is a module of its own (grpc-go and genproto stay out of
 # the root go.sum); its tests run a grpc-go server over loopback TLS.
 (cd adapters/grpcguard && go test -race -count=1 -timeout 5m ./...)
+# So is the OpenTelemetry observer (the OTel SDK stays out of the root go.sum).
+(cd otelguard && go test -race -count=1 -timeout 5m ./...)
 
 step "benchmarks compile and run once"
 (cd bench && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null)

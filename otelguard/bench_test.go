@@ -1,0 +1,67 @@
+package otelguard_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/middleware"
+	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
+	"github.com/bearerguard/bearerguard/otelguard"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+)
+
+// BenchmarkRequireScope is one request through the net/http middleware
+// with an RS256 token (the verified-token cache on or off), as the core's
+// BenchmarkRequireScope, without an observer (obs=none) and with the
+// OpenTelemetry observer recording into an SDK meter provider (obs=otel).
+func BenchmarkRequireScope(b *testing.B) {
+	iss := middlewaretest.NewIssuer()
+	defer iss.Close()
+	token := iss.Token(middlewaretest.Spec{Alg: "RS256", Machine: true, ClientID: "billing-service",
+		Scopes: []string{"read:users", "write:users"}, Audience: []string{audience}})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := claims.FromContext(r.Context())
+		_, _ = w.Write([]byte(c.Subject))
+	})
+	for _, cache := range []struct {
+		name string
+		size int
+	}{{"uncached", -1}, {"cached", 0}} {
+		for _, obsName := range []string{"none", "otel"} {
+			b.Run("cache="+cache.name+"/obs="+obsName, func(b *testing.B) {
+				cfg := middleware.Config{Issuer: iss.URL, Audiences: []string{audience}, HTTPClient: iss.Client(), TokenCacheSize: cache.size}
+				if obsName == "otel" {
+					mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+					obs, err := otelguard.NewObserver(otelguard.Config{MeterProvider: mp})
+					if err != nil {
+						b.Fatal(err)
+					}
+					cfg.Observer = obs
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				v, err := middleware.New(ctx, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := v.WaitReady(ctx); err != nil {
+					b.Fatal(err)
+				}
+				h := v.RequireScope("read:users")(next)
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.Header.Set("Authorization", "Bearer "+token)
+				b.ReportAllocs()
+				for b.Loop() {
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, r)
+					if w.Code != http.StatusOK {
+						b.Fatalf("status %d", w.Code)
+					}
+				}
+			})
+		}
+	}
+}

@@ -33,6 +33,7 @@ go vet ./...
 (cd replay/redisstore && go vet ./...)
 (cd adapters/grpcguard && go vet ./...)
 (cd otelguard && go vet ./...)
+(cd examples/otelmetrics && go vet ./...)
 
 step "staticcheck"
 staticcheck ./...
@@ -41,6 +42,7 @@ staticcheck ./...
 (cd replay/redisstore && staticcheck ./...)
 (cd adapters/grpcguard && staticcheck ./...)
 (cd otelguard && staticcheck ./...)
+(cd examples/otelmetrics && staticcheck ./...)
 
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...
@@ -55,6 +57,9 @@ go test -race -count=1 -timeout 20m ./...
 (cd adapters/grpcguard && go test -race -count=1 -timeout 5m ./...)
 # So is the OpenTelemetry observer (the OTel SDK stays out of the root go.sum).
 (cd otelguard && go test -race -count=1 -timeout 5m ./...)
+# Its example server (the Prometheus exporter stays out of otelguard's
+# go.sum), scraped on a loopback port.
+(cd examples/otelmetrics && go test -race -count=1 -timeout 5m ./...)
 
 step "benchmarks compile and run once"
 (cd bench && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null)

@@ -2,9 +2,11 @@ package otelguard_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/bearerguard/bearerguard/claims"
 	"github.com/bearerguard/bearerguard/middleware"
@@ -64,4 +66,51 @@ func BenchmarkRequireScope(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkObserver is the observer's own cost per request event
+// (counter and histogram with the SDK), to set against a request's cost
+// in the same run: BenchmarkRequireScope/cache=uncached/obs=none.
+func BenchmarkObserver(b *testing.B) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	obs, err := otelguard.NewObserver(otelguard.Config{MeterProvider: mp})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		e    middleware.RequestEvent
+	}{
+		{"success", middleware.RequestEvent{Issuer: "https://issuer.example.test", Duration: 50 * time.Microsecond}},
+		{"expired", middleware.RequestEvent{Err: expiredError(b), Duration: 50 * time.Microsecond}},
+	} {
+		b.Run("event="+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				obs.Request(ctx, c.e)
+			}
+		})
+	}
+}
+
+// expiredError returns the refusal of an expired token.
+func expiredError(b *testing.B) *middleware.Error {
+	iss := middlewaretest.NewIssuer()
+	defer iss.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := middleware.New(ctx, middleware.Config{Issuer: iss.URL, Audiences: []string{audience}, HTTPClient: iss.Client()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := v.WaitReady(ctx); err != nil {
+		b.Fatal(err)
+	}
+	_, err = v.Check(request(iss.Token(middlewaretest.Spec{Lifetime: -time.Hour})), middleware.Policy{})
+	var e *middleware.Error
+	if !errors.As(err, &e) {
+		b.Fatalf("not refused: %v", err)
+	}
+	return e
 }

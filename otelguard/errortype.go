@@ -1,8 +1,6 @@
 package otelguard
 
 import (
-	"errors"
-
 	"github.com/bearerguard/bearerguard/middleware"
 )
 
@@ -64,15 +62,41 @@ var errorTypes = []struct {
 
 // ErrorType returns the value of the error.type attribute for err: the
 // name of the most specific sentinel of package middleware that err
-// matches (errors.Is), such as "token_expired", "invalid_signature",
-// "insufficient_scope" or "no_token"; "_OTHER" (OpenTelemetry's fallback)
-// for an error that matches none. The names are fixed: the attribute's
-// cardinality is bounded.
+// matches (as errors.Is would find it), such as "token_expired",
+// "invalid_signature", "insufficient_scope" or "no_token"; "_OTHER"
+// (OpenTelemetry's fallback) for an error that matches none. The names
+// are fixed: the attribute's cardinality is bounded.
 func ErrorType(err error) string {
-	for _, t := range errorTypes {
-		if errors.Is(err, t.err) {
-			return t.name
+	best := len(errorTypes)
+	walk(err, &best)
+	if best == len(errorTypes) {
+		return "_OTHER"
+	}
+	return errorTypes[best].name
+}
+
+// walk finds the sentinels of the tree of err, as errors.Is walks it (the
+// core's errors have no Is method), keeping in best the lowest index of
+// errorTypes found. One walk unwraps each error once: errors.Is per
+// sentinel would unwrap (and allocate) once per sentinel.
+func walk(err error, best *int) {
+	for err != nil {
+		for i := range *best {
+			if err == errorTypes[i].err {
+				*best = i
+				break
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e, best)
+			}
+			return
+		default:
+			return
 		}
 	}
-	return "_OTHER"
 }

@@ -62,3 +62,25 @@ func ExampleNewObserver() {
 	// Output:
 	// bearerguard.authentication.requests {request} failure no_token 1
 }
+
+// The README's "Observability" snippet (checked by TestReadme): the
+// observer on the application's meter provider.
+func Example_readme() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()                           // the example does not reach the issuer
+	mp := sdkmetric.NewMeterProvider() // the application's, with its exporter
+
+	obs, err := otelguard.NewObserver(otelguard.Config{MeterProvider: mp})
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:    "https://tenant.eu.auth0.com/",
+		Audiences: []string{"https://api.example.com"},
+		Observer:  obs,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = v
+}

@@ -2,14 +2,18 @@ package grpcguard_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log"
 	"net"
 
 	"github.com/bearerguard/bearerguard/adapters/grpcguard"
+	"github.com/bearerguard/bearerguard/claims"
 	"github.com/bearerguard/bearerguard/middleware"
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -72,3 +76,55 @@ func Example() {
 	// Unauthenticated [Bearer]
 	// OK user-123
 }
+
+// A server's wiring: per-method policies, public health checks, TLS (so
+// that certificate-bound tokens can be checked) and the claims in a
+// handler. (The README's "gRPC" snippets are these lines, checked by
+// TestReadme.)
+func Example_server() {
+	// A context already done: the example does not reach the issuer.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tlsConfig := &tls.Config{ClientAuth: tls.RequestClientCert}
+
+	v, err := middleware.New(ctx, middleware.Config{
+		Issuer:    "https://tenant.eu.auth0.com/",
+		Audiences: []string{"https://api.example.com"},
+		DPoP:      middleware.DPoP{Mode: middleware.DPoPAllowed},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	g, err := grpcguard.New(v, grpcguard.Config{
+		Methods: map[string]middleware.Policy{
+			"/notes.v1.Notes/ListNotes":  middleware.ScopePolicy("notes:read"),
+			"/notes.v1.Notes/DeleteNote": middleware.ScopePolicy("notes:admin", "notes:write notes:delete"),
+		},
+		Exempt: []string{"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(tlsConfig)),
+		grpc.ChainUnaryInterceptor(g.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(g.StreamServerInterceptor()),
+	)
+	_ = srv
+
+	// A server already built on go-grpc-middleware's auth interceptors:
+	srv = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(g.AuthFunc())),
+		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(g.AuthFunc())),
+	)
+	_ = srv
+}
+
+// listNotes is a handler of the README's snippet: the claims are in its
+// context.
+func listNotes(ctx context.Context, _ *emptypb.Empty) (*structpb.Struct, error) {
+	c, _ := claims.FromContext(ctx) // the verified token's claims
+	return structpb.NewStruct(map[string]any{"owner": c.Subject})
+}
+
+var _ = listNotes

@@ -291,3 +291,29 @@ func TestErrorType(t *testing.T) {
 		}
 	}
 }
+
+// TestNoExtraAllocation: with the observer attached, a request allocates
+// no more than without it (its attribute options are made once per
+// combination).
+func TestNoExtraAllocation(t *testing.T) {
+	h := newHarness(t, middleware.Config{})
+	plain, err := middleware.New(t.Context(), middleware.Config{Issuer: h.iss.URL, Audiences: []string{audience}, HTTPClient: h.iss.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := plain.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := request(h.iss.Token(middlewaretest.Spec{}))
+	allocs := func(v *middleware.Validator) float64 {
+		if _, err := v.Check(r, middleware.Policy{}); err != nil { // warm the caches
+			t.Fatal(err)
+		}
+		return testing.AllocsPerRun(100, func() { _, _ = v.Check(r, middleware.Policy{}) })
+	}
+	if with, without := allocs(h.v), allocs(plain); with > without {
+		t.Errorf("%v allocations per request with the observer, %v without", with, without)
+	}
+}

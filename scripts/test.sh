@@ -63,6 +63,8 @@ go test -race -count=1 -timeout 20m ./...
 
 step "benchmarks compile and run once"
 (cd bench && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null)
+(cd adapters/grpcguard && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null)
+(cd otelguard && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null)
 
 if [ "$FUZZTIME" != "0" ]; then
   step "fuzzing ($FUZZTIME per target)"

@@ -28,6 +28,8 @@ var routes = map[string]string{
 	"GET /claims/permissions": "ClaimsPermissions",
 	"GET /claims/roles":       "ClaimsRoles",
 	"GET /claims/checked":     "ClaimsChecked",
+	"GET /stepup/mfa":         "StepupMFA",
+	"GET /stepup/fresh":       "StepupFresh",
 }
 
 // conformanceConfig is testConfig with the route check of the suite.
@@ -37,6 +39,8 @@ func conformanceConfig() grpcguard.Config {
 		Claims: []middleware.ClaimRequirement{middleware.ClaimValues("org_id", "org_a")},
 		Check:  conformance.RouteCheck,
 	}
+	cfg.Methods[method("StepupMFA")] = middleware.Policy{ACRValues: []string{"urn:example:mfa"}}
+	cfg.Methods[method("StepupFresh")] = middleware.Policy{MaxAge: 5 * time.Minute}
 	return cfg
 }
 
@@ -66,6 +70,48 @@ func TestConformance(t *testing.T) {
 				t.Fatalf("no method for %s %s", c.Method, path)
 			}
 			checkCase(t, c, call(t, conn, m, lowerKeys(c.Header)))
+		})
+	}
+}
+
+// TestResourceConformance runs the suite's cases of a validator with
+// Config.Resource (every challenge carries resource_metadata, RFC 9728
+// §5.1) and its step-up routes (RFC 9470 §3: Unauthenticated, with
+// acr_values or max_age in the challenge and the ErrorInfo), as gRPC
+// calls. The metadata document itself is served over HTTP, not gRPC.
+func TestResourceConformance(t *testing.T) {
+	iss := middlewaretest.NewIssuer()
+	t.Cleanup(iss.Close)
+	cases := conformance.ResourceCases(iss)
+	v := newValidator(t, iss, middleware.Config{
+		Resource:         conformance.Audience,
+		ResourceMetadata: middleware.ResourceMetadata{ScopesSupported: []string{"read:users", "write:users"}},
+	})
+	ready(t, v)
+	g, err := grpcguard.New(v, conformanceConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPKI(t)
+	conn := dial(t, p, guarded(t, p, g), nil)
+	for _, c := range cases {
+		if c.Path == conformance.MetadataPath {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			m, ok := routes[c.Method+" "+c.Path]
+			if !ok {
+				t.Fatalf("no method for %s %s", c.Method, c.Path)
+			}
+			res := call(t, conn, m, lowerKeys(c.Header))
+			checkCase(t, c, res)
+			if c.Error != "insufficient_user_authentication" {
+				return
+			}
+			md := errorInfo(res.st).GetMetadata()
+			if md["acr_values"] == "" && md["max_age"] == "" || md["acr_values"] != "" && md["acr_values"] != "urn:example:mfa" || md["max_age"] != "" && md["max_age"] != "300" {
+				t.Errorf("ErrorInfo metadata %v, want acr_values urn:example:mfa or max_age 300", md)
+			}
 		})
 	}
 }

@@ -40,7 +40,7 @@ func method(m string) string { return "/" + service + "/" + m }
 
 // unaryMethods are the unary methods of the test service.
 var unaryMethods = []string{"Ping", "Health", "Me", "ListUsers", "CreateUser", "DeleteUser", "Optional",
-	"ClaimsOrg", "ClaimsPermissions", "ClaimsRoles", "ClaimsChecked"}
+	"ClaimsOrg", "ClaimsPermissions", "ClaimsRoles", "ClaimsChecked", "StepupMFA", "StepupFresh"}
 
 // answer is what every method of the test service returns.
 func answer(ctx context.Context) (*structpb.Struct, error) {
@@ -48,9 +48,13 @@ func answer(ctx context.Context) (*structpb.Struct, error) {
 	if !ok {
 		return structpb.NewStruct(map[string]any{"anonymous": true})
 	}
-	scopes := make([]any, len(c.Scopes))
-	for i, s := range c.Scopes {
-		scopes[i] = s
+	var scopes any // null without scopes, as JSON encodes a nil slice
+	if len(c.Scopes) > 0 {
+		list := make([]any, len(c.Scopes))
+		for i, s := range c.Scopes {
+			list[i] = s
+		}
+		scopes = list
 	}
 	return structpb.NewStruct(map[string]any{"sub": c.Subject, "client_id": c.ClientID, "scopes": scopes})
 }

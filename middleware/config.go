@@ -340,6 +340,13 @@ type Config struct {
 	// request's own TLS connection (r.TLS.PeerCertificates[0]) counts.
 	MTLS MTLS
 
+	// Observer receives what the validator does, as events: requests
+	// accepted and refused, key fetches, introspection calls and cache
+	// hits, DPoP replay checks (see [Observer]; package otelguard turns
+	// them into OpenTelemetry metrics). Optional; the zero value observes
+	// nothing and costs nothing.
+	Observer Observer
+
 	// Now returns the current time, for tests. Optional, default time.Now.
 	Now func() time.Time
 

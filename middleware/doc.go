@@ -173,6 +173,9 @@
 //	config.go      Config and its defaults; errors.go: sentinels and answers
 //	log.go         the refusal log: which check refused a request, what it
 //	               found and what it wanted (facts handed over on *Error)
+//	observe.go     the reporting seam: Config.Observer's events, one call
+//	               at each place something happens (package otelguard
+//	               makes them OpenTelemetry metrics)
 //
 // Adding a claim touches the table in payload.go; a new kind of token or
 // binding is a step of ValidateToken.

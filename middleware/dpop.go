@@ -115,6 +115,7 @@ func (v *Validator) checkProof(ctx context.Context, cnf *confirmation, token str
 	jtiHash := sha256.Sum256([]byte(p.jti))
 	key := base64.RawURLEncoding.EncodeToString(jkt) + "." + base64.RawURLEncoding.EncodeToString(jtiHash[:])
 	added, err := v.replay.Add(ctx, key, v.proofUntil(p.iat.Add(life+leeway), p.nonce))
+	v.observeReplay(ctx, added, err)
 	switch {
 	case err != nil:
 		return unavailableFor(ErrReplayStoreFailed, replayRetry(err), err)

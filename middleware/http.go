@@ -188,14 +188,17 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 // [errors.As] to get its status and challenge. Framework adapters and
 // custom integrations are built on it.
 func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, error) {
+	start := v.observeStart()
 	sc := schemes{mode: v.dpopMode(p)}
 	c, e := v.check(r, p, &sc)
 	if e != nil {
 		ec := *e // an *Error of Policy.Check or Validate may be shared
 		ec.scheme = sc
 		v.logRefusal(r, &ec, c, &p)
+		v.observeRequest(r.Context(), start, c, &ec)
 		return nil, &ec
 	}
+	v.observeRequest(r.Context(), start, c, nil)
 	return c, nil
 }
 

@@ -241,6 +241,7 @@ func (ik *issuerKeys) fetch(ctx context.Context) {
 	jwksURL := ik.jwksURL
 	ik.mu.Unlock()
 
+	start := time.Now()
 	keys, err := ik.load(ctx, jwksURL)
 	if err != nil && ctx.Err() == nil {
 		// Logged before the waiting requests are released, so that the
@@ -270,6 +271,7 @@ func (ik *issuerKeys) fetch(ctx context.Context) {
 	if err == nil && prev == nil && ik.onReady != nil {
 		ik.onReady()
 	}
+	ik.observeKeyFetch(ctx, start, err)
 }
 
 // stop releases the requests waiting for a fetch that will not happen.

@@ -94,6 +94,7 @@ func (v *Validator) validateOpaque(ctx context.Context, token string, pr *presen
 	key := o.intro.cacheKey(token)
 	if o.cache != nil {
 		if r, ok := o.cache.get(key, v.cfg.now()); ok {
+			v.observeIntrospection(ctx, time.Time{}, nil)
 			c, err := r.answer()
 			if err != nil {
 				return nil, err
@@ -177,7 +178,9 @@ func (v *Validator) resolveOpaque(ctx context.Context, token string) *opaqueResu
 	var err error
 	rule := AudienceRequired
 	if o := v.opaque; o.intro != nil {
+		start := time.Now()
 		tokenType, err = o.intro.introspect(ctx, token, &p)
+		v.observeIntrospection(ctx, start, err)
 		rule = o.in.Audience
 	} else {
 		app, err = v.lookup(ctx, token, &p)

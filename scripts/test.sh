@@ -35,12 +35,18 @@ go vet ./...
 (cd bench && go vet ./...)
 (cd adapters/mcpguard && go vet ./...)
 (cd replay/redisstore && go vet ./...)
+(cd adapters/grpcguard && go vet ./...)
+(cd otelguard && go vet ./...)
+(cd examples/otelmetrics && go vet ./...)
 
 step "staticcheck"
 staticcheck ./...
 (cd bench && staticcheck ./...)
 (cd adapters/mcpguard && staticcheck ./...)
 (cd replay/redisstore && staticcheck ./...)
+(cd adapters/grpcguard && staticcheck ./...)
+(cd otelguard && staticcheck ./...)
+(cd examples/otelmetrics && staticcheck ./...)
 
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...
@@ -50,9 +56,19 @@ go test -race -count=1 -timeout 20m ./...
 # So is the Redis replay store (go-redis stays out of the root go.sum); its
 # tests start Debian's redis-server on a loopback port.
 (cd replay/redisstore && go test -race -count=1 -timeout 5m ./...)
+# The gRPC adapter is a module of its own (grpc-go and genproto stay out of
+# the root go.sum); its tests run a grpc-go server over loopback TLS.
+(cd adapters/grpcguard && go test -race -count=1 -timeout 5m ./...)
+# So is the OpenTelemetry observer (the OTel SDK stays out of the root go.sum).
+(cd otelguard && go test -race -count=1 -timeout 5m ./...)
+# Its example server (the Prometheus exporter stays out of otelguard's
+# go.sum), scraped on a loopback port.
+(cd examples/otelmetrics && go test -race -count=1 -timeout 5m ./...)
 
 step "benchmarks compile and run once"
 (cd bench && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null)
+(cd adapters/grpcguard && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null)
+(cd otelguard && go test -run '^$' -bench . -benchtime 1x ./... >/dev/null)
 
 if [ "$FUZZ" != "0" ]; then
   # Execution budgets per target, not durations: a duration races the fuzzing

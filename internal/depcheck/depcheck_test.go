@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"path"
 	"strings"
@@ -28,6 +29,14 @@ type listed struct {
 	Error      *struct{ Err string }
 }
 
+// rootModuleEnv is the environment of the go commands: the root module
+// alone, as an application requiring it sees it, without the repository's
+// workspace (go.work), which adds the other modules and their
+// dependencies.
+func rootModuleEnv() []string {
+	return append(os.Environ(), "GOWORK=off")
+}
+
 // goList runs "go list -e -json" with args and decodes its output. A
 // pattern matching no package yields no entry.
 func goList(t *testing.T, args ...string) []listed {
@@ -37,6 +46,7 @@ func goList(t *testing.T, args ...string) []listed {
 		t.Fatalf("the go command is needed to read the dependency graph: %v", err)
 	}
 	cmd := exec.Command(goCmd, append([]string{"list", "-e", "-json=ImportPath,Name,Standard,Deps,Error"}, args...)...)
+	cmd.Env = rootModuleEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -179,6 +189,7 @@ func TestModuleFreeOfMCP(t *testing.T) {
 		t.Fatalf("the go command is needed to read the build list: %v", err)
 	}
 	cmd := exec.Command(goCmd, "list", "-m", "all")
+	cmd.Env = rootModuleEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

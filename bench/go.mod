@@ -6,7 +6,9 @@ require (
 	github.com/MicahParks/keyfunc/v3 v3.9.1
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
 	github.com/auth0/go-jwt-middleware/v3 v3.0.0
-	github.com/bearerguard/bearerguard v0.0.0
+	github.com/bearerguard/bearerguard v0.1.0
+	github.com/bearerguard/bearerguard/adapters/echoguard v0.1.0
+	github.com/bearerguard/bearerguard/adapters/ginguard v0.1.0
 	github.com/gin-gonic/gin v1.12.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/labstack/echo/v4 v4.16.0
@@ -62,4 +64,3 @@ require (
 	gopkg.in/go-jose/go-jose.v2 v2.6.3 // indirect
 )
 
-replace github.com/bearerguard/bearerguard => ../

@@ -254,10 +254,10 @@ type modVersion struct{ Path, Version string }
 
 // TestWorkspace holds the module layout to RELEASING.md: go.work uses
 // every module of the repository (scripts/test.sh tests what it lists); no
-// go.mod has a replace, so that each builds as published; and every
+// go.mod has a replace, so that each builds as published; every
 // requirement of one module of the repository on another is at a version
 // go.work replaces with this tree, so that development builds the modules
-// together.
+// together; and no go.sum has a line for such a version.
 func TestWorkspace(t *testing.T) {
 	root := filepath.Join("..", "..")
 	var work struct {
@@ -321,6 +321,19 @@ func TestWorkspace(t *testing.T) {
 				want := filepath.Clean(strings.TrimPrefix(strings.TrimPrefix(r.Path, module), "/"))
 				if got, ok := replaced[r]; !ok || got != want {
 					t.Errorf("requires %s %s, which go.work does not replace with ./%s", r.Path, r.Version, want)
+				}
+			}
+			// A go.sum line for a version go.work replaces would be the
+			// hash of a working tree, not of the release.
+			sum, err := os.ReadFile(filepath.Join(root, dir, "go.sum"))
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(string(sum), "\n") {
+				if f := strings.Fields(line); len(f) == 3 {
+					if _, ok := replaced[modVersion{f[0], strings.TrimSuffix(f[1], "/go.mod")}]; ok {
+						t.Errorf("go.sum: %q is for a version go.work replaces", line)
+					}
 				}
 			}
 		})

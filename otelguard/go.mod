@@ -3,7 +3,7 @@ module github.com/bearerguard/bearerguard/otelguard
 go 1.26.0
 
 require (
-	github.com/bearerguard/bearerguard v0.0.0
+	github.com/bearerguard/bearerguard v0.1.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0

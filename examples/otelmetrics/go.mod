@@ -3,8 +3,8 @@ module github.com/bearerguard/bearerguard/examples/otelmetrics
 go 1.26.0
 
 require (
-	github.com/bearerguard/bearerguard v0.0.0
-	github.com/bearerguard/bearerguard/otelguard v0.0.0
+	github.com/bearerguard/bearerguard v0.1.0
+	github.com/bearerguard/bearerguard/otelguard v0.1.0
 	github.com/prometheus/client_golang v1.25.0
 	go.opentelemetry.io/otel/exporters/prometheus v0.69.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0

@@ -224,6 +224,10 @@ var (
 	// ("cnf" "x5t#S256", RFC 8705 §3) and the request presents another one.
 	// A request that presents none is refused with ErrSenderConstrained.
 	ErrCertificateMismatch = errors.New("bearerguard: client certificate does not match the token")
+	// ErrCertificateRequired: the token's issuer accepts only
+	// certificate-bound tokens (Issuer.Binding [BindingCertificate]) and
+	// the token has no "cnf" "x5t#S256" (RFC 8705 §3).
+	ErrCertificateRequired = errors.New("bearerguard: certificate-bound token required")
 	// ErrTokenInactive: an opaque token is not active: the introspection
 	// endpoint answered "active": false (RFC 7662 §2.2), or
 	// Config.LookupToken found no such token. It may be unknown, expired
@@ -392,6 +396,7 @@ var descriptions = map[error]string{
 	ErrDPoPRequired:                   "a DPoP-bound token and proof are required",
 	ErrNotDPoPBound:                   "the token is not bound to a DPoP key",
 	ErrCertificateMismatch:            "the token is bound to another client certificate",
+	ErrCertificateRequired:            "the token issuer requires a certificate-bound token",
 	ErrReplayStoreFailed:              "the DPoP proof cannot be checked now",
 	ErrUseDPoPNonce:                   "the DPoP proof must carry the nonce the server provided",
 }

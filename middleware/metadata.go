@@ -46,8 +46,11 @@ func newResourceMeta(c *Config) resourceMeta {
 		ResourcePolicyURI:      m.ResourcePolicyURI,
 		ResourceTOSURI:         m.ResourceTOSURI,
 	}
-	for _, is := range c.issuers() {
-		doc.AuthorizationServers = append(doc.AuthorizationServers, is.Issuer)
+	issuers, _ := c.trustedIssuers() // checked by New
+	for _, is := range issuers {
+		if is.Issuer != "" {
+			doc.AuthorizationServers = append(doc.AuthorizationServers, is.Issuer)
+		}
 	}
 	if c.AllowFormToken {
 		doc.BearerMethodsSupported = append(doc.BearerMethodsSupported, "body")

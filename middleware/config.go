@@ -333,6 +333,27 @@ type Config struct {
 	// Introspection.
 	LookupToken func(ctx context.Context, token string) (*claims.Claims, error)
 
+	// ResolveIssuer adds issuers at run time, for APIs that onboard
+	// tenants (a realm or an Auth0 tenant per customer): it is asked for
+	// the settings of the issuer a JWT names when no configured issuer or
+	// template matches, and returns them (as an ExtraIssuers entry: its
+	// rules, JWKSURL or discovery from the issuer; Issuer may be left
+	// empty), or nil to refuse (401 [ErrInvalidIssuer], remembered for
+	// [ResolverRefusalTTL]). An error is 503 ([ErrResolverFailed]) unless
+	// it is an [*Error]. Optional. Only "iss" values that are https URLs
+	// (http on loopback) of at most 1 KiB are asked about, at most
+	// [MaxResolutionsPerSecond] times a second; no URL derived from a token
+	// is fetched unless the resolver returned settings for it. The issuers
+	// returned are held, at most MaxResolvedIssuers of them (the least
+	// recently used evicted, its refresh stopped), their keys fetched at
+	// their first token; [Validator.ForgetIssuer] drops one. It is called
+	// from requests: it must be safe for concurrent use, and ctx bounds it.
+	ResolveIssuer func(ctx context.Context, iss string) (*Issuer, error)
+
+	// MaxResolvedIssuers bounds the issuers of ResolveIssuer held at once.
+	// Optional, default [DefaultMaxResolvedIssuers].
+	MaxResolvedIssuers int
+
 	// OpaqueTokenIssuer picks the issuer whose source (Introspection or
 	// LookupToken) an opaque token goes to, when several issuers have one:
 	// it returns that issuer's identifier, or "" when the token is none of

@@ -259,6 +259,13 @@ var (
 	// *Error and does not match ErrInvalidToken, such as its store being
 	// down.
 	ErrLookupFailed = errors.New("bearerguard: token lookup failed")
+	// ErrResolverFailed: Config.ResolveIssuer returned an error that is
+	// not an *Error, such as its store being down.
+	ErrResolverFailed = errors.New("bearerguard: issuer resolver failed")
+	// ErrResolverBusy: a token names an issuer that is neither configured
+	// nor held, and Config.ResolveIssuer was already asked
+	// MaxResolutionsPerSecond times this second.
+	ErrResolverBusy = errors.New("bearerguard: issuer resolver busy")
 	// ErrReplayStoreFailed: DPoP.ReplayStore returned an error, so whether
 	// the proof was used before is unknown: the request is refused (fail
 	// closed), with 503 and Retry-After.
@@ -392,6 +399,8 @@ var descriptions = map[error]string{
 	ErrTokenInactive:                  "the token is not active",
 	ErrIntrospectionFailed:            "the token cannot be checked now",
 	ErrLookupFailed:                   "the token cannot be checked now",
+	ErrResolverFailed:                 "the token cannot be checked now",
+	ErrResolverBusy:                   "the token cannot be checked now",
 	ErrInvalidDPoPProof:               "the DPoP proof is invalid",
 	ErrDPoPRequired:                   "a DPoP-bound token and proof are required",
 	ErrNotDPoPBound:                   "the token is not bound to a DPoP key",

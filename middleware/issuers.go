@@ -2,13 +2,16 @@ package middleware
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/internal/jsonscan"
 )
 
 // This file holds what the API trusts, issuer by issuer: each trusted
@@ -27,10 +30,34 @@ type Issuer struct {
 	// Issuer is the issuer identifier, compared exactly with the "iss"
 	// claim. Required. It must be an https URL, or http on a loopback
 	// host.
+	//
+	// A multi-tenant issuer is a template with one [TenantPlaceholder],
+	// such as "https://login.microsoftonline.com/{tenantid}/v2.0": a token
+	// matches it when its "iss" is the template with a tenant identifier
+	// (letters, digits, "-", "." and "_") in place of the placeholder, its
+	// "tid" claim is that tenant, and the tenant is accepted by Tenants or
+	// AllowTenant (one of them is required). Its keys come from JWKSURL
+	// (required: never a URL made from the token), and a key with an
+	// "issuer" member must name the token's issuer once the placeholder
+	// is replaced by the tenant (see SECURITY.md).
 	Issuer string
 
-	// JWKSURL is the issuer's JWK Set URL. Optional, discovered by default.
+	// JWKSURL is the issuer's JWK Set URL. Optional, discovered by default;
+	// required for a template.
 	JWKSURL string
+
+	// Tenants are the tenants a multi-tenant issuer's tokens are accepted
+	// from. AllowTenant, instead, is the application's function deciding
+	// it. Exactly one of them is required for a template, and neither may
+	// be set otherwise.
+	Tenants     []string
+	AllowTenant func(tenant string) bool
+
+	// RequiredClaims are top-level claims that this issuer's tokens must
+	// carry with exactly these string values, such as Cognito's
+	// "token_use": "access". Optional. A token without one, or with
+	// another value, is refused with 401 [ErrNotAccessToken].
+	RequiredClaims map[string]string
 
 	// Audiences are the identifiers of this API at this issuer: a token of
 	// the issuer is accepted if any of its "aud" values is one of them.
@@ -79,6 +106,14 @@ type Issuer struct {
 	// opaque token is sent to one source only, never to each in turn.
 	OpaqueTokenPrefix string
 
+	// LazyKeys fetches this issuer's keys at its first token instead of at
+	// start-up: until then the issuer has no goroutine and costs a few
+	// KiB, for APIs that trust thousands of issuers. Its first token waits
+	// for the fetch (within Config.KeyWait), and the issuer counts for
+	// [Validator.Ready] only once its keys are held. Optional, default
+	// false.
+	LazyKeys bool
+
 	// OpaqueOnly says that all of this issuer's tokens are opaque: its
 	// keys are never fetched, a JWT naming it is refused as of an
 	// untrusted issuer, and it counts as ready ([Validator.Ready]) as soon
@@ -86,6 +121,10 @@ type Issuer struct {
 	// Introspection or LookupToken.
 	OpaqueOnly bool
 }
+
+// TenantPlaceholder marks the tenant in the template of a multi-tenant
+// issuer, see Issuer.Issuer.
+const TenantPlaceholder = "{tenantid}"
 
 // TokenTypeRule says which "typ" headers declare an access token, see
 // Issuer.AccessTokenType.
@@ -163,6 +202,25 @@ type trust struct {
 	binding     BindingRule
 	opaque      *opaqueSource // nil: no opaque tokens of this issuer
 	prefix      string        // Issuer.OpaqueTokenPrefix
+	required    map[string]string
+
+	// Keys fetched at the first token: Issuer.LazyKeys, or an issuer of
+	// Config.ResolveIssuer.
+	lazy  bool
+	start sync.Once
+	stop  context.CancelFunc // a resolved issuer's keys' refresh
+	gone  atomic.Bool        // a resolved issuer evicted: its cached tokens miss
+
+	// A multi-tenant issuer: issuer is its template, "iss" is head,
+	// a tenant, tail.
+	template    bool
+	head, tail  string
+	tenants     map[string]bool
+	allowTenant func(string) bool
+	// keyIssuers are the templates whose keys are this issuer's keys
+	// (the templates of one JWKS URL): a key's "issuer" member may name
+	// any of them, for the token's tenant.
+	keyIssuers []string
 }
 
 // newTrust returns the rules of is, a checked issuer of cfg.
@@ -197,6 +255,19 @@ func newTrust(cfg *Config, is *Issuer, client *http.Client) *trust {
 		ti.requireAT = true
 	}
 	ti.opaque = newOpaqueSource(cfg, is, client)
+	ti.required = is.RequiredClaims
+	ti.lazy = is.LazyKeys
+	if head, tail, ok := strings.Cut(is.Issuer, TenantPlaceholder); ok {
+		ti.template, ti.head, ti.tail = true, head, tail
+		ti.allowTenant = is.AllowTenant
+		if len(is.Tenants) > 0 {
+			ti.tenants = make(map[string]bool, len(is.Tenants))
+			for _, t := range is.Tenants {
+				ti.tenants[t] = true
+			}
+		}
+	}
+	ti.keyIssuers = []string{is.Issuer}
 	return ti
 }
 
@@ -214,14 +285,132 @@ func algorithmSet(list []string) map[string]bool {
 }
 
 // trustFor decides which rules apply to a JWT: those of the trusted issuer
-// its "iss" names exactly. An issuer whose tokens are all opaque is not
-// trusted for JWTs.
-func (v *Validator) trustFor(t *jwsToken) (*trust, error) {
-	ti := v.trusts[t.claims.Iss]
-	if ti == nil || ti.keys == nil {
-		return nil, invalidToken(ErrInvalidIssuer, nil)
+// its "iss" names exactly, else of the multi-tenant issuer whose template
+// it matches, for a tenant accepted and equal to its "tid". An issuer whose
+// tokens are all opaque is not trusted for JWTs.
+func (v *Validator) trustFor(ctx context.Context, t *jwsToken) (*trust, error) {
+	iss := t.claims.Iss
+	if ti := v.trusts[iss]; ti != nil {
+		if ti.keys == nil {
+			return nil, invalidToken(ErrInvalidIssuer, nil)
+		}
+		if ti.lazy {
+			ti.start.Do(func() { go ti.keys.run(v.ctx) })
+		}
+		return ti, nil
 	}
-	return ti, nil
+	for _, ti := range v.templates {
+		tenant, ok := ti.tenantOf(iss)
+		if !ok {
+			continue
+		}
+		if !ti.accepts(tenant) || claimString(t.claims.raw, "tid") != tenant {
+			return nil, invalidToken(ErrInvalidIssuer, nil)
+		}
+		return ti, nil
+	}
+	if v.resolver != nil {
+		return v.resolveTrust(ctx, iss)
+	}
+	return nil, invalidToken(ErrInvalidIssuer, nil)
+}
+
+// tenantOf returns the tenant of iss if it matches the template ti.
+func (ti *trust) tenantOf(iss string) (string, bool) {
+	if !ti.template || len(iss) <= len(ti.head)+len(ti.tail) ||
+		!strings.HasPrefix(iss, ti.head) || !strings.HasSuffix(iss, ti.tail) {
+		return "", false
+	}
+	tenant := iss[len(ti.head) : len(iss)-len(ti.tail)]
+	return tenant, validTenant(tenant)
+}
+
+// accepts reports whether tenant is one of Tenants, or AllowTenant says so.
+func (ti *trust) accepts(tenant string) bool {
+	if ti.allowTenant != nil {
+		return ti.allowTenant(tenant)
+	}
+	return ti.tenants[tenant]
+}
+
+// validTenant reports whether s may be a tenant: 1 to 64 letters, digits,
+// "-", "." or "_" (an Entra tenant is a GUID), so that no "/" or other
+// URL syntax can move the issuer it names.
+func validTenant(s string) bool {
+	if s == "" || len(s) > 64 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkKeyIssuer applies a key's "issuer" member (Entra ID): the key signs
+// only for that issuer, a template whose placeholder is the token's tenant
+// (from its template, else its "tid"). A template's key may name any
+// template of its JWKS URL (Entra's common keys name the v2.0 issuer, and
+// also sign v1.0 tokens).
+func (ti *trust) checkKeyIssuer(key *verifyKey, t *jwsToken) error {
+	if key.issuer == "" {
+		return nil
+	}
+	iss := t.claims.Iss
+	tenant, ok := ti.tenantOf(iss)
+	if !ok {
+		tenant = claimString(t.claims.raw, "tid")
+	}
+	named := strings.ReplaceAll(key.issuer, TenantPlaceholder, tenant)
+	if named == iss {
+		return nil
+	}
+	for _, tmpl := range ti.keyIssuers {
+		if named == strings.ReplaceAll(tmpl, TenantPlaceholder, tenant) && validTenant(tenant) {
+			return nil
+		}
+	}
+	return invalidToken(ErrInvalidIssuer, nil)
+}
+
+// checkRequired applies Issuer.RequiredClaims to a payload.
+func (ti *trust) checkRequired(p *payload) error {
+	for name, want := range ti.required {
+		if claimString(p.raw, name) != want {
+			return invalidToken(ErrNotAccessToken, nil)
+		}
+	}
+	return nil
+}
+
+// claimString returns the top-level string claim name of the claims set
+// raw, "" if it is absent or not a string.
+func claimString(raw []byte, name string) string {
+	var out string
+	_ = jsonscan.Object(raw, func(n string, v []byte) error {
+		if n == name {
+			out, _ = jsonscan.String(v)
+		}
+		return nil
+	})
+	return out
+}
+
+// keyIssuer returns the "issuer" member of a raw JWK; ok is false when it
+// is present but not a string.
+func keyIssuer(raw []byte) (iss string, ok bool) {
+	var m struct {
+		Issuer *json.RawMessage `json:"issuer"`
+	}
+	if json.Unmarshal(raw, &m) != nil || m.Issuer == nil {
+		return "", true
+	}
+	if err := json.Unmarshal(*m.Issuer, &iss); err != nil {
+		return "", false
+	}
+	return iss, true
 }
 
 // opaqueTrust decides which issuer's source an opaque token goes to, and
@@ -279,10 +468,24 @@ func (v *Validator) checkSender(ctx context.Context, ti *trust, cnf *confirmatio
 // c.Issuer, or the defaults of Config for claims without a trusted issuer
 // (an opaque token of LookupToken without Issuer).
 func (v *Validator) trustOf(c *claims.Claims) *trust {
-	if ti := v.trusts[c.Issuer]; ti != nil {
+	if ti := v.trustNamed(c.Issuer); ti != nil {
 		return ti
 	}
 	return v.defaults
+}
+
+// trustNamed returns the rules of the trusted issuer iss names, exactly or
+// through a template, nil if none.
+func (v *Validator) trustNamed(iss string) *trust {
+	if ti := v.trusts[iss]; ti != nil {
+		return ti
+	}
+	for _, ti := range v.templates {
+		if _, ok := ti.tenantOf(iss); ok {
+			return ti
+		}
+	}
+	return nil
 }
 
 // trustedIssuers returns every trusted issuer with its own settings: the
@@ -326,8 +529,11 @@ func (c *Config) trustedIssuers() ([]Issuer, error) {
 // checkIssuers checks every trusted issuer's settings, and that an opaque
 // token can only go to one source.
 func (c *Config) checkIssuers(list []Issuer) error {
-	if len(list) == 0 {
-		return configError("Issuer is required (or ExtraIssuers, Introspection or LookupToken)")
+	if len(list) == 0 && c.ResolveIssuer == nil {
+		return configError("Issuer is required (or ExtraIssuers, ResolveIssuer, Introspection or LookupToken)")
+	}
+	if c.MaxResolvedIssuers < 0 {
+		return configError("MaxResolvedIssuers is negative")
 	}
 	seen := make(map[string]bool, len(list))
 	var sources, unprefixed int
@@ -373,8 +579,37 @@ func (c *Config) checkIssuer(is *Issuer, unnamed bool) error {
 		if is.Issuer == "" {
 			return configError("an issuer of ExtraIssuers has no Issuer")
 		}
-		if err := checkURL(is.Issuer, insecure); err != nil {
+		if err := checkURL(strings.Replace(is.Issuer, TenantPlaceholder, "tenant", 1), insecure); err != nil {
 			return configError("issuer %q: %v", is.Issuer, err)
+		}
+	}
+	switch n := strings.Count(is.Issuer, TenantPlaceholder); {
+	case n > 1:
+		return configError("issuer %q: more than one %s", is.Issuer, TenantPlaceholder)
+	case n == 1:
+		if is.JWKSURL == "" {
+			return configError("issuer %q: a template needs JWKSURL: keys never come from a URL made from a token", is.Issuer)
+		}
+		if (len(is.Tenants) > 0) == (is.AllowTenant != nil) {
+			return configError("issuer %q: a template needs Tenants or AllowTenant (one of them)", is.Issuer)
+		}
+		if is.Introspection != nil || is.LookupToken != nil || is.OpaqueOnly {
+			return configError("issuer %q: a template has no opaque-token source", is.Issuer)
+		}
+		if is.LazyKeys {
+			return configError("issuer %q: a template's keys are fetched at start (LazyKeys)", is.Issuer)
+		}
+		for _, t := range is.Tenants {
+			if !validTenant(t) {
+				return configError("issuer %q: tenant %q is not a tenant identifier", is.Issuer, t)
+			}
+		}
+	case len(is.Tenants) > 0 || is.AllowTenant != nil:
+		return configError("issuer %q: Tenants or AllowTenant without %s in Issuer", is.Issuer, TenantPlaceholder)
+	}
+	for name, want := range is.RequiredClaims {
+		if name == "" || want == "" {
+			return configError("issuer %q: RequiredClaims with an empty name or value", is.Issuer)
 		}
 	}
 	if is.JWKSURL != "" {

@@ -127,8 +127,8 @@ func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *P
 		f = &tokenFacts{iss: c.Issuer, aud: c.Audience, exp: c.ExpiresAt, nbf: c.NotBefore, iat: c.IssuedAt, clientID: c.ClientID}
 	}
 	ti := v.defaults // the rules the token was judged by: its issuer's
-	if f != nil && v.trusts[f.iss] != nil {
-		ti = v.trusts[f.iss]
+	if f != nil && v.trustNamed(f.iss) != nil {
+		ti = v.trustNamed(f.iss)
 	}
 	if f != nil {
 		token = f.attrs(token, check == checks.Audience && len(ti.clientIDs) > 0)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // WellKnownResourceMetadata is the well-known URI suffix of protected
@@ -48,7 +49,7 @@ func newResourceMeta(c *Config) resourceMeta {
 	}
 	issuers, _ := c.trustedIssuers() // checked by New
 	for _, is := range issuers {
-		if is.Issuer != "" {
+		if is.Issuer != "" && !strings.Contains(is.Issuer, TenantPlaceholder) {
 			doc.AuthorizationServers = append(doc.AuthorizationServers, is.Issuer)
 		}
 	}

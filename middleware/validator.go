@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,9 +17,11 @@ import (
 // Validator checks access tokens of one or more trusted issuers. It is
 // immutable after [New] and safe for concurrent use.
 //
-// A Validator owns one background goroutine per issuer that fetches and
-// refreshes the issuer's keys; they end when the context given to [New] is
-// done. Keep that context alive for as long as the Validator serves
+// A Validator owns one background goroutine per JWT issuer that fetches
+// and refreshes the issuer's keys (for an issuer with Issuer.LazyKeys, or
+// one of Config.ResolveIssuer, from its first token on; none for an issuer
+// whose tokens are all opaque); they end when the context given to [New]
+// is done, or when a resolved issuer is evicted. Keep that context alive for as long as the Validator serves
 // requests: once it has ended, [Validator.Ready] reports [ErrStopped].
 type Validator struct {
 	cfg          Config
@@ -26,7 +29,12 @@ type Validator struct {
 	trusts       map[string]*trust // the trusted issuers' rules, by issuer
 	defaults     *trust            // Config's rules, for claims of no trusted issuer
 	opaqueTrusts []*trust          // the issuers with an opaque-token source
-	order        []*issuerKeys     // the JWT issuers' keys, in Config order
+	templates    []*trust          // the multi-tenant issuers
+	resolver     *resolver         // issuers of Config.ResolveIssuer, if set
+	ctx          context.Context   // the context of New: the keys' goroutines run in it
+	client       *http.Client      // the safe client
+	lazyOnly     bool              // no JWT issuer's keys are fetched at start
+	order        []*issuerKeys     // the JWT issuers' keys fetched at start, in Config order
 	cache        *tokenCache[cachedToken]
 	meta         resourceMeta // protected resource metadata, if Config.Resource is set
 
@@ -87,15 +95,35 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	}
 	client := safeClient(cfg.HTTPClient)
 	v.defaults = newTrust(&v.cfg, &Issuer{}, client)
+	v.ctx, v.client, v.resolver = ctx, client, newResolver(&v.cfg)
+	// Templates of one JWK Set share its keys, and a key's "issuer" may
+	// name any of them.
+	shared := make(map[string]*issuerKeys)
+	jwtIssuers := 0
+	siblings := make(map[string][]string)
+	for i := range issuers {
+		if is := &issuers[i]; strings.Contains(is.Issuer, TenantPlaceholder) {
+			siblings[is.JWKSURL] = append(siblings[is.JWKSURL], is.Issuer)
+		}
+	}
 	for i := range issuers {
 		is := &issuers[i]
 		ti := newTrust(&v.cfg, is, client)
-		if !is.OpaqueOnly {
+		if ti.template {
+			ti.keys = shared[is.JWKSURL]
+			ti.keyIssuers = siblings[is.JWKSURL]
+		}
+		if !is.OpaqueOnly && ti.keys == nil {
 			ik := newIssuerKeys(&v.cfg, client, *is)
 			ik.onReady = v.markReady
 			ik.onStop = v.warnStopped
 			ti.keys = ik
-			v.order = append(v.order, ik)
+			if !ti.lazy {
+				v.order = append(v.order, ik)
+			}
+			if ti.template {
+				shared[is.JWKSURL] = ik
+			}
 		}
 		if ti.opaque != nil {
 			v.opaqueTrusts = append(v.opaqueTrusts, ti)
@@ -103,10 +131,24 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		for a := range ti.algs {
 			v.algs[a] = true
 		}
+		if ti.keys != nil {
+			jwtIssuers++
+		}
+		if ti.template {
+			v.templates = append(v.templates, ti) // never matched exactly
+			continue
+		}
 		v.trusts[is.Issuer] = ti
+	}
+	if v.resolver != nil {
+		// A resolved issuer's own algorithms are checked once it is known.
+		v.algs = algorithmSet(nil)
 	}
 	if v.opaqueReady() {
 		v.markReady()
+	}
+	if v.lazyOnly = len(v.order) == 0 && (jwtIssuers > 0 || v.resolver != nil); v.lazyOnly {
+		v.markReady() // every JWT issuer's keys are fetched at its first token
 	}
 	for _, ik := range v.order {
 		go ik.run(ctx)
@@ -140,6 +182,9 @@ func (v *Validator) Ready() error {
 	case <-v.stopped:
 		return unavailable(0, ErrStopped)
 	default:
+	}
+	if v.lazyOnly {
+		return nil
 	}
 	errs := make([]error, 0, len(v.order))
 	for _, ik := range v.order {
@@ -215,7 +260,7 @@ func (v *Validator) validate(ctx context.Context, token string, pr *presentation
 	if err := t.checkHeader(v.algs); err != nil {
 		return nil, v.refused(err, checks.Header, &t)
 	}
-	ti, err := v.trustFor(&t)
+	ti, err := v.trustFor(ctx, &t)
 	if err != nil {
 		return nil, v.refused(err, checks.Issuer, &t)
 	}
@@ -228,6 +273,9 @@ func (v *Validator) validate(ctx context.Context, token string, pr *presentation
 	key, err := verifySignature(ctx, ti.keys, &t)
 	if err != nil {
 		return nil, v.refused(err, signatureCheck(err), &t)
+	}
+	if err := ti.checkKeyIssuer(key, &t); err != nil {
+		return nil, v.refused(err, checks.Key, &t)
 	}
 	if err := t.claims.checkTimes(v.cfg.now(), v.cfg.leeway(), expRequired); err != nil {
 		return nil, v.refused(err, checks.Times, &t)
@@ -297,6 +345,9 @@ func (ti *trust) checkClaims(p *payload, rule AudienceRule) (*claims.Claims, err
 	if err := ti.checkAudience(p, rule); err != nil {
 		return nil, err
 	}
+	if err := ti.checkRequired(p); err != nil {
+		return nil, err
+	}
 	c, err := p.claims(ti.scopeClaims)
 	if err != nil {
 		return nil, invalidToken(ErrMalformedToken, err)
@@ -337,7 +388,7 @@ func (v *Validator) cached(token string) (cachedToken, bool, error) {
 	if !ok {
 		return cachedToken{}, false, nil
 	}
-	if set := ct.trust.keys.set.Load(); set == nil || !set.holds(ct.key) {
+	if set := ct.trust.keys.set.Load(); set == nil || !set.holds(ct.key) || ct.trust.gone.Load() {
 		return cachedToken{}, false, nil // the key left or changed: verify again
 	}
 	if err := v.checkTimes(ct.claims, expRequired); err != nil {

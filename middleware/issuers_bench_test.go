@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -94,7 +95,7 @@ func BenchmarkIssuerRouting(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				var t1, t2 time.Duration
+				var t1, t2 []time.Duration
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {
@@ -102,17 +103,24 @@ func BenchmarkIssuerRouting(b *testing.B) {
 					one.ValidateToken(ctx, base)
 					m := time.Now()
 					many.ValidateToken(ctx, token)
-					t1 += m.Sub(s)
-					t2 += time.Since(m)
+					t1 = append(t1, m.Sub(s))
+					t2 = append(t2, time.Since(m))
 				}
-				b.ReportMetric(float64(t2)/float64(t1), "ratio")
+				// The ratio of the medians: one slow iteration (another
+				// program's load, a GC) moves it little.
+				b.ReportMetric(float64(median(t2))/float64(median(t1)), "ratio")
 			})
 		}
 	}
 }
 
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
 // BenchmarkTrustFor is the routing step alone: the rules of a token's
-// issuer among 1 or 10 000 configured issuers, and among 10 000 resolved.
+// issuer among 1 or 10 001 configured issuers, and among 10 000 resolved.
 func BenchmarkTrustFor(b *testing.B) {
 	kit := middlewaretest.NewIssuer()
 	defer kit.Close()
@@ -123,7 +131,7 @@ func BenchmarkTrustFor(b *testing.B) {
 		iss      string
 	}{
 		{"configured=1", 0, false, kit.URL},
-		{"configured=10000", 10000, false, "https://tenant-5000.example.test/"},
+		{"configured=10000", 10000, false, kit.URL}, // the others are never started: no fetch
 		{"resolved=10000", 10000, true, "https://tenant-5000.example.test/"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

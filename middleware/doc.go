@@ -157,6 +157,7 @@
 //	issuers.go     what the API trusts, issuer by issuer: Issuer, the rules
 //	               a token is judged by (trust), the one place that picks
 //	               them (a JWT's iss, a template, an opaque token's source)
+//	tenants.go     multi-tenant issuers: templates, tid, key issuer members
 //	resolver.go    issuers added at run time (Config.ResolveIssuer)
 //	presets.go     the settings of providers whose rules differ
 //	opaque.go      an opaque token: its source, then the same steps from

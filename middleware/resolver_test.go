@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -90,12 +91,15 @@ func TestResolveIssuer(t *testing.T) {
 			t.Errorf("%d requests to a refused issuer", n)
 		}
 	})
-	t.Run("not a URL: never asked", func(t *testing.T) {
-		tok := hgToken(a, middlewaretest.Spec{Claims: map[string]any{"iss": "http://internal.example.test/"}})
-		_, err := v.ValidateToken(t.Context(), tok)
-		hgWant(t, err, middleware.ErrInvalidIssuer)
-		if n := res.asked("http://internal.example.test/"); n != 0 {
-			t.Errorf("resolver asked about a plain-http issuer")
+	t.Run("not an https URL of at most 1 KiB: never asked", func(t *testing.T) {
+		long := "https://tenant.example.test/" + strings.Repeat("a", 1024)
+		for _, iss := range []string{"http://internal.example.test/", "tenant", "", long} {
+			tok := hgToken(a, middlewaretest.Spec{Claims: map[string]any{"iss": iss}})
+			_, err := v.ValidateToken(t.Context(), tok)
+			hgWant(t, err, middleware.ErrInvalidIssuer)
+			if n := res.asked(iss); n != 0 {
+				t.Errorf("resolver asked about %.40q", iss)
+			}
 		}
 	})
 	t.Run("forgotten", func(t *testing.T) {

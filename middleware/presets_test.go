@@ -138,6 +138,26 @@ func TestPresetEntraMultiTenant(t *testing.T) {
 		hgWant(t, err, middleware.ErrInvalidIssuer)
 		other.SetKeyIssuer("")
 	})
+	t.Run("an allowlist of tenants", func(t *testing.T) {
+		list := middleware.EntraMultiTenant(nil, hgAudience)
+		for i, v1 := range []bool{false, true} {
+			list[i] = hgOnKit(list[i], kit, kit.EntraIssuer(middleware.TenantPlaceholder, v1))
+			list[i].Tenants = []string{t1}
+		}
+		v, err := middleware.New(t.Context(), middleware.Config{Now: hgFixedNow, ExtraIssuers: list})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.WaitReady(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		for _, v1 := range []bool{false, true} {
+			_, err = v.ValidateToken(t.Context(), tok(t1, v1, middlewaretest.Spec{}))
+			hgWant(t, err)
+			_, err = v.ValidateToken(t.Context(), tok(t2, v1, middlewaretest.Spec{}))
+			hgWant(t, err, middleware.ErrInvalidIssuer)
+		}
+	})
 	t.Run("config", func(t *testing.T) {
 		for name, is := range map[string]middleware.Issuer{
 			"no JWKS URL":            {Issuer: kit.EntraIssuer(middleware.TenantPlaceholder, false), Audiences: []string{hgAudience}, Tenants: []string{t1}},

@@ -85,7 +85,12 @@ type Config struct {
 	// Issuer is the issuer identifier of the authorization server, compared
 	// exactly with the "iss" claim and with the "issuer" of its discovery
 	// document (mind the trailing slash: Auth0's ends with one).
-	// Required. It must be an https URL, or http on a loopback host.
+	// Required, unless ExtraIssuers, Introspection or LookupToken is set
+	// (an API whose tokens are all opaque needs no JWT issuer). It must be
+	// an https URL, or http on a loopback host. The rules of this Config
+	// (Audiences, ClientIDs, Algorithms, ScopeClaims, ACRClaim,
+	// RequireAccessTokenType) are its rules, and the defaults of every
+	// issuer of ExtraIssuers.
 	Issuer string
 
 	// JWKSURL is the URL of the issuer's JWK Set. Optional: by default it is
@@ -93,10 +98,12 @@ type Config struct {
 	// from its RFC 8414 metadata.
 	JWKSURL string
 
-	// ExtraIssuers are further trusted issuers. Optional. Each token is
-	// routed by its "iss" claim to its own issuer's keys: one issuer's keys
-	// never verify another issuer's tokens. All issuers share the other
-	// settings of this Config.
+	// ExtraIssuers are further trusted issuers, each with its own rules
+	// (see [Issuer]; a rule it leaves unset is this Config's). Optional.
+	// Each JWT is routed by its "iss" claim to its own issuer, and judged
+	// only by that issuer's keys and rules: one issuer's keys never verify
+	// another issuer's tokens, and an audience trusted for one issuer is
+	// not trusted for another that has its own.
 	ExtraIssuers []Issuer
 
 	// Audiences are the identifiers of this API. A token is accepted if any
@@ -299,14 +306,15 @@ type Config struct {
 	TokenCacheSize int
 
 	// Introspection configures RFC 7662 introspection of opaque access
-	// tokens. Optional; the zero value is off: a token that is not a
-	// compact JWS is refused as malformed (401). When set (ClientID is
-	// then required), a token that is not a compact JWS is sent to the
-	// introspection endpoint of one trusted issuer, and its answer is held
-	// to the rules of JWT access tokens wherever it has the member (see
+	// tokens. Optional; nil is off: a token that is not a compact JWS is
+	// refused as malformed (401). When set, a token that is not a compact
+	// JWS is sent to the introspection endpoint of one trusted issuer
+	// (Introspection.Issuer, default Issuer), and its answer is held to the
+	// rules of JWT access tokens wherever it has the member (see
 	// [Introspection]). Compact JWS tokens are verified as JWTs, as
-	// without it. It cannot be set together with LookupToken.
-	Introspection Introspection
+	// without it. It cannot be set together with LookupToken. Issuers of
+	// ExtraIssuers may have their own (Issuer.Introspection).
+	Introspection *Introspection
 
 	// LookupToken looks an opaque token up in the application's own store,
 	// as Authlib's BearerTokenValidator.authenticate_token does. Optional,
@@ -326,6 +334,36 @@ type Config struct {
 	// answered 401 [ErrTokenInactive]. It cannot be set together with
 	// Introspection.
 	LookupToken func(ctx context.Context, token string) (*claims.Claims, error)
+
+	// ResolveIssuer adds issuers at run time, for APIs that onboard
+	// tenants (a realm or an Auth0 tenant per customer): it is asked for
+	// the settings of the issuer a JWT names when no configured issuer or
+	// template matches, and returns them (as an ExtraIssuers entry: its
+	// rules, JWKSURL or discovery from the issuer; Issuer may be left
+	// empty), or nil to refuse (401 [ErrInvalidIssuer], remembered for
+	// [ResolverRefusalTTL]). An error is 503 ([ErrResolverFailed]) unless
+	// it is an [*Error]. Optional. Only "iss" values that are https URLs
+	// (http on loopback) of at most 1 KiB are asked about, at most
+	// [MaxResolutionsPerSecond] times a second; no URL derived from a token
+	// is fetched unless the resolver returned settings for it. The issuers
+	// returned are held, at most MaxResolvedIssuers of them (the least
+	// recently used evicted, its refresh stopped), their keys fetched at
+	// their first token; [Validator.ForgetIssuer] drops one. It is called
+	// from requests: it must be safe for concurrent use, and ctx bounds it.
+	ResolveIssuer func(ctx context.Context, iss string) (*Issuer, error)
+
+	// MaxResolvedIssuers bounds the issuers of ResolveIssuer held at once.
+	// Optional, default [DefaultMaxResolvedIssuers].
+	MaxResolvedIssuers int
+
+	// OpaqueTokenIssuer picks the issuer whose source (Introspection or
+	// LookupToken) an opaque token goes to, when several issuers have one:
+	// it returns that issuer's identifier, or "" when the token is none of
+	// theirs (refused as malformed, 401). Optional; by default a token goes
+	// to the source whose Issuer.OpaqueTokenPrefix it begins with, else to
+	// the one source without a prefix. A token is never sent to more than
+	// one source: that would hand one issuer's tokens to another.
+	OpaqueTokenIssuer func(token string) string
 
 	// DPoP configures DPoP-bound tokens (RFC 9449): "Authorization: DPoP"
 	// with a proof of possession of the token's key in a "DPoP" header.
@@ -537,8 +575,11 @@ type ResourceMetadata struct {
 // wrong) is a 503 too, and is logged at warn level, at most once a minute.
 type Introspection struct {
 	// Issuer is the trusted issuer whose tokens are introspected: the
-	// Config.Issuer or one of Config.ExtraIssuers. Optional, default
-	// Config.Issuer.
+	// answers' "iss", when present, must equal it. In Config.Introspection:
+	// Config.Issuer or one of Config.ExtraIssuers, default Config.Issuer;
+	// without Config.Issuer it is required, and names an issuer trusted
+	// for opaque tokens only. In Issuer.Introspection: that issuer,
+	// optional.
 	Issuer string
 
 	// Endpoint is the URL of the introspection endpoint. Optional, default
@@ -549,8 +590,7 @@ type Introspection struct {
 	Endpoint string
 
 	// ClientID is the client identifier this API authenticates with at
-	// the endpoint (RFC 7662 §2.1). Required when Introspection is used:
-	// setting any other field of Introspection without it is an error.
+	// the endpoint (RFC 7662 §2.1). Required.
 	ClientID string
 
 	// ClientSecret is the client secret, for client_secret_basic and
@@ -657,14 +697,6 @@ const (
 	MaxIntrospectionSize = 64 << 10
 )
 
-// Issuer is a further trusted issuer, see Config.ExtraIssuers.
-type Issuer struct {
-	// Issuer is the issuer identifier. Required.
-	Issuer string
-	// JWKSURL is the issuer's JWK Set URL. Optional, discovered by default.
-	JWKSURL string
-}
-
 func configError(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 }
@@ -747,14 +779,6 @@ func (c *Config) tokenCacheSize() int {
 	return max(c.TokenCacheSize, 0)
 }
 
-// introspection reports whether Config.Introspection is used.
-func (c *Config) introspection() bool {
-	in := &c.Introspection
-	return in.Issuer != "" || in.Endpoint != "" || in.ClientID != "" || in.ClientSecret != "" ||
-		in.AuthMethod != "" || in.PrivateKey != nil || in.KeyID != "" || in.Audience != AudienceRequired ||
-		in.CacheTTL != 0 || in.Timeout != 0
-}
-
 func (in *Introspection) issuer(c *Config) string {
 	if in.Issuer == "" {
 		return c.Issuer
@@ -781,23 +805,14 @@ func (in *Introspection) negativeTTL() time.Duration {
 	return min(in.CacheTTL, IntrospectionNegativeTTL)
 }
 
-// checkOpaque checks Introspection and LookupToken.
-func (c *Config) checkOpaque() error {
-	if !c.introspection() {
-		return nil
-	}
-	in := &c.Introspection
-	if c.LookupToken != nil {
-		return configError("Introspection and LookupToken cannot both be set: one source of opaque tokens")
-	}
+// check checks an issuer's introspection settings; clientIDs are the
+// issuer's ClientIDs.
+func (in *Introspection) check(clientIDs []string, insecure bool) error {
 	if in.ClientID == "" {
 		return configError("Introspection.ClientID is required")
 	}
-	if !contains(issuerNames(c.issuers()), in.issuer(c)) {
-		return configError("Introspection.Issuer %q is not a trusted issuer", in.Issuer)
-	}
 	if in.Endpoint != "" {
-		if err := checkURL(in.Endpoint, c.InsecureAllowHTTPIssuer); err != nil {
+		if err := checkURL(in.Endpoint, insecure); err != nil {
 			return configError("Introspection.Endpoint %q: %v", in.Endpoint, err)
 		}
 	}
@@ -825,7 +840,7 @@ func (c *Config) checkOpaque() error {
 	switch in.Audience {
 	case AudienceRequired, AudienceAbsentOK:
 	case AudienceClientID:
-		if len(c.ClientIDs) == 0 {
+		if len(clientIDs) == 0 {
 			return configError("Introspection.Audience AudienceClientID requires ClientIDs")
 		}
 	default:
@@ -837,43 +852,9 @@ func (c *Config) checkOpaque() error {
 	return nil
 }
 
-func issuerNames(list []Issuer) []string {
-	out := make([]string, 0, len(list))
-	for _, is := range list {
-		out = append(out, is.Issuer)
-	}
-	return out
-}
-
-// issuers returns every trusted issuer, the main one first.
-func (c *Config) issuers() []Issuer {
-	return append([]Issuer{{Issuer: c.Issuer, JWKSURL: c.JWKSURL}}, c.ExtraIssuers...)
-}
-
 // check reports the first missing or contradictory setting of c, and
-// returns the algorithm allowlist as a set.
-func (c *Config) check() (algs map[string]bool, err error) {
-	if c.Issuer == "" {
-		return nil, configError("Issuer is required")
-	}
-	seen := map[string]bool{}
-	for _, is := range c.issuers() {
-		if seen[is.Issuer] {
-			return nil, configError("issuer %q given twice", is.Issuer)
-		}
-		seen[is.Issuer] = true
-		if err := checkURL(is.Issuer, c.InsecureAllowHTTPIssuer); err != nil {
-			return nil, configError("issuer %q: %v", is.Issuer, err)
-		}
-		if is.JWKSURL != "" {
-			if err := checkURL(is.JWKSURL, c.InsecureAllowHTTPIssuer); err != nil {
-				return nil, configError("JWKS URL %q: %v", is.JWKSURL, err)
-			}
-		}
-	}
-	if len(c.Audiences) == 0 && len(c.ClientIDs) == 0 {
-		return nil, configError("Audiences is required (or ClientIDs for issuers whose tokens have no aud)")
-	}
+// returns every trusted issuer with its settings (see trustedIssuers).
+func (c *Config) check() (issuers []Issuer, err error) {
 	if contains(c.Audiences, "") {
 		return nil, configError("empty audience")
 	}
@@ -892,27 +873,24 @@ func (c *Config) check() (algs map[string]bool, err error) {
 	if err := c.checkResource(); err != nil {
 		return nil, err
 	}
-	if err := c.checkOpaque(); err != nil {
-		return nil, err
-	}
 	if err := c.checkDPoP(); err != nil {
 		return nil, err
 	}
 	if err := c.checkMTLS(); err != nil {
 		return nil, err
 	}
-	list := c.Algorithms
-	if len(list) == 0 {
-		list = supportedAlgorithms[:]
-	}
-	algs = make(map[string]bool, len(list))
-	for _, a := range list {
+	for _, a := range c.Algorithms {
 		if !contains(supportedAlgorithms[:], a) {
 			return nil, configError("algorithm %q is not an allowed asymmetric JWS algorithm", a)
 		}
-		algs[a] = true
 	}
-	return algs, nil
+	if issuers, err = c.trustedIssuers(); err != nil {
+		return nil, err
+	}
+	if err := c.checkIssuers(issuers); err != nil {
+		return nil, err
+	}
+	return issuers, nil
 }
 
 // checkDPoP checks DPoP.

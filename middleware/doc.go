@@ -35,6 +35,17 @@
 // tolerance (RFC 7519 §4.1). "iss" must equal a trusted issuer and one
 // "aud" value must be a configured audience (RFC 9068 §4).
 //
+// # Issuers
+//
+// Each trusted issuer ([Issuer], Config.ExtraIssuers) may carry its own
+// rules: audiences and client IDs, algorithms, scope and ACR claims, the
+// access-token type rule, required claims, how its tokens are bound, and
+// its opaque-token source; a rule it leaves unset is Config's. A token is
+// judged only by the rules of the issuer it names. A multi-tenant issuer
+// is a template with {tenantid}, whose keys come from its one configured
+// JWK Set; Config.ResolveIssuer adds issuers at run time. Presets such as
+// [Entra], [Auth0] and [Cognito] give the settings of common providers.
+//
 // ID tokens and other JWTs are refused (RFC 8725 §3.11, RFC 9068 §4): a
 // "typ" header other than "at+jwt" or "JWT", or ID-token claims ("nonce",
 // "at_hash", "c_hash", Keycloak's "typ": "ID", Cognito's "token_use":
@@ -150,9 +161,15 @@
 //	metadata.go    protected resource metadata (RFC 9728)
 //	extract.go     the token from the request (RFC 6750 §2)
 //	validator.go   New and ValidateToken: the pipeline, one step per line:
-//	               what kind of token, parse, header rules, token type,
-//	               issuer, key and signature, times, binding, audience and
-//	               claims, hook
+//	               what kind of token, parse, header rules, issuer, the
+//	               issuer's algorithms and token type, key and signature,
+//	               times, binding, audience and claims, hook
+//	issuers.go     what the API trusts, issuer by issuer: Issuer, the rules
+//	               a token is judged by (trust), the one place that picks
+//	               them (a JWT's iss, a template, an opaque token's source)
+//	tenants.go     multi-tenant issuers: templates, tid, key issuer members
+//	resolver.go    issuers added at run time (Config.ResolveIssuer)
+//	presets.go     the settings of providers whose rules differ
 //	opaque.go      an opaque token: its source, then the same steps from
 //	               the issuer on; the shared call and the result cache
 //	introspect.go  the RFC 7662 client: endpoint, client authentication,

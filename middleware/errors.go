@@ -233,6 +233,10 @@ var (
 	// ("cnf" "x5t#S256", RFC 8705 §3) and the request presents another one.
 	// A request that presents none is refused with ErrSenderConstrained.
 	ErrCertificateMismatch = errors.New("bearerguard: client certificate does not match the token")
+	// ErrCertificateRequired: the token's issuer accepts only
+	// certificate-bound tokens (Issuer.Binding [BindingCertificate]) and
+	// the token has no "cnf" "x5t#S256" (RFC 8705 §3).
+	ErrCertificateRequired = errors.New("bearerguard: certificate-bound token required")
 	// ErrTokenInactive: an opaque token is not active: the introspection
 	// endpoint answered "active": false (RFC 7662 §2.2), or
 	// Config.LookupToken found no such token. It may be unknown, expired
@@ -264,6 +268,13 @@ var (
 	// *Error and does not match ErrInvalidToken, such as its store being
 	// down.
 	ErrLookupFailed = errors.New("bearerguard: token lookup failed")
+	// ErrResolverFailed: Config.ResolveIssuer returned an error that is
+	// not an *Error, such as its store being down.
+	ErrResolverFailed = errors.New("bearerguard: issuer resolver failed")
+	// ErrResolverBusy: a token names an issuer that is neither configured
+	// nor held, and Config.ResolveIssuer was already asked
+	// MaxResolutionsPerSecond times this second.
+	ErrResolverBusy = errors.New("bearerguard: issuer resolver busy")
 	// ErrReplayStoreFailed: DPoP.ReplayStore returned an error, so whether
 	// the proof was used before is unknown: the request is refused (fail
 	// closed), with 503 and Retry-After.
@@ -406,10 +417,13 @@ var descriptions = map[error]string{
 	ErrTokenInactive:                  "the token is not active",
 	ErrIntrospectionFailed:            "the token cannot be checked now",
 	ErrLookupFailed:                   "the token cannot be checked now",
+	ErrResolverFailed:                 "the token cannot be checked now",
+	ErrResolverBusy:                   "the token cannot be checked now",
 	ErrInvalidDPoPProof:               "the DPoP proof is invalid",
 	ErrDPoPRequired:                   "a DPoP-bound token and proof are required",
 	ErrNotDPoPBound:                   "the token is not bound to a DPoP key",
 	ErrCertificateMismatch:            "the token is bound to another client certificate",
+	ErrCertificateRequired:            "the token issuer requires a certificate-bound token",
 	ErrReplayStoreFailed:              "the DPoP proof cannot be checked now",
 	ErrUseDPoPNonce:                   "the DPoP proof must carry the nonce the server provided",
 }

@@ -813,7 +813,11 @@ const hgOpaqueClient = "resource-server"
 func hgIntrospecting(t testing.TB, kit *middlewaretest.Issuer, cfg middleware.Config) *middleware.Validator {
 	t.Helper()
 	kit.AddClient(middlewaretest.Client{ID: hgOpaqueClient, Secret: hgOpaqueSecret})
-	in := &cfg.Introspection
+	in := &middleware.Introspection{}
+	if cfg.Introspection != nil {
+		*in = *cfg.Introspection
+	}
+	cfg.Introspection = in
 	if in.ClientID == "" {
 		in.ClientID = hgOpaqueClient
 	}

@@ -51,9 +51,8 @@ type introspector struct {
 	warnedAt atomic.Int64 // unix nanoseconds of the last credentials warning
 }
 
-func newIntrospector(cfg *Config, client *http.Client) *introspector {
-	in := &cfg.Introspection
-	ix := &introspector{cfg: cfg, in: in, issuer: in.issuer(cfg), client: client, endpoint: in.Endpoint}
+func newIntrospector(cfg *Config, in *Introspection, issuer string, client *http.Client) *introspector {
+	ix := &introspector{cfg: cfg, in: in, issuer: issuer, client: client, endpoint: in.Endpoint}
 	ix.ident = in.Endpoint
 	if ix.ident == "" {
 		ix.ident = "discovered from " + ix.issuer

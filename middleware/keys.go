@@ -48,6 +48,9 @@ type verifyKey struct {
 	kid string // "" for a JWK without kid
 	alg string // the JWK "alg", "" if none
 	pub crypto.PublicKey
+	// issuer is the JWK's "issuer" member, "" if none: the issuer (or
+	// template) the key signs for, as in Entra ID's key sets (issuers.go).
+	issuer string
 }
 
 // fits reports whether k may verify a signature made with alg: the JWK's
@@ -119,7 +122,7 @@ func newKeySet(keys []*verifyKey, prev *keySet) *keySet {
 	for i, k := range keys {
 		if prev != nil {
 			for _, old := range prev.byKid[k.kid] {
-				if old.alg == k.alg && samePublicKey(old.pub, k.pub) {
+				if old.alg == k.alg && old.issuer == k.issuer && samePublicKey(old.pub, k.pub) {
 					k = old
 					break
 				}
@@ -516,7 +519,12 @@ func (ik *issuerKeys) usableKeys(ctx context.Context, raw []json.RawMessage) []*
 					skip = "RSA key larger than MaxRSAKeyBits"
 					break
 				}
-				keys = append(keys, &verifyKey{kid: m.KID, alg: m.ALG.String(), pub: pub})
+				iss, ok := keyIssuer(r)
+				if !ok {
+					skip = "issuer member not a string"
+					break
+				}
+				keys = append(keys, &verifyKey{kid: m.KID, alg: m.ALG.String(), pub: pub, issuer: iss})
 				continue
 			}
 		}

@@ -133,29 +133,33 @@ func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *P
 	if f == nil && c != nil {
 		f = &tokenFacts{iss: c.Issuer, aud: c.Audience, exp: c.ExpiresAt, nbf: c.NotBefore, iat: c.IssuedAt, clientID: c.ClientID}
 	}
+	ti := v.defaults // the rules the token was judged by: its issuer's
+	if f != nil && v.trustNamed(f.iss) != nil {
+		ti = v.trustNamed(f.iss)
+	}
 	if f != nil {
-		token = f.attrs(token, check == checks.Audience && len(v.cfg.ClientIDs) > 0)
+		token = f.attrs(token, check == checks.Audience && len(ti.clientIDs) > 0)
 		attrs = append(attrs, slog.Time("now", v.cfg.now().UTC()), slog.Duration("leeway", v.cfg.leeway()))
 	}
 	switch check {
 	case checks.Header, checks.Parse:
 		if !errors.Is(e, ErrTokenInactive) { // an opaque token's source said no: no alg involved
-			want = append(want, slog.Any("alg", v.allowedAlgs()))
+			want = append(want, slog.Any("alg", allowedAlgs(ti.algs)))
 		}
 	case checks.Type:
 		typ := "at+jwt, JWT or none, and no ID-token claims"
-		if v.cfg.RequireAccessTokenType {
+		if ti.requireAT {
 			typ = "at+jwt, and no ID-token claims"
 		}
 		want = append(want, slog.String("typ", typ))
 	case checks.Issuer:
 		want = append(want, slog.Any("iss", v.issuerNames()))
 	case checks.Audience:
-		if len(v.cfg.Audiences) > 0 {
-			want = append(want, slog.Any("aud", v.cfg.Audiences))
+		if len(ti.audiences) > 0 {
+			want = append(want, slog.Any("aud", ti.audiences))
 		}
-		if len(v.cfg.ClientIDs) > 0 {
-			want = append(want, slog.Any("client_id", v.cfg.ClientIDs))
+		if len(ti.clientIDs) > 0 {
+			want = append(want, slog.Any("client_id", ti.clientIDs))
 		}
 	}
 	var hint string
@@ -252,7 +256,7 @@ func (f *tokenFacts) attrs(a []slog.Attr, withClient bool) []slog.Attr {
 // a scope that is missing.
 func (v *Validator) scopeAttrs(a []slog.Attr, c *claims.Claims, m map[string]any) []slog.Attr {
 	present, absent := []string{}, []string{}
-	for _, name := range v.cfg.scopeClaims() {
+	for _, name := range v.trustOf(c).scopeClaims {
 		if val, ok := claims.LookupMap(m, name); ok && val != nil {
 			present = append(present, name)
 		} else {
@@ -269,10 +273,10 @@ func (v *Validator) scopeAttrs(a []slog.Attr, c *claims.Claims, m map[string]any
 		slog.Any("scope_claims_absent", absent))
 }
 
-func (v *Validator) allowedAlgs() []string {
-	out := make([]string, 0, len(v.algs))
+func allowedAlgs(algs map[string]bool) []string {
+	out := make([]string, 0, len(algs))
 	for _, a := range supportedAlgorithms {
-		if v.algs[a] {
+		if algs[a] {
 			out = append(out, a)
 		}
 	}

@@ -113,8 +113,10 @@ func (v *Validator) observeRequest(ctx context.Context, start time.Time, c *clai
 func (v *Validator) reportRequest(ctx context.Context, start time.Time, c *claims.Claims, e *Error) {
 	ev := RequestEvent{Err: e, Anonymous: c == nil && e == nil, Duration: time.Since(start)}
 	if c != nil {
-		if _, ok := v.issuers[c.Issuer]; ok {
-			ev.Issuer = c.Issuer
+		// A configured issuer only: a template stands for its tenants,
+		// and issuers of Config.ResolveIssuer are not reported by name.
+		if ti := v.trustNamed(c.Issuer); ti != nil {
+			ev.Issuer = ti.issuer
 		}
 	}
 	v.cfg.Observer.Request(ctx, ev)

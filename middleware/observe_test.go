@@ -143,7 +143,7 @@ func TestObserverKeyFetch(t *testing.T) {
 func TestObserverIntrospection(t *testing.T) {
 	kit := hgKit(t)
 	rec := newObsRecorder()
-	v := hgIntrospecting(t, kit, middleware.Config{Observer: rec.observer(), Introspection: middleware.Introspection{CacheTTL: time.Minute}})
+	v := hgIntrospecting(t, kit, middleware.Config{Observer: rec.observer(), Introspection: &middleware.Introspection{CacheTTL: time.Minute}})
 	active := kit.OpaqueToken(middlewaretest.Spec{IssuedAt: time.Now()})
 	revoked := kit.OpaqueToken(middlewaretest.Spec{IssuedAt: time.Now()})
 	kit.Revoke(revoked)

@@ -192,7 +192,7 @@ func TestKeys(t *testing.T) {
 
 func TestIntrospectionAndReplay(t *testing.T) {
 	h := newHarness(t, middleware.Config{
-		Introspection: middleware.Introspection{ClientID: "rs", ClientSecret: "rs-secret-0123456789"},
+		Introspection: &middleware.Introspection{ClientID: "rs", ClientSecret: "rs-secret-0123456789"},
 		DPoP:          middleware.DPoP{Mode: middleware.DPoPAllowed},
 	})
 	active := h.iss.OpaqueToken(middlewaretest.Spec{IssuedAt: time.Now()})

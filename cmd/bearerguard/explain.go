@@ -144,7 +144,7 @@ func explain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if id == "" {
 			return usageErr("-introspect: $%s is not set", envIntrospectionClientID)
 		}
-		cfg.Introspection = middleware.Introspection{ClientID: id, ClientSecret: secret, Endpoint: *endpoint, AuthMethod: *authMethod}
+		cfg.Introspection = &middleware.Introspection{ClientID: id, ClientSecret: secret, Endpoint: *endpoint, AuthMethod: *authMethod}
 	}
 	if err := policy.Validate(); err != nil {
 		return usageErr("%v", err)

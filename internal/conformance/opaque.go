@@ -35,7 +35,7 @@ func runOpaque(t *testing.T, iss *middlewaretest.Issuer, build func(v *middlewar
 		HTTPClient:         iss.Client(),
 		KeyWait:            10 * time.Second,
 		MinRefreshInterval: 100 * time.Millisecond,
-		Introspection:      middleware.Introspection{ClientID: opaqueClient, ClientSecret: opaqueSecret, CacheTTL: time.Minute},
+		Introspection:      &middleware.Introspection{ClientID: opaqueClient, ClientSecret: opaqueSecret, CacheTTL: time.Minute},
 	}
 	v, err := middleware.New(t.Context(), cfg)
 	if err != nil {

@@ -31,7 +31,7 @@ func opaqueSnippet(ctx context.Context) (*middleware.Validator, error) {
 	v, err := middleware.New(ctx, middleware.Config{
 		Issuer:    "https://auth.example.com",
 		Audiences: []string{"https://api.example.com"},
-		Introspection: middleware.Introspection{
+		Introspection: &middleware.Introspection{
 			ClientID:     "api-resource-server",
 			ClientSecret: os.Getenv("INTROSPECTION_SECRET"),
 			CacheTTL:     30 * time.Second, // a revoked token may pass for up to 30 s

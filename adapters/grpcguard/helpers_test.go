@@ -280,17 +280,6 @@ func newValidator(t testing.TB, iss *middlewaretest.Issuer, cfg middleware.Confi
 	return v
 }
 
-// newValidatorFor returns a validator for cfg, with its keys.
-func newValidatorFor(t testing.TB, cfg middleware.Config) *middleware.Validator {
-	t.Helper()
-	v, err := middleware.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready(t, v)
-	return v
-}
-
 // ready waits for v's keys.
 func ready(t testing.TB, v *middleware.Validator) {
 	t.Helper()

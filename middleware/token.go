@@ -14,9 +14,10 @@ import (
 // header that need no key. It knows nothing of the Validator: what a rule
 // depends on in the configuration is passed in.
 //
-// Each segment is base64url-decoded once; each JSON document is checked by
-// encoding/json's own scanner and its top-level members are walked by
-// internal/jsonscan, which refuses duplicate member names (RFC 7515 §4,
+// Each segment is base64url-decoded once; each JSON document is checked
+// and its top-level members found in one pass by internal/jsonscan (as
+// strictly as encoding/json's json.Valid), which refuses duplicate member
+// names (RFC 7515 §4,
 // RFC 7519 §4): a reader that keeps the first value and one that keeps the
 // last would otherwise disagree on what the token says. Member names
 // compare exactly (names are case-sensitive). Signatures are checked by

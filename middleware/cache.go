@@ -21,8 +21,8 @@ const MaxTokenCacheBytes = 16 << 20
 const cacheEntryOverhead = 640
 
 // entrySize is what an entry counts against MaxTokenCacheBytes: the token,
-// the payload, as much again for the claim strings copied out of it, and
-// the overhead.
+// the payload twice (the raw payload, which the claim strings share, and
+// the copy kept as claims.Claims.Payload), and the overhead.
 func entrySize(token string, payloadLen int) int {
 	return len(token) + 2*payloadLen + cacheEntryOverhead
 }

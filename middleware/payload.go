@@ -46,7 +46,14 @@ type payload struct {
 	CHash    json.RawMessage
 	Cnf      *confirmation
 
-	raw []byte // the whole claims set; nil for a payload of JSON null
+	// raw is the whole claims set; nil for a payload of JSON null. The
+	// claim strings share its memory: it is never handed out, and never
+	// changed.
+	raw []byte
+	// public is a copy of raw for claims.Claims.Payload, which a handler
+	// may change; nil until claims makes one, unless the caller of decode
+	// supplies it (parseToken does, in raw's allocation).
+	public []byte
 }
 
 // payloadClaims are the claims payload reads: the claim's name, and how
@@ -82,14 +89,42 @@ var payloadClaims = [...]struct {
 	{"cnf", into(func(p *payload) **confirmation { return &p.Cnf }, readConfirmation)},
 }
 
-// claimReaders indexes payloadClaims by name.
-var claimReaders = func() map[string]func(p *payload, v []byte) error {
-	m := make(map[string]func(p *payload, v []byte) error, len(payloadClaims))
-	for _, c := range payloadClaims {
-		m[c.name] = c.read
+// claimSlots indexes payloadClaims by name: an open-addressing table,
+// probed from claimHash of the name, of 1 + the index of a claim (0: an
+// empty slot). It is cheaper than a map for these short names.
+var claimSlots = func() (t [64]uint8) {
+	for i, c := range payloadClaims {
+		h := claimHash(c.name)
+		for t[h%uint(len(t))] != 0 {
+			h++
+		}
+		t[h%uint(len(t))] = uint8(i + 1)
 	}
-	return m
+	return t
 }()
+
+// claimHash is the start of name's probe in claimSlots: its length and
+// its first and last bytes.
+func claimHash(name string) uint {
+	if name == "" {
+		return 0
+	}
+	return uint(len(name))*7 + uint(name[0])*3 + uint(name[len(name)-1])
+}
+
+// claimReader returns the reader of the claim name, or nil if payload
+// does not read it.
+func claimReader(name string) func(p *payload, v []byte) error {
+	for h := claimHash(name); ; h++ {
+		k := claimSlots[h%uint(len(claimSlots))]
+		if k == 0 {
+			return nil
+		}
+		if c := &payloadClaims[k-1]; c.name == name {
+			return c.read
+		}
+	}
+}
 
 // into makes the reader of a claim: decode its value into field(p).
 func into[T any](field func(p *payload) *T, decode func(dst *T, v []byte) error) func(p *payload, v []byte) error {
@@ -97,7 +132,8 @@ func into[T any](field func(p *payload) *T, decode func(dst *T, v []byte) error)
 }
 
 // decode reads the claims set b into p and keeps b as the raw payload: the
-// caller hands b over. Member names must be unique (RFC 7519 §4). It closes
+// caller hands b over, and never changes it, since the claim strings share
+// its memory. Member names must be unique (RFC 7519 §4). It closes
 // two gaps between encoding/json and RFC 7519. Claim names are
 // case-sensitive, but encoding/json matches struct fields
 // case-insensitively, so that "Scope" or "ISS" would be read as "scope" or
@@ -108,7 +144,7 @@ func into[T any](field func(p *payload) *T, decode func(dst *T, v []byte) error)
 // numbers (or null) of a time between the years 1 and 9999.
 func (p *payload) decode(b []byte) error {
 	err := jsonscan.Object(b, func(name string, v []byte) error {
-		if read := claimReaders[name]; read != nil {
+		if read := claimReader(name); read != nil {
 			return read(p, v)
 		}
 		if foldsToClaim(name) {
@@ -128,14 +164,20 @@ func (p *payload) decode(b []byte) error {
 
 // foldsToClaim reports whether name equals a claim payload reads under
 // Unicode case folding without being it: encoding/json would read it as
-// that claim. An ASCII name can only fold to a name of its length.
+// that claim. An ASCII name can only fold to a name of its length, and
+// only if it has an upper-case letter (the claim names are lower case).
 func foldsToClaim(name string) bool {
-	ascii := true
+	ascii, upper := true, false
 	for i := 0; i < len(name); i++ {
-		if name[i] >= 0x80 {
+		c := name[i]
+		if c >= 0x80 {
 			ascii = false
 			break
 		}
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	if ascii && !upper {
+		return false
 	}
 	for _, c := range payloadClaims {
 		if ascii && len(name) != len(c.name) {
@@ -148,11 +190,12 @@ func foldsToClaim(name string) bool {
 	return false
 }
 
-// readString is encoding/json into a string: null keeps the value.
+// readString is encoding/json into a string: null keeps the value. The
+// string shares v's memory where it can (see payload.raw).
 func readString(dst *string, v []byte) error {
 	switch v[0] {
 	case '"':
-		s, err := jsonscan.String(v)
+		s, err := jsonscan.SharedString(v)
 		if err != nil {
 			return err
 		}
@@ -185,11 +228,12 @@ func readOptionalString(dst *optionalString, v []byte) error {
 }
 
 // readList reads a string or an array of strings (RFC 7519 §4.1.3; a null
-// element reads as ""), or null, which keeps the value.
+// element reads as ""), or null, which keeps the value. The strings share
+// v's memory where they can.
 func readList(dst *stringList, v []byte) error {
 	switch v[0] {
 	case '"':
-		s, err := jsonscan.String(v)
+		s, err := jsonscan.SharedString(v)
 		if err != nil {
 			return err
 		}
@@ -199,7 +243,7 @@ func readList(dst *stringList, v []byte) error {
 		err := jsonscan.Array(v, func(e []byte) error {
 			switch e[0] {
 			case '"':
-				s, err := jsonscan.String(e)
+				s, err := jsonscan.SharedString(e)
 				if err != nil {
 					return err
 				}
@@ -265,11 +309,37 @@ func readRaw(dst *json.RawMessage, v []byte) error {
 	return nil
 }
 
-// readConfirmation is encoding/json into the "cnf" object: its member
-// names match case-insensitively, which for a refusal errs on the safe
-// side.
+// readConfirmation reads the "cnf" object as encoding/json reads it into
+// a *confirmation: null unsets it, and its member names match
+// case-insensitively (Unicode folding, as encoding/json's), the last match
+// winning, which for a refusal errs on the safe side. Unlike encoding/json
+// it refuses duplicate member names.
 func readConfirmation(dst **confirmation, v []byte) error {
-	return json.Unmarshal(v, dst)
+	switch v[0] {
+	case 'n':
+		*dst = nil
+		return nil
+	case '{':
+	default:
+		return errClaimType
+	}
+	c := new(confirmation)
+	err := jsonscan.Object(v, func(name string, m []byte) error {
+		switch {
+		case strings.EqualFold(name, "jkt"):
+			c.JKT = m
+		case strings.EqualFold(name, "x5t#S256"):
+			c.X5TS256 = m
+		case strings.EqualFold(name, "jwk"):
+			c.JWK = m
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*dst = c
+	return nil
 }
 
 // confirmation is the RFC 7800 "cnf" claim.
@@ -376,7 +446,7 @@ func (p *payload) claims(scopeClaims []string) (*claims.Claims, error) {
 		ACR:      p.Acr,
 		AuthTime: p.AuthTime.Time,
 		ClientID: p.clientID(),
-		Payload:  p.raw,
+		Payload:  p.publicPayload(),
 	}
 	c.ExpiresAt, c.NotBefore, c.IssuedAt = p.Exp.Time, p.Nbf.Time, p.Iat.Time
 	c.Machine = p.machine(c.ClientID)
@@ -409,6 +479,15 @@ func (p *payload) claims(scopeClaims []string) (*claims.Claims, error) {
 		}
 	}
 	return c, nil
+}
+
+// publicPayload returns the copy of the raw payload that claims.Claims
+// hands out, made once.
+func (p *payload) publicPayload() []byte {
+	if p.public == nil && p.raw != nil {
+		p.public = append(make([]byte, 0, len(p.raw)), p.raw...)
+	}
+	return p.public
 }
 
 var errScopeClaimType = errors.New("scope claim is neither a string nor an array of strings")

@@ -68,7 +68,9 @@ func parseToken(raw string, t *jwsToken) error {
 	t.signingInput = raw[:j]
 
 	// The header and the signature are only read here: one buffer. The
-	// payload is kept by the claims: a buffer of its own.
+	// payload is kept by the claims: a buffer of its own, twice its
+	// length, for the raw payload the claim strings share and the copy
+	// that claims.Claims hands out.
 	hlen := b64.DecodedLen(len(hseg))
 	buf := make([]byte, hlen+b64.DecodedLen(len(sseg)))
 	hb, err := decodeSegment(buf, hseg)
@@ -78,7 +80,9 @@ func parseToken(raw string, t *jwsToken) error {
 	if err := t.header.decode(hb); err != nil {
 		return invalidToken(ErrMalformedToken, err)
 	}
-	pb, err := decodeSegment(make([]byte, b64.DecodedLen(len(pseg))), pseg)
+	plen := b64.DecodedLen(len(pseg))
+	pbuf := make([]byte, 2*plen)
+	pb, err := decodeSegment(pbuf[:plen], pseg)
 	if err != nil {
 		return invalidToken(ErrMalformedToken, err)
 	}
@@ -86,6 +90,9 @@ func parseToken(raw string, t *jwsToken) error {
 		if err := t.claims.decode(pb); err != nil {
 			return invalidToken(ErrMalformedToken, err)
 		}
+		n := len(pb)
+		t.claims.public = pbuf[plen : plen+n : plen+n]
+		copy(t.claims.public, pb)
 	}
 	if t.header.algOK {
 		t.method = jwt.GetSigningMethod(t.header.alg)
@@ -120,19 +127,19 @@ func (h *joseHeader) decode(b []byte) error {
 		switch name {
 		case "alg":
 			if v[0] == '"' {
-				h.alg, err = commonString(v)
+				h.alg, err = jsonscan.SharedString(v)
 				h.algOK = err == nil
 			}
 		case "kid":
 			h.kidSet = true
 			if v[0] == '"' {
-				h.kid, err = jsonscan.String(v)
+				h.kid, err = jsonscan.SharedString(v)
 				h.kidOK = err == nil
 			}
 		case "typ":
 			h.typSet = v[0] != 'n'
 			if v[0] == '"' {
-				h.typ, err = commonString(v)
+				h.typ, err = jsonscan.SharedString(v)
 				h.typOK = err == nil
 			}
 		case "crit":
@@ -142,28 +149,6 @@ func (h *joseHeader) decode(b []byte) error {
 		}
 		return err
 	})
-}
-
-// commonHeaderValues are "alg" and "typ" values that the header decoding
-// returns without allocating.
-var commonHeaderValues = func() map[string]string {
-	m := map[string]string{}
-	for _, list := range [][]string{supportedAlgorithms[:], {"HS256", "HS384", "HS512", "none",
-		"at+jwt", "application/at+jwt", "JWT", "jwt", "application/jwt"}} {
-		for _, v := range list {
-			m[v] = v
-		}
-	}
-	return m
-}()
-
-// commonString is jsonscan.String, without allocating for the values of
-// commonHeaderValues.
-func commonString(v []byte) (string, error) {
-	if s, ok := commonHeaderValues[string(v[1:len(v)-1])]; ok {
-		return s, nil // plain ASCII: no escapes in these values
-	}
-	return jsonscan.String(v)
 }
 
 // checkHeader applies the rules of the header that need no key: the

@@ -294,6 +294,15 @@ func readDate(dst *numericDate, v []byte) error {
 	case c != '-' && (c < '0' || c > '9'):
 		return errNumericDate
 	}
+	if n, ok := seconds(v); ok {
+		// A whole number of seconds, as nearly every token has: the
+		// same time as below, without the detour through float64.
+		if n > maxNumericDate {
+			return errNumericDate
+		}
+		*dst = numericDate{time.Unix(n, 0), true}
+		return nil
+	}
 	f, err := strconv.ParseFloat(string(v), 64)
 	if err != nil || f < minNumericDate || f > maxNumericDate {
 		return errNumericDate
@@ -301,6 +310,22 @@ func readDate(dst *numericDate, v []byte) error {
 	round, frac := math.Modf(f)
 	*dst = numericDate{time.Unix(int64(round), int64(frac*1e9)).Truncate(time.Second), true}
 	return nil
+}
+
+// seconds returns v, a JSON number, as an integer if it is one of at
+// most 12 digits (no sign, fraction or exponent).
+func seconds(v []byte) (int64, bool) {
+	if len(v) > 12 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // readRaw keeps the value as it is, a slice of the raw payload.

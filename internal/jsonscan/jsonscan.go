@@ -12,6 +12,7 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"unsafe"
@@ -169,6 +170,12 @@ func IsNull(v []byte) bool {
 // plain reports whether s, the inside of a string literal, reads as
 // itself: printable ASCII without quote or backslash.
 func plain(s []byte) bool {
+	for ; len(s) >= 8; s = s[8:] {
+		x := binary.LittleEndian.Uint64(s)
+		if special8(x) || x&0x8080808080808080 != 0 {
+			return false
+		}
+	}
 	for _, c := range s {
 		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
 			return false

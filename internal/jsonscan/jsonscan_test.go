@@ -243,3 +243,31 @@ func TestObjectManyMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecial8: the eight-byte test agrees with the byte-by-byte one for
+// every byte value at every position, alone and beside others.
+func TestSpecial8(t *testing.T) {
+	special := func(c byte) bool { return c < 0x20 || c == '"' || c == '\\' }
+	for _, fill := range []byte{'a', 0x7f, 0xff, 0x20, 0x80} {
+		for pos := range 8 {
+			for c := range 256 {
+				w := []byte(strings.Repeat(string([]byte{fill}), 8))
+				w[pos] = byte(c)
+				want := false
+				for _, b := range w {
+					want = want || special(b)
+				}
+				x := uint64(0)
+				for k := 7; k >= 0; k-- {
+					x = x<<8 | uint64(w[k])
+				}
+				if got := special8(x); got != want {
+					t.Fatalf("special8(%q) = %v", w, got)
+				}
+				if got, want := plain(w), !want && c < 0x80 && fill < 0x80; got != want {
+					t.Fatalf("plain(%q) = %v", w, got)
+				}
+			}
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package jsonscan
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+)
 
 // This file checks the syntax of a JSON document (RFC 8259) in one pass,
 // with the same outcome as encoding/json's [json.Valid], and notes where
@@ -211,6 +214,13 @@ func readName(b []byte, i int, stack *containers, m *spans, sp int) (int, int) {
 // escape other than those of RFC 8259 §7.
 func endOfString(b []byte, i int) int {
 	for i++; i < len(b); i++ {
+		// Eight bytes a step while none of them needs a look.
+		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -235,6 +245,19 @@ func endOfString(b []byte, i int) int {
 		}
 	}
 	return -1
+}
+
+// special8 reports whether any of the eight bytes of x is a quote, a
+// backslash or a control character (below 0x20): the bytes a string
+// literal's scan must stop at. (SWAR: a byte's high bit is set in
+// lessThan when it is below the bound; borrows only run upwards from a
+// byte that is, so the answer is exact.)
+func special8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	control := (x - 0x20*ones) &^ x
+	quote := x ^ '"'*ones
+	backslash := x ^ '\\'*ones
+	return ((control | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs) != 0
 }
 
 func isHex(c byte) bool {

@@ -17,9 +17,9 @@ import (
 // Each segment is base64url-decoded once; each JSON document is checked
 // and its top-level members found in one pass by internal/jsonscan (as
 // strictly as encoding/json's json.Valid), which refuses duplicate member
-// names (RFC 7515 §4,
-// RFC 7519 §4): a reader that keeps the first value and one that keeps the
-// last would otherwise disagree on what the token says. Member names
+// names (RFC 7515 §4, RFC 7519 §4): a reader that keeps the first value
+// and one that keeps the last would otherwise disagree on what the token
+// says. The strings read share the decoded bytes, which nothing changes. Member names
 // compare exactly (names are case-sensitive). Signatures are checked by
 // golang-jwt's signing methods (validator.go), exp, nbf and iat by the
 // payload (payload.go).

@@ -47,13 +47,10 @@ type payload struct {
 	Cnf      *confirmation
 
 	// raw is the whole claims set; nil for a payload of JSON null. The
-	// claim strings share its memory: it is never handed out, and never
-	// changed.
+	// claim strings share its memory, so it is never changed: claims
+	// built from it are handed out only with a copy of it (copyClaims,
+	// handOut).
 	raw []byte
-	// public is a copy of raw for claims.Claims.Payload, which a handler
-	// may change; nil until claims makes one, unless the caller of decode
-	// supplies it (parseToken does, in raw's allocation).
-	public []byte
 }
 
 // payloadClaims are the claims payload reads: the claim's name, and how
@@ -461,7 +458,9 @@ func (p *payload) machine(clientID string) bool {
 	return p.Idtyp == "app" || (p.Sub != "" && p.Sub == clientID)
 }
 
-// claims builds the public claims. scopeClaims lists where scopes are read.
+// claims builds the claims. scopeClaims lists where scopes are read. Their
+// Payload is the raw payload, which the claim strings share: hand them out
+// only with a copy of it (copyClaims, handOut).
 func (p *payload) claims(scopeClaims []string) (*claims.Claims, error) {
 	c := &claims.Claims{
 		Issuer:   p.Iss,
@@ -471,7 +470,7 @@ func (p *payload) claims(scopeClaims []string) (*claims.Claims, error) {
 		ACR:      p.Acr,
 		AuthTime: p.AuthTime.Time,
 		ClientID: p.clientID(),
-		Payload:  p.publicPayload(),
+		Payload:  p.raw,
 	}
 	c.ExpiresAt, c.NotBefore, c.IssuedAt = p.Exp.Time, p.Nbf.Time, p.Iat.Time
 	c.Machine = p.machine(c.ClientID)
@@ -504,15 +503,6 @@ func (p *payload) claims(scopeClaims []string) (*claims.Claims, error) {
 		}
 	}
 	return c, nil
-}
-
-// publicPayload returns the copy of the raw payload that claims.Claims
-// hands out, made once.
-func (p *payload) publicPayload() []byte {
-	if p.public == nil && p.raw != nil {
-		p.public = append(make([]byte, 0, len(p.raw)), p.raw...)
-	}
-	return p.public
 }
 
 var errScopeClaimType = errors.New("scope claim is neither a string nor an array of strings")

@@ -68,9 +68,7 @@ func parseToken(raw string, t *jwsToken) error {
 	t.signingInput = raw[:j]
 
 	// The header and the signature are only read here: one buffer. The
-	// payload is kept by the claims: a buffer of its own, twice its
-	// length, for the raw payload the claim strings share and the copy
-	// that claims.Claims hands out.
+	// payload is kept by the claims: a buffer of its own.
 	hlen := b64.DecodedLen(len(hseg))
 	buf := make([]byte, hlen+b64.DecodedLen(len(sseg)))
 	hb, err := decodeSegment(buf, hseg)
@@ -80,9 +78,7 @@ func parseToken(raw string, t *jwsToken) error {
 	if err := t.header.decode(hb); err != nil {
 		return invalidToken(ErrMalformedToken, err)
 	}
-	plen := b64.DecodedLen(len(pseg))
-	pbuf := make([]byte, 2*plen)
-	pb, err := decodeSegment(pbuf[:plen], pseg)
+	pb, err := decodeSegment(make([]byte, b64.DecodedLen(len(pseg))), pseg)
 	if err != nil {
 		return invalidToken(ErrMalformedToken, err)
 	}
@@ -90,9 +86,6 @@ func parseToken(raw string, t *jwsToken) error {
 		if err := t.claims.decode(pb); err != nil {
 			return invalidToken(ErrMalformedToken, err)
 		}
-		n := len(pb)
-		t.claims.public = pbuf[plen : plen+n : plen+n]
-		copy(t.claims.public, pb)
 	}
 	if t.header.algOK {
 		t.method = jwt.GetSigningMethod(t.header.alg)

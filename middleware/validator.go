@@ -216,6 +216,8 @@ func (v *Validator) validate(ctx context.Context, token string, pr *presentation
 	}
 	if v.remember(token, cachedToken{claims: c, key: key, keys: ik, cnf: t.claims.Cnf}) {
 		c = copyClaims(c) // the cache keeps the verified claims
+	} else {
+		handOut(c)
 	}
 	return v.hook(ctx, c)
 }
@@ -371,6 +373,13 @@ func copyClaims(c *claims.Claims) *claims.Claims {
 		cp.Payload = append(make([]byte, 0, len(c.Payload)), c.Payload...)
 	}
 	return cp
+}
+
+// handOut gives c, claims built from a payload (see payload.claims), a
+// Payload of its own: the raw payload, which its strings share, is never
+// handed out.
+func handOut(c *claims.Claims) {
+	c.Payload = append(make([]byte, 0, len(c.Payload)), c.Payload...)
 }
 
 // ownClaims is a request's copy of cached claims, with room for its

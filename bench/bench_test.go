@@ -193,10 +193,13 @@ func serveOK(b *testing.B, h http.Handler, r *http.Request) {
 // BenchmarkPaired measures each implementation and the bare signature check
 // of the same algorithm in the same time window: every iteration serves one
 // request, then checks one signature bare, each timed. It reports
-// req-ns/op, bare-ns/op and their ratio, x-bare. On a machine shared with
+// req-ns/op, bare-ns/op and their ratio, x-bare, and the ratio of the
+// medians of the per-iteration times, x-bare-med. On a machine shared with
 // other work, load that comes and goes slows both alike, so x-bare is far
 // steadier than the ratio of two BenchmarkVerify results taken seconds
-// apart. (Allocations are those of both; see BenchmarkVerify for each.)
+// apart; x-bare-med also leaves out the iterations in which the process
+// was descheduled, which on a busy machine add milliseconds to one side.
+// (Allocations are those of both; see BenchmarkVerify for each.)
 func BenchmarkPaired(b *testing.B) {
 	e := getEnv(b)
 	sortImpls()
@@ -219,6 +222,7 @@ func BenchmarkPaired(b *testing.B) {
 				r.Header.Set("Authorization", "Bearer "+token)
 				serveOK(b, h, r)
 				var reqNS, bareNS time.Duration
+				var reqs, bares []time.Duration
 				for b.Loop() {
 					t0 := time.Now()
 					w := httptest.NewRecorder()
@@ -231,11 +235,22 @@ func BenchmarkPaired(b *testing.B) {
 					}
 					reqNS += t1.Sub(t0)
 					bareNS += t2.Sub(t1)
+					reqs, bares = append(reqs, t1.Sub(t0)), append(bares, t2.Sub(t1))
 				}
 				b.ReportMetric(float64(reqNS)/float64(b.N), "req-ns/op")
 				b.ReportMetric(float64(bareNS)/float64(b.N), "bare-ns/op")
 				b.ReportMetric(float64(reqNS)/float64(bareNS), "x-bare")
+				b.ReportMetric(float64(medianDuration(reqs))/float64(medianDuration(bares)), "x-bare-med")
 			})
 		}
 	}
+}
+
+// medianDuration returns the median of d, which it sorts.
+func medianDuration(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
 }

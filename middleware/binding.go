@@ -40,8 +40,8 @@ type presentation struct {
 
 // present returns the presentation of a token of r sent with the DPoP
 // scheme or not.
-func (v *Validator) present(r *http.Request, viaDPoP bool) *presentation {
-	pr := &presentation{dpop: viaDPoP, tls: r.TLS}
+func (v *Validator) present(r *http.Request, viaDPoP bool) presentation {
+	pr := presentation{dpop: viaDPoP, tls: r.TLS}
 	if h := v.cfg.MTLS.CertificateHeader; h != "" {
 		pr.certHeader = r.Header.Values(h)
 	}

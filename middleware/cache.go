@@ -21,8 +21,9 @@ const MaxTokenCacheBytes = 16 << 20
 const cacheEntryOverhead = 640
 
 // entrySize is what an entry counts against MaxTokenCacheBytes: the token,
-// the payload, as much again for the claim strings copied out of it, and
-// the overhead.
+// the payload twice, and the overhead. (The cached claims hold the payload
+// once, their strings sharing it; the second time is room for claim
+// strings that need a copy of their own, such as those with escapes.)
 func entrySize(token string, payloadLen int) int {
 	return len(token) + 2*payloadLen + cacheEntryOverhead
 }

@@ -164,3 +164,59 @@ func TestTokenCacheClaimsIsolation(t *testing.T) {
 		t.Errorf("%d concurrent requests saw another request's edits", n)
 	}
 }
+
+// TestClaimsPayloadIsolation: a request's claims are its own down to the
+// bytes: overwriting its payload and its audience, and appending to its
+// audience and scopes, reach neither a later request with the same token
+// (cached or not) nor the request's own claim strings, which are never
+// made from bytes a handler can reach.
+func TestClaimsPayloadIsolation(t *testing.T) {
+	t.Parallel()
+	kit := middlewaretest.NewIssuer()
+	defer kit.Close()
+	for _, tc := range []struct {
+		name  string
+		cache int
+	}{{"cached", 0}, {"uncached", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := hgNewHarness(t, kit, middleware.Config{TokenCacheSize: tc.cache})
+			h.waitReady(t)
+			token := kit.Token(middlewaretest.Spec{Subject: "alice", Scopes: []string{"read", "write"}})
+			ctx := context.Background()
+			want, err := h.v.ValidateToken(ctx, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantPayload := slices.Clone(want.Payload)
+			wantAud, wantScopes := slices.Clone(want.Audience), slices.Clone(want.Scopes)
+			for round := range 3 {
+				c, err := h.v.ValidateToken(ctx, token)
+				if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				if string(c.Payload) != string(wantPayload) || !slices.Equal(c.Audience, wantAud) ||
+					!slices.Equal(c.Scopes, wantScopes) || c.Subject != "alice" {
+					t.Fatalf("round %d: claims changed by an earlier request: %q %q %q %q",
+						round, c.Payload, c.Audience, c.Scopes, c.Subject)
+				}
+				for i := range c.Payload {
+					c.Payload[i] = 'x'
+				}
+				if c.Subject != "alice" || c.Issuer != want.Issuer || !slices.Equal(c.Scopes, wantScopes) {
+					t.Fatalf("round %d: overwriting the payload changed the claim strings: %q %q %q",
+						round, c.Subject, c.Issuer, c.Scopes)
+				}
+				for i := range c.Audience {
+					c.Audience[i] = "mallory"
+				}
+				aud := append(c.Audience, "extra")
+				aud[0] = "mallory"
+				if !slices.Equal(c.Scopes, wantScopes) {
+					t.Fatalf("round %d: appending to the audience changed the scopes: %q", round, c.Scopes)
+				}
+				_ = append(c.Scopes, "admin")
+				c.Scopes[0] = "admin"
+			}
+		})
+	}
+}

@@ -194,7 +194,7 @@ func proofString(dst *string, v []byte) error {
 	if v[0] != '"' {
 		return errProofMalformed
 	}
-	s, err := jsonscan.String(v)
+	s, err := jsonscan.SharedString(v) // parseProof's buffers are its own
 	*dst = s
 	return err
 }

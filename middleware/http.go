@@ -244,7 +244,8 @@ func (v *Validator) check(r *http.Request, p Policy, sc *schemes) (*claims.Claim
 	if sc.mode == DPoPRequired && !viaDPoP {
 		return nil, invalidToken(ErrDPoPRequired, nil)
 	}
-	c, err := v.validate(r.Context(), token, v.present(r, viaDPoP))
+	pr := v.present(r, viaDPoP) // on the stack: validate keeps no pointer to it
+	c, err := v.validate(r.Context(), token, &pr)
 	if err != nil {
 		return nil, requestError(err)
 	}

@@ -47,7 +47,11 @@ type payload struct {
 	CHash    json.RawMessage
 	Cnf      *confirmation
 
-	raw []byte // the whole claims set; nil for a payload of JSON null
+	// raw is the whole claims set; nil for a payload of JSON null. The
+	// claim strings share its memory, so it is never changed: claims
+	// built from it are handed out only with a copy of it (copyClaims,
+	// handOut).
+	raw []byte
 }
 
 // payloadClaims are the claims payload reads: the claim's name, and how
@@ -83,14 +87,42 @@ var payloadClaims = [...]struct {
 	{"cnf", into(func(p *payload) **confirmation { return &p.Cnf }, readConfirmation)},
 }
 
-// claimReaders indexes payloadClaims by name.
-var claimReaders = func() map[string]func(p *payload, v []byte) error {
-	m := make(map[string]func(p *payload, v []byte) error, len(payloadClaims))
-	for _, c := range payloadClaims {
-		m[c.name] = c.read
+// claimSlots indexes payloadClaims by name: an open-addressing table,
+// probed from claimHash of the name, of 1 + the index of a claim (0: an
+// empty slot). It is cheaper than a map for these short names.
+var claimSlots = func() (t [64]uint8) {
+	for i, c := range payloadClaims {
+		h := claimHash(c.name)
+		for t[h%uint(len(t))] != 0 {
+			h++
+		}
+		t[h%uint(len(t))] = uint8(i + 1)
 	}
-	return m
+	return t
 }()
+
+// claimHash is the start of name's probe in claimSlots: its length and
+// its first and last bytes.
+func claimHash(name string) uint {
+	if name == "" {
+		return 0
+	}
+	return uint(len(name))*7 + uint(name[0])*3 + uint(name[len(name)-1])
+}
+
+// claimReader returns the reader of the claim name, or nil if payload
+// does not read it.
+func claimReader(name string) func(p *payload, v []byte) error {
+	for h := claimHash(name); ; h++ {
+		k := claimSlots[h%uint(len(claimSlots))]
+		if k == 0 {
+			return nil
+		}
+		if c := &payloadClaims[k-1]; c.name == name {
+			return c.read
+		}
+	}
+}
 
 // into makes the reader of a claim: decode its value into field(p).
 func into[T any](field func(p *payload) *T, decode func(dst *T, v []byte) error) func(p *payload, v []byte) error {
@@ -98,7 +130,8 @@ func into[T any](field func(p *payload) *T, decode func(dst *T, v []byte) error)
 }
 
 // decode reads the claims set b into p and keeps b as the raw payload: the
-// caller hands b over. Member names must be unique (RFC 7519 §4). It closes
+// caller hands b over, and never changes it, since the claim strings share
+// its memory. Member names must be unique (RFC 7519 §4). It closes
 // two gaps between encoding/json and RFC 7519. Claim names are
 // case-sensitive, but encoding/json matches struct fields
 // case-insensitively, so that "Scope" or "ISS" would be read as "scope" or
@@ -109,7 +142,7 @@ func into[T any](field func(p *payload) *T, decode func(dst *T, v []byte) error)
 // numbers (or null) of a time between the years 1 and 9999.
 func (p *payload) decode(b []byte) error {
 	err := jsonscan.Object(b, func(name string, v []byte) error {
-		if read := claimReaders[name]; read != nil {
+		if read := claimReader(name); read != nil {
 			return read(p, v)
 		}
 		if foldsToClaim(name) {
@@ -129,14 +162,20 @@ func (p *payload) decode(b []byte) error {
 
 // foldsToClaim reports whether name equals a claim payload reads under
 // Unicode case folding without being it: encoding/json would read it as
-// that claim. An ASCII name can only fold to a name of its length.
+// that claim. An ASCII name can only fold to a name of its length, and
+// only if it has an upper-case letter (the claim names are lower case).
 func foldsToClaim(name string) bool {
-	ascii := true
+	ascii, upper := true, false
 	for i := 0; i < len(name); i++ {
-		if name[i] >= 0x80 {
+		c := name[i]
+		if c >= 0x80 {
 			ascii = false
 			break
 		}
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	if ascii && !upper {
+		return false
 	}
 	for _, c := range payloadClaims {
 		if ascii && len(name) != len(c.name) {
@@ -149,11 +188,12 @@ func foldsToClaim(name string) bool {
 	return false
 }
 
-// readString is encoding/json into a string: null keeps the value.
+// readString is encoding/json into a string: null keeps the value. The
+// string shares v's memory where it can (see payload.raw).
 func readString(dst *string, v []byte) error {
 	switch v[0] {
 	case '"':
-		s, err := jsonscan.String(v)
+		s, err := jsonscan.SharedString(v)
 		if err != nil {
 			return err
 		}
@@ -186,11 +226,12 @@ func readOptionalString(dst *optionalString, v []byte) error {
 }
 
 // readList reads a string or an array of strings (RFC 7519 §4.1.3; a null
-// element reads as ""), or null, which keeps the value.
+// element reads as ""), or null, which keeps the value. The strings share
+// v's memory where they can.
 func readList(dst *stringList, v []byte) error {
 	switch v[0] {
 	case '"':
-		s, err := jsonscan.String(v)
+		s, err := jsonscan.SharedString(v)
 		if err != nil {
 			return err
 		}
@@ -200,7 +241,7 @@ func readList(dst *stringList, v []byte) error {
 		err := jsonscan.Array(v, func(e []byte) error {
 			switch e[0] {
 			case '"':
-				s, err := jsonscan.String(e)
+				s, err := jsonscan.SharedString(e)
 				if err != nil {
 					return err
 				}
@@ -259,6 +300,15 @@ func readDate(dst *numericDate, v []byte) error {
 	case c != '-' && (c < '0' || c > '9'):
 		return errNumericDate
 	}
+	if n, ok := seconds(v); ok {
+		// A whole number of seconds, as nearly every token has: the
+		// same time as below, without the detour through float64.
+		if n > maxNumericDate {
+			return errNumericDate
+		}
+		*dst = numericDate{time.Unix(n, 0), true}
+		return nil
+	}
 	f, err := strconv.ParseFloat(string(v), 64)
 	if err != nil || f < minNumericDate || f > maxNumericDate {
 		return errNumericDate
@@ -266,6 +316,22 @@ func readDate(dst *numericDate, v []byte) error {
 	round, frac := math.Modf(f)
 	*dst = numericDate{time.Unix(int64(round), int64(frac*1e9)).Truncate(time.Second), true}
 	return nil
+}
+
+// seconds returns v, a JSON number, as an integer if it is one of at
+// most 12 digits (no sign, fraction or exponent).
+func seconds(v []byte) (int64, bool) {
+	if len(v) > 12 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // readRaw keeps the value as it is, a slice of the raw payload.
@@ -405,7 +471,9 @@ func (p *payload) machine(clientID string) bool {
 	return p.Idtyp == "app" || (p.Sub != "" && p.Sub == clientID)
 }
 
-// claims builds the public claims. scopeClaims lists where scopes are read.
+// claims builds the claims. scopeClaims lists where scopes are read. Their
+// Payload is the raw payload, which the claim strings share: hand them out
+// only with a copy of it (copyClaims, handOut).
 func (p *payload) claims(scopeClaims []string) (*claims.Claims, error) {
 	c := &claims.Claims{
 		Issuer:   p.Iss,

@@ -14,11 +14,12 @@ import (
 // header that need no key. It knows nothing of the Validator: what a rule
 // depends on in the configuration is passed in.
 //
-// Each segment is base64url-decoded once; each JSON document is checked by
-// encoding/json's own scanner and its top-level members are walked by
-// internal/jsonscan, which refuses duplicate member names (RFC 7515 §4,
-// RFC 7519 §4): a reader that keeps the first value and one that keeps the
-// last would otherwise disagree on what the token says. Member names
+// Each segment is base64url-decoded once; each JSON document is checked
+// and its top-level members found in one pass by internal/jsonscan (as
+// strictly as encoding/json's json.Valid), which refuses duplicate member
+// names (RFC 7515 §4, RFC 7519 §4): a reader that keeps the first value
+// and one that keeps the last would otherwise disagree on what the token
+// says. The strings read share the decoded bytes, which nothing changes. Member names
 // compare exactly (names are case-sensitive). Signatures are checked by
 // golang-jwt's signing methods (validator.go), exp, nbf and iat by the
 // payload (payload.go).
@@ -119,19 +120,19 @@ func (h *joseHeader) decode(b []byte) error {
 		switch name {
 		case "alg":
 			if v[0] == '"' {
-				h.alg, err = commonString(v)
+				h.alg, err = jsonscan.SharedString(v)
 				h.algOK = err == nil
 			}
 		case "kid":
 			h.kidSet = true
 			if v[0] == '"' {
-				h.kid, err = jsonscan.String(v)
+				h.kid, err = jsonscan.SharedString(v)
 				h.kidOK = err == nil
 			}
 		case "typ":
 			h.typSet = v[0] != 'n'
 			if v[0] == '"' {
-				h.typ, err = commonString(v)
+				h.typ, err = jsonscan.SharedString(v)
 				h.typOK = err == nil
 			}
 		case "crit":
@@ -141,28 +142,6 @@ func (h *joseHeader) decode(b []byte) error {
 		}
 		return err
 	})
-}
-
-// commonHeaderValues are "alg" and "typ" values that the header decoding
-// returns without allocating.
-var commonHeaderValues = func() map[string]string {
-	m := map[string]string{}
-	for _, list := range [][]string{supportedAlgorithms[:], {"HS256", "HS384", "HS512", "none",
-		"at+jwt", "application/at+jwt", "JWT", "jwt", "application/jwt"}} {
-		for _, v := range list {
-			m[v] = v
-		}
-	}
-	return m
-}()
-
-// commonString is jsonscan.String, without allocating for the values of
-// commonHeaderValues.
-func commonString(v []byte) (string, error) {
-	if s, ok := commonHeaderValues[string(v[1:len(v)-1])]; ok {
-		return s, nil // plain ASCII: no escapes in these values
-	}
-	return jsonscan.String(v)
 }
 
 // checkHeader applies the rules of the header that need no key: the

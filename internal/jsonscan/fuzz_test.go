@@ -140,3 +140,22 @@ func checkArray(t *testing.T, v []byte) {
 		t.Fatalf("Array(%q) = %q; encoding/json %q", v, got, want)
 	}
 }
+
+// FuzzValid: valid, the one-pass syntax check behind Object and Array,
+// accepts exactly what json.Valid accepts.
+func FuzzValid(f *testing.F) {
+	for _, s := range objectSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{`0`, `-0`, `01`, `-`, `1.`, `1.5e`, `1E+5`, `1e-0`, `.5`, `+1`, `[1,2,]`, `[,]`, `{"a"}`,
+		`{"a":}`, `{,}`, `{"a":1,}`, `tru`, `true`, `truex`, `nul`, `"\u12G4"`, `"\x"`, "\"\x1f\"", "\"\x7f\"",
+		`[[[[]]]]`, `[{"a":[{"b":[]}]}]`, ` [ 1 , "x" , null ] `, "\ufeff{}", `{"a":1}` + "\x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m spans
+		if got, want := valid(b, &m), json.Valid(b); got != want {
+			t.Fatalf("valid(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
+}

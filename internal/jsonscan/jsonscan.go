@@ -6,11 +6,13 @@
 // objects whose member names must be unique; bearerguard refuses the
 // tokens that break that rule rather than picking one of the values, as
 // encoding/json (the last) and other readers (the first) would. Syntax and
-// nesting are checked by encoding/json's own scanner ([json.Valid]);
+// nesting are checked in the same pass that finds the members, exactly as
+// encoding/json's [json.Valid] checks them (FuzzValid compares the two);
 // strings are decoded as encoding/json decodes them.
 package jsonscan
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"unsafe"
@@ -43,20 +45,39 @@ var (
 // Object returns [ErrSyntax] or [ErrNotObject] before calling fn, and
 // [ErrDuplicateName] when it meets a name it has already handed to fn. An
 // error of fn ends the walk and is returned as is.
+//
+// The syntax is checked in the same pass that finds the members (see
+// [valid]), as strictly as [json.Valid] checks it.
 func Object(b []byte, fn func(name string, value []byte) error) error {
-	if !json.Valid(b) {
+	var m spans
+	if !valid(b, &m) {
 		return ErrSyntax
 	}
-	i := skipSpace(b, 0)
-	if b[i] != '{' {
+	if b[skipSpace(b, 0)] != '{' {
 		return ErrNotObject
 	}
 	var names nameSet
-	for {
-		i = skipSpace(b, i+1) // past '{' or ','
-		if b[i] == '}' {
-			return nil
+	for k := range m.n {
+		sp := &m.s[k]
+		name, err := decodeName(b[sp.name:sp.nameEnd])
+		if err != nil {
+			return err
 		}
+		if !names.add(name) {
+			return ErrDuplicateName
+		}
+		if err := fn(name, b[sp.value:sp.end]); err != nil {
+			return err
+		}
+	}
+	if !m.more {
+		return nil
+	}
+	// More members than spans holds: walk on from the last one, over a
+	// document now known to be valid.
+	i := skipSpace(b, int(m.s[m.n-1].end)) // at ','
+	for {
+		i = skipSpace(b, i+1) // past ','
 		end := skipString(b, i)
 		name, err := decodeName(b[i:end])
 		if err != nil {
@@ -81,18 +102,24 @@ func Object(b []byte, fn func(name string, value []byte) error) error {
 // and calls fn for each of its elements in order, with the raw element as
 // Object hands out values. An error of fn ends the walk and is returned.
 func Array(v []byte, fn func(elem []byte) error) error {
-	if !json.Valid(v) {
+	var m spans
+	if !valid(v, &m) {
 		return ErrSyntax
 	}
-	i := skipSpace(v, 0)
-	if v[i] != '[' {
+	if v[skipSpace(v, 0)] != '[' {
 		return ErrNotArray
 	}
-	for {
-		i = skipSpace(v, i+1) // past '[' or ','
-		if v[i] == ']' {
-			return nil
+	for k := range m.n {
+		if err := fn(v[m.s[k].value:m.s[k].end]); err != nil {
+			return err
 		}
+	}
+	if !m.more {
+		return nil
+	}
+	i := skipSpace(v, int(m.s[m.n-1].end)) // at ','
+	for {
+		i = skipSpace(v, i+1) // past ','
 		end := skipValue(v, i)
 		if err := fn(v[i:end]); err != nil {
 			return err
@@ -122,6 +149,17 @@ func String(v []byte) (string, error) {
 	return s, nil
 }
 
+// SharedString is [String], except that a plain string (printable ASCII
+// without escapes) shares memory with v instead of being copied: keep v
+// unchanged for as long as the string is in use.
+func SharedString(v []byte) (string, error) {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && plain(v[1:len(v)-1]) {
+		s := v[1 : len(v)-1]
+		return unsafe.String(unsafe.SliceData(s), len(s)), nil
+	}
+	return String(v)
+}
+
 // IsNull reports whether v is the JSON literal null, whitespace around it
 // allowed.
 func IsNull(v []byte) bool {
@@ -132,6 +170,12 @@ func IsNull(v []byte) bool {
 // plain reports whether s, the inside of a string literal, reads as
 // itself: printable ASCII without quote or backslash.
 func plain(s []byte) bool {
+	for ; len(s) >= 8; s = s[8:] {
+		x := binary.LittleEndian.Uint64(s)
+		if special8(x) || x&0x8080808080808080 != 0 {
+			return false
+		}
+	}
 	for _, c := range s {
 		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
 			return false

@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -197,5 +198,76 @@ func BenchmarkObject(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestValidDepth: nesting is refused past encoding/json's limit, and
+// allowed up to it, as json.Valid does.
+func TestValidDepth(t *testing.T) {
+	for _, depth := range []int{255, 256, 257, maxDepth - 1, maxDepth, maxDepth + 1} {
+		for _, open := range []string{"[", `{"a":`} {
+			close := "]"
+			if open != "[" {
+				close = "}"
+			}
+			doc := []byte(strings.Repeat(open, depth) + "1" + strings.Repeat(close, depth))
+			var m spans
+			if got, want := valid(doc, &m), json.Valid(doc); got != want || want != (depth <= maxDepth) {
+				t.Errorf("depth %d of %q: valid %v, json.Valid %v", depth, open, got, want)
+			}
+		}
+	}
+}
+
+// TestObjectManyMembers: members past those valid notes are handed out
+// in order, as the first ones are.
+func TestObjectManyMembers(t *testing.T) {
+	for _, n := range []int{maxSpans - 1, maxSpans, maxSpans + 1, 3 * maxSpans} {
+		var sb strings.Builder
+		sb.WriteString("{ ")
+		var want []member
+		for i := range n {
+			fmt.Fprintf(&sb, ` "m%d" : [%d] ,`, i, i)
+			want = append(want, member{fmt.Sprintf("m%d", i), fmt.Sprintf("[%d]", i)})
+		}
+		doc := sb.String()[:sb.Len()-1] + "}"
+		got, err := members([]byte(doc))
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%d members: %q, %v", n, got, err)
+		}
+		arr := strings.ReplaceAll(strings.ReplaceAll(doc, "{", "["), "}", "]")
+		arr = strings.NewReplacer(`"m`, `"x`, `" :`, `",`).Replace(arr)
+		var elems []string
+		if err := Array([]byte(arr), func(e []byte) error { elems = append(elems, string(e)); return nil }); err != nil || len(elems) != 2*n {
+			t.Errorf("%d elements: %d, %v", 2*n, len(elems), err)
+		}
+	}
+}
+
+// TestSpecial8: the eight-byte test agrees with the byte-by-byte one for
+// every byte value at every position, alone and beside others.
+func TestSpecial8(t *testing.T) {
+	special := func(c byte) bool { return c < 0x20 || c == '"' || c == '\\' }
+	for _, fill := range []byte{'a', 0x7f, 0xff, 0x20, 0x80} {
+		for pos := range 8 {
+			for c := range 256 {
+				w := []byte(strings.Repeat(string([]byte{fill}), 8))
+				w[pos] = byte(c)
+				want := false
+				for _, b := range w {
+					want = want || special(b)
+				}
+				x := uint64(0)
+				for k := 7; k >= 0; k-- {
+					x = x<<8 | uint64(w[k])
+				}
+				if got := special8(x); got != want {
+					t.Fatalf("special8(%q) = %v", w, got)
+				}
+				if got, want := plain(w), !want && c < 0x80 && fill < 0x80; got != want {
+					t.Fatalf("plain(%q) = %v", w, got)
+				}
+			}
+		}
 	}
 }

@@ -43,7 +43,7 @@ func newHarness(t *testing.T, cfg middleware.Config) *harness {
 		fetched <- struct{}{}
 	}
 	cfg.Issuer, cfg.Audiences, cfg.HTTPClient, cfg.Observer = iss.URL, []string{audience}, iss.Client(), obs
-	if cfg.Introspection.ClientID != "" {
+	if cfg.Introspection != nil && cfg.Introspection.ClientID != "" {
 		cfg.Introspection.CacheTTL = time.Minute
 		iss.AddClient(middlewaretest.Client{ID: cfg.Introspection.ClientID, Secret: cfg.Introspection.ClientSecret})
 	}

@@ -219,6 +219,7 @@ type issuerKeys struct {
 	seed       maphash.Seed
 	absent     map[uint64]absentKid // kids a fetch found absent
 	pending    map[uint64]struct{}  // kids asked for since the last fetch started
+	looking    map[uint64]struct{}  // kids asked for before the last fetch started: it looks for them
 	idle       int                  // asked fetches in a row that found no new key (the backoff)
 	waiters    int                  // requests waiting for a fetch for an unknown kid
 	maxWaiters int                  // MaxKeyWaiters; tests lower it
@@ -311,7 +312,8 @@ func (ik *issuerKeys) begin(now time.Time) (*fetchRound, string) {
 		r.asked = true
 	}
 	ik.next = nil
-	clear(ik.pending) // this fetch looks for the kids asked for so far
+	// This fetch looks for the kids asked for so far.
+	ik.looking, ik.pending = ik.pending, nil
 	ik.inflight = r
 	ik.lastStart = now
 	r.start = now
@@ -436,15 +438,19 @@ func (ik *issuerKeys) absentTTL() time.Duration {
 //   - a kid that a fetch found absent is refused (401) at once for a
 //     while (absentTTL), as long as the keys held stay the same;
 //   - otherwise the request waits only for a fetch that starts now (the
-//     budget allows one) or that is in flight, and only while fewer than
+//     budget allows one), or for the fetch in flight if that fetch looks
+//     for the kid (it was seen before the fetch started) or the kid was
+//     seen before (the tokens of a new key keep coming; a forged-kid
+//     stream names a new kid each time); and only while fewer than
 //     MaxKeyWaiters requests of the issuer wait; within KeyWait and its
 //     context;
 //   - else it is answered 503 at once, with Retry-After until the next
 //     fetch allowed, which is asked for and will look for the kid.
 //
-// A kid not found by a fetch that started after the request came is
-// absent: 401. Not found by a fetch already in flight, it may be a key
-// published since: 503, and the next fetch looks for it.
+// A kid not found by a fetch that started after the kid was first seen is
+// absent: 401 (an issuer publishes a key before it signs with it). Not
+// found by a fetch that started before, it may be a key published since:
+// the request waits for the next fetch if that may start now, else 503.
 func (ik *issuerKeys) lookup(ctx context.Context, kid string) (*keySet, error) {
 	h := maphash.String(ik.seed, kid)
 	came := time.Now()
@@ -454,22 +460,25 @@ func (ik *issuerKeys) lookup(ctx context.Context, kid string) (*keySet, error) {
 	if ik.knownAbsent(h, came) {
 		return ik.set.Load(), nil // the caller refuses it
 	}
-	counted := false
+	again := false
 	for {
 		if ik.stopped {
 			return nil, unavailable(ik.cfg.keyWait(), ErrStopped)
 		}
 		now := time.Now()
+		_, looked := ik.looking[h]
+		allowed, seen := ik.ask(h, now, again)
+		again = true
 		var r *fetchRound
+		fresh := true // r looks for the kid
 		switch {
-		case ik.ask(h, now, counted):
+		case allowed:
 			r = ik.next
-		case ik.inflight != nil:
-			r = ik.inflight
+		case ik.inflight != nil && (looked || seen):
+			r, fresh = ik.inflight, looked || !ik.inflight.start.Before(came)
 		default:
 			return nil, unavailable(ik.nextAt.Sub(now), errFetchBudget)
 		}
-		counted = true
 		if ik.waiters >= ik.maxWaiters {
 			// The kid is looked for all the same, by r or the next fetch.
 			return nil, unavailable(ik.cfg.minRefreshInterval(), errTooManyWaiters)
@@ -486,37 +495,38 @@ func (ik *issuerKeys) lookup(ctx context.Context, kid string) (*keySet, error) {
 		if _, found := set.byKid[kid]; found {
 			return set, nil
 		}
-		if !r.start.Before(came) {
-			// A fetch that started after the request came did not find
-			// the kid: it is absent.
+		if fresh {
 			ik.markAbsent(h, set, time.Now())
 			return set, nil
 		}
-		// The fetch started before the request came: the kid may be a
-		// key published since. The next fetch, asked for when the
-		// request came, looks for it: wait for it if it may start now.
 	}
 }
 
 // ask asks for a fetch that looks for the kid hashed h: the next fetch is
 // asked for if it is not already, to start when the budget allows. It
-// reports whether that fetch may start now. The caller holds ik.mu.
+// reports whether that fetch may start now, and whether the kid was asked
+// for before since the last fetch started (by another request: again says
+// this request asks a second time). The caller holds ik.mu.
 //
 // The budget: fetches asked for by requests start at least askedInterval
 // apart. The start-up, periodic and retry fetches do not spend it, so a key
 // published just after one of them is fetched for at first sight. A kid
-// seen twice since the last fetch started is likely a key just published
-// (its tokens keep coming, where a forged-kid stream names a new kid each
-// time): the backoff ends.
-func (ik *issuerKeys) ask(h uint64, now time.Time, again bool) bool {
-	// A request that asks again is not a second sighting.
-	if _, seen := ik.pending[h]; !again && (seen || len(ik.pending) >= maxPendingKids) {
-		ik.idle = 0
-	} else if !again {
-		if ik.pending == nil {
-			ik.pending = make(map[uint64]struct{})
+// seen twice before a fetch could look for it is likely a key just
+// published (its tokens keep coming, where a forged-kid stream names a new
+// kid each time): the backoff ends. So it does when the kids cannot all be
+// remembered (maxPendingKids).
+func (ik *issuerKeys) ask(h uint64, now time.Time, again bool) (allowed, seen bool) {
+	if !again {
+		_, seen = ik.pending[h]
+		switch {
+		case seen || len(ik.pending) >= maxPendingKids:
+			ik.idle = 0
+		default:
+			if ik.pending == nil {
+				ik.pending = make(map[uint64]struct{})
+			}
+			ik.pending[h] = struct{}{}
 		}
-		ik.pending[h] = struct{}{}
 	}
 	earliest := now
 	if at := ik.lastAsked.Add(ik.askedInterval()); !ik.lastAsked.IsZero() && at.After(now) {
@@ -529,13 +539,13 @@ func (ik *issuerKeys) ask(h uint64, now time.Time, again bool) bool {
 	case earliest.Before(ik.nextAt):
 		ik.nextAt = earliest // the backoff ended
 	default:
-		return !now.Before(ik.nextAt)
+		return !now.Before(ik.nextAt), seen
 	}
 	select {
 	case ik.wake <- struct{}{}:
 	default: // a wake-up is pending already
 	}
-	return !now.Before(ik.nextAt)
+	return !now.Before(ik.nextAt), seen
 }
 
 // knownAbsent reports whether the kid hashed h was found absent from the

@@ -66,7 +66,7 @@ func (c *kbClock) fetch() {
 // whether a fetch ran.
 func (c *kbClock) kid(kid string) bool {
 	c.ik.mu.Lock()
-	now := c.ik.ask(maphash.String(c.ik.seed, kid), c.now, false)
+	now, _ := c.ik.ask(maphash.String(c.ik.seed, kid), c.now, false)
 	c.ik.mu.Unlock()
 	if now {
 		c.fetch()

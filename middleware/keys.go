@@ -477,7 +477,10 @@ func (ik *issuerKeys) lookup(ctx context.Context, kid string) (*keySet, error) {
 		case ik.inflight != nil && (looked || seen):
 			r, fresh = ik.inflight, looked || !ik.inflight.start.Before(came)
 		default:
-			return nil, unavailable(ik.nextAt.Sub(now), errFetchBudget)
+			// Retry-After: when a fetch is allowed for this kid seen
+			// again (a second sighting ends any backoff).
+			retry := min(ik.nextAt.Sub(now), ik.lastAsked.Add(ik.cfg.minRefreshInterval()).Sub(now))
+			return nil, unavailable(retry, errFetchBudget)
 		}
 		if ik.waiters >= ik.maxWaiters {
 			// The kid is looked for all the same, by r or the next fetch.

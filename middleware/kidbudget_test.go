@@ -1,17 +1,20 @@
 package middleware
 
-// The budget of fetches unknown kids may cause, driven through an injected
-// clock: the issuer's keys are fed to begin and finish as the refresh
-// goroutine would, and requests ask for fetches at chosen times. No
-// network, no sleeps.
+// The budget of fetches unknown kids may cause, mostly driven through an
+// injected clock: the issuer's keys are fed to begin and finish as the
+// refresh goroutine would, and requests ask for fetches at chosen times. No
+// sleeps.
 
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"hash/maphash"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
 
 // kbClock is an issuer's keys without a refresh goroutine: the test starts
@@ -238,5 +241,28 @@ func TestUnknownKidMemory(t *testing.T) {
 	}
 	if ik.idle != 0 {
 		t.Errorf("backoff %d with the pending kids table full, want 0", ik.idle)
+	}
+}
+
+// TestUnknownKidRetryAfter: a kid answered 503 because no fetch is allowed
+// now is told to come back when a fetch is allowed for it seen again
+// (MinRefreshInterval after the last one), not when the backoff would
+// allow the next fetch: a kid seen twice ends the backoff.
+func TestUnknownKidRetryAfter(t *testing.T) {
+	kit := ktKit(t)
+	v := ktReady(t, kit, Config{MinRefreshInterval: time.Hour, TokenCacheSize: -1})
+	forged := func(kid string) error {
+		return ktValidate(v, kit.Token(middlewaretest.Spec{Header: map[string]any{"kid": kid}}))
+	}
+	// Spends the budget; the fetch finds nothing new: backoff.
+	ktWant(t, forged("first"), ErrInvalidToken, ErrUnknownKey)
+	if idle := v.order[0].idle; idle != 1 {
+		t.Fatalf("backoff %d after a fetch that found nothing new, want 1", idle)
+	}
+	err := forged("second")
+	ktWant(t, err, ErrKeysUnavailable)
+	var e *Error
+	if !errors.As(err, &e) || e.RetryAfter > time.Hour || e.RetryAfter < time.Hour-time.Minute {
+		t.Fatalf("Retry-After %v, want about MinRefreshInterval (1h), not the backoff's 2h", e.RetryAfter)
 	}
 }

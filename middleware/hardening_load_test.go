@@ -27,8 +27,8 @@ func hgForged(iss, kid string) string {
 
 // TestHardeningForgedKidFlood: 1000 concurrent tokens with distinct
 // unknown kids cause at most one JWKS fetch per MinRefreshInterval, and no
-// request waits longer than KeyWait for it. A kid whose fetch cannot happen
-// within KeyWait is answered 503: it may be a key just published.
+// request waits longer than KeyWait for it. A kid no fetch may look for now
+// is answered 503 at once: it may be a key just published.
 func TestHardeningForgedKidFlood(t *testing.T) {
 	t.Parallel()
 	kit := middlewaretest.NewIssuer()

@@ -216,13 +216,12 @@ type issuerKeys struct {
 
 	// Unknown kids. The keys are hashes of kids (seed), so that long kids
 	// cost no memory.
-	seed       maphash.Seed
-	absent     map[uint64]absentKid // kids a fetch found absent
-	pending    map[uint64]struct{}  // kids asked for since the last fetch started
-	looking    map[uint64]struct{}  // kids asked for before the last fetch started: it looks for them
-	idle       int                  // asked fetches in a row that found no new key (the backoff)
-	waiters    int                  // requests waiting for a fetch for an unknown kid
-	maxWaiters int                  // MaxKeyWaiters; tests lower it
+	seed    maphash.Seed
+	absent  map[uint64]absentKid // kids a fetch found absent
+	pending map[uint64]struct{}  // kids asked for since the last fetch started
+	looking map[uint64]struct{}  // kids asked for before the last fetch started: it looks for them
+	idle    int                  // asked fetches in a row that found no new key (the backoff)
+	waiters int                  // requests waiting for a fetch for an unknown kid (at most MaxKeyWaiters)
 }
 
 // absentKid is a kid a fetch found absent: refused at once while set is
@@ -241,7 +240,6 @@ func newIssuerKeys(cfg *Config, client *http.Client, is Issuer) *issuerKeys {
 		client:     client,
 		wake:       make(chan struct{}, 1),
 		seed:       maphash.MakeSeed(),
-		maxWaiters: MaxKeyWaiters,
 	}
 }
 
@@ -482,7 +480,7 @@ func (ik *issuerKeys) lookup(ctx context.Context, kid string) (*keySet, error) {
 			retry := min(ik.nextAt.Sub(now), ik.lastAsked.Add(ik.cfg.minRefreshInterval()).Sub(now))
 			return nil, unavailable(retry, errFetchBudget)
 		}
-		if ik.waiters >= ik.maxWaiters {
+		if ik.waiters >= MaxKeyWaiters {
 			// The kid is looked for all the same, by r or the next fetch.
 			return nil, unavailable(ik.cfg.minRefreshInterval(), errTooManyWaiters)
 		}

@@ -225,7 +225,7 @@ type issuerKeys struct {
 }
 
 // absentKid is a kid a fetch found absent: refused at once while set is
-// still the keys held, until until.
+// still the keys held, until until (zero: for as long).
 type absentKid struct {
 	set   *keySet
 	until time.Time
@@ -341,6 +341,7 @@ func (ik *issuerKeys) finish(r *fetchRound, keys []*verifyKey, err error, end ti
 		ik.nextRefresh = end.Add(ik.cfg.refreshInterval())
 		set := newKeySet(keys, prev)
 		ik.set.Store(set)
+		ik.markRemoved(prev, set)
 		switch {
 		case set.hasNewKey(prev):
 			ik.idle = 0
@@ -553,7 +554,22 @@ func (ik *issuerKeys) ask(h uint64, now time.Time, again bool) (allowed, seen bo
 // keys held, less than absentTTL before now. Called with ik.mu held.
 func (ik *issuerKeys) knownAbsent(h uint64, now time.Time) bool {
 	a, ok := ik.absent[h]
-	return ok && a.set == ik.set.Load() && now.Before(a.until)
+	return ok && a.set == ik.set.Load() && (a.until.IsZero() || now.Before(a.until))
+}
+
+// markRemoved remembers the kids of prev that set no longer has as absent
+// for as long as set is the keys held: the issuer withdrew them, so their
+// tokens are refused (401) at once, not after a fetch. Called with ik.mu
+// held.
+func (ik *issuerKeys) markRemoved(prev, set *keySet) {
+	if prev == nil || prev == set {
+		return
+	}
+	for kid := range prev.byKid {
+		if _, kept := set.byKid[kid]; !kept {
+			ik.remember(maphash.String(ik.seed, kid), absentKid{set: set})
+		}
+	}
 }
 
 // markAbsent remembers that a fetch that started after the kid hashed h was
@@ -561,10 +577,14 @@ func (ik *issuerKeys) knownAbsent(h uint64, now time.Time) bool {
 // absentTTL while set is the keys held. Not longer: a key may be published
 // under it later. Called with ik.mu held.
 func (ik *issuerKeys) markAbsent(h uint64, set *keySet, now time.Time) {
+	ik.remember(h, absentKid{set: set, until: now.Add(ik.absentTTL())})
+}
+
+func (ik *issuerKeys) remember(h uint64, a absentKid) {
 	if ik.absent == nil || len(ik.absent) >= maxAbsentKids {
 		ik.absent = make(map[uint64]absentKid) // forget the old ones: they cost a lookup, not a fetch each
 	}
-	ik.absent[h] = absentKid{set: set, until: now.Add(ik.absentTTL())}
+	ik.absent[h] = a
 }
 
 // awaitFirst waits for the issuer's first keys: for the fetch in flight, or

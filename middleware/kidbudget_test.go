@@ -200,7 +200,7 @@ func TestUnknownKidBackoff(t *testing.T) {
 
 // TestUnknownKidMemory: the kids remembered are bounded. A kid found absent
 // is refused at once while the keys held stay the same, and for absentTTL
-// only; the pending kids (to tell a kid seen twice) never exceed
+// only; a kid the issuer withdrew, as long as the keys stay the same; the pending kids (to tell a kid seen twice) never exceed
 // maxPendingKids, and a full table ends the backoff rather than hide a
 // kid seen twice.
 func TestUnknownKidMemory(t *testing.T) {
@@ -228,6 +228,25 @@ func TestUnknownKidMemory(t *testing.T) {
 	ik.mu.Lock()
 	if ik.knownAbsent(h, c.now) {
 		t.Error("a kid found absent is still refused at once after the keys changed")
+	}
+	ik.mu.Unlock()
+
+	// A kid the issuer withdrew is refused at once while the keys stay
+	// the same, however long.
+	c.fetch()
+	k1 := maphash.String(ik.seed, "k1")
+	c.keys = c.keys[:len(c.keys)-1]
+	c.fetch()
+	ik.mu.Lock()
+	if !ik.knownAbsent(k1, c.now.Add(time.Hour)) {
+		t.Error("a kid the last fetch removed is not refused at once")
+	}
+	ik.mu.Unlock()
+	c.publish("k1")
+	c.fetch()
+	ik.mu.Lock()
+	if ik.knownAbsent(k1, c.now) {
+		t.Error("a kid published again is still refused")
 	}
 	ik.mu.Unlock()
 

@@ -443,8 +443,8 @@ func (ik *issuerKeys) absentTTL() time.Duration {
 //     stream names a new kid each time); and only while fewer than
 //     MaxKeyWaiters requests of the issuer wait; within KeyWait and its
 //     context;
-//   - else it is answered 503 at once, with Retry-After until the next
-//     fetch allowed, which is asked for and will look for the kid.
+//   - else it is answered 503 at once, with Retry-After until a fetch is
+//     allowed for it; the next fetch is asked for and will look for it.
 //
 // A kid not found by a fetch that started after the kid was first seen is
 // absent: 401 (an issuer publishes a key before it signs with it). Not

@@ -319,6 +319,11 @@ func soak(impl string, d time.Duration, workers int) float64 {
 	counts := map[string]int{}
 	var calm []time.Duration
 	firstOK := map[int]time.Time{}
+	type span struct {
+		n           int
+		first, last time.Time
+	}
+	unavailable := map[int]*span{} // valid tokens answered 503 outside outages, per key
 	for _, rs := range results {
 		for _, r := range rs {
 			total++
@@ -331,6 +336,15 @@ func soak(impl string, d time.Duration, workers int) float64 {
 				key += " (outage)"
 			}
 			counts[key]++
+			if r.kind == 'v' && r.status == http.StatusServiceUnavailable && !n {
+				sp := unavailable[r.gen]
+				if sp == nil {
+					sp = &span{first: r.start}
+					unavailable[r.gen] = sp
+				}
+				sp.n++
+				sp.last = r.end
+			}
 			if r.kind == 'v' && r.status == http.StatusOK {
 				if f, ok := firstOK[r.gen]; !ok || r.end.Before(f) {
 					firstOK[r.gen] = r.end
@@ -385,6 +399,12 @@ func soak(impl string, d time.Duration, workers int) float64 {
 		}
 	}
 	fmt.Printf("new key first accepted after its first token: %s\n", strings.Join(lags, ", "))
+	for gen := 0; gen <= 4; gen++ {
+		if sp := unavailable[gen]; sp != nil {
+			fmt.Printf("key %d: %d valid tokens answered 503 outside outages, from %v to %v after its first token\n",
+				gen, sp.n, sp.first.Sub(pools[gen]).Round(time.Millisecond), sp.last.Sub(pools[gen]).Round(time.Millisecond))
+		}
+	}
 	fmt.Println()
 	return rps
 }

@@ -49,17 +49,27 @@ func main() {
 	workers := flag.Int("workers", 16, "closed-loop workers")
 	seq := flag.Int("seq", 1000, "sequential tokens with distinct unknown kids")
 	impls := flag.String("impl", "bearerguard,bearerguard-nocache,handwritten", "implementations, comma-separated")
+	rounds := flag.Int("rounds", 1, "rounds: each implementation runs once a round, for duration/rounds, in turn, so that a change in the machine's load hits all alike")
 	flag.Parse()
 
-	var rps = map[string]float64{}
-	for _, name := range strings.Split(*impls, ",") {
-		r := soak(name, *duration, *workers)
-		rps[name] = r
+	names := strings.Split(*impls, ",")
+	reqs := map[string]int{}
+	took := map[string]time.Duration{}
+	for round := range *rounds {
+		if *rounds > 1 {
+			fmt.Printf("#### round %d of %d\n", round+1, *rounds)
+		}
+		for _, name := range names {
+			n, d := soak(name, *duration/time.Duration(*rounds), *workers)
+			reqs[name] += n
+			took[name] += d
+		}
 	}
-	if hw := rps["handwritten"]; hw > 0 {
-		for name, r := range rps {
+	rps := func(name string) float64 { return float64(reqs[name]) / took[name].Seconds() }
+	if took["handwritten"] > 0 {
+		for _, name := range names {
 			if name != "handwritten" {
-				fmt.Printf("throughput %s / handwritten: %.2f\n", name, r/hw)
+				fmt.Printf("throughput over all rounds %s / handwritten: %.0f / %.0f = %.2f\n", name, rps(name), rps("handwritten"), rps(name)/rps("handwritten"))
 			}
 		}
 	}
@@ -203,7 +213,7 @@ type result struct {
 
 type window struct{ from, to time.Time }
 
-func soak(impl string, d time.Duration, workers int) float64 {
+func soak(impl string, d time.Duration, workers int) (requests int, took time.Duration) {
 	kit := middlewaretest.NewIssuer()
 	defer kit.Close()
 	px := newProxy(kit)
@@ -406,7 +416,7 @@ func soak(impl string, d time.Duration, workers int) float64 {
 		}
 	}
 	fmt.Println()
-	return rps
+	return total, elapsed
 }
 
 // sequential sends n tokens with distinct unknown kids, one after

@@ -6,10 +6,14 @@ require (
 	github.com/MicahParks/keyfunc/v3 v3.9.1
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
 	github.com/auth0/go-jwt-middleware/v3 v3.0.0
-	github.com/bearerguard/bearerguard v0.0.0
+	github.com/bearerguard/bearerguard v0.1.0
+	github.com/bearerguard/bearerguard/adapters/echo5guard v0.1.0
+	github.com/bearerguard/bearerguard/adapters/echoguard v0.1.0
+	github.com/bearerguard/bearerguard/adapters/ginguard v0.1.0
 	github.com/gin-gonic/gin v1.12.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/labstack/echo/v4 v4.16.0
+	github.com/labstack/echo/v5 v5.4.6
 )
 
 require (
@@ -52,8 +56,8 @@ require (
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
 	golang.org/x/arch v0.22.0 // indirect
-	golang.org/x/crypto v0.53.0 // indirect
-	golang.org/x/net v0.56.0 // indirect
+	golang.org/x/crypto v0.54.0 // indirect
+	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
@@ -61,5 +65,3 @@ require (
 	google.golang.org/protobuf v1.36.10 // indirect
 	gopkg.in/go-jose/go-jose.v2 v2.6.3 // indirect
 )
-
-replace github.com/bearerguard/bearerguard => ../

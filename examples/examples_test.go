@@ -1,5 +1,5 @@
 // Package examples_test builds every example program and runs it as a user
-// would: the quickstart story, the three framework APIs against the
+// would: the quickstart story, the four framework APIs against the
 // conformance suite over a real loopback socket, and the M2M client against
 // the net/http API.
 package examples_test
@@ -119,7 +119,7 @@ func TestQuickstartServing(t *testing.T) {
 // over a real socket.
 func TestFrameworkExamples(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"nethttp", "echo", "gin"} {
+	for _, name := range []string{"nethttp", "echo", "echo5", "gin"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			bin := build(t, name)
@@ -175,7 +175,7 @@ func TestEnvironmentAndScopeClaims(t *testing.T) {
 // so that an issuer outage does not get the process restarted.
 func TestReadiness(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"nethttp", "echo", "gin"} {
+	for _, name := range []string{"nethttp", "echo", "echo5", "gin"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			bin := build(t, name)
@@ -204,7 +204,7 @@ func TestReadiness(t *testing.T) {
 
 func TestMissingSettings(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"nethttp", "echo", "gin"} {
+	for _, name := range []string{"nethttp", "echo", "echo5", "gin"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			bin := build(t, name)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
+	"net/url"
 )
 
 // This file decides how a token is bound to its sender, the binding step of
@@ -15,7 +16,10 @@ import (
 //     the DPoP scheme and a valid proof (dpop.go), never as Bearer;
 //   - a certificate-bound token ("cnf" "x5t#S256", RFC 8705 §3) is accepted
 //     only from a client presenting that certificate (mtls.go);
-//   - a token bound otherwise ("cnf" "jwk" alone) is refused.
+//   - a token bound in a way bearerguard cannot check is refused, however
+//     it is presented (RFC 7800 §3: possession must be confirmed): a "cnf"
+//     naming any member besides "jkt" and "x5t#S256" ("jwk", "jwe",
+//     "jku", "kid", one it does not know), or naming none (payload.go).
 //
 // What the step needs of the request is carried by a presentation, built
 // by Check; ValidateToken's is the zero presentation: a bearer token with
@@ -29,7 +33,7 @@ type presentation struct {
 	method     string   // the request method (htm)
 	scheme     string   // "https" or "http", or DPoP.PublicBaseURL's (htu)
 	host       string   // r.Host, or DPoP.PublicBaseURL's (htu)
-	path       string   // the request path as sent (htu)
+	path       string   // the path of the request-target as sent (htu)
 	tls        *tls.ConnectionState
 	certHeader []string // the values of MTLS.CertificateHeader, if configured
 }
@@ -53,15 +57,35 @@ func (v *Validator) present(r *http.Request, viaDPoP bool) *presentation {
 	if b := v.publicBase; b != nil {
 		pr.scheme, pr.host = b.Scheme, b.Host
 	}
-	if r.URL != nil {
-		pr.path = r.URL.EscapedPath()
-	}
+	pr.path = requestPath(r)
 	return pr
+}
+
+// requestPath returns the path of the URI the client requested, which its
+// DPoP proof signs (RFC 9449 §4.3, check 9): that of the request-target as
+// received, r.RequestURI, which routing leaves as it is while it rewrites
+// r.URL (http.StripPrefix, Echo's Rewrite middleware, Gin's HandleContext),
+// so that a proof for the mounted path is accepted and one for the path
+// the routing made of it is not. A request without a RequestURI (made in
+// process, not received by a server) has only r.URL.
+func requestPath(r *http.Request) string {
+	if r.RequestURI != "" {
+		if u, err := url.ParseRequestURI(r.RequestURI); err == nil {
+			return u.EscapedPath()
+		}
+	}
+	if r.URL == nil {
+		return ""
+	}
+	return r.URL.EscapedPath()
 }
 
 // checkBinding checks that the token whose confirmation is cnf (nil: none)
 // was presented as its binding requires.
 func (v *Validator) checkBinding(ctx context.Context, cnf *confirmation, token string, pr *presentation) error {
+	if cnf != nil && !cnf.checkable() {
+		return invalidToken(ErrUnsupportedConfirmation, nil)
+	}
 	if pr.dpop {
 		if cnf == nil || len(cnf.JKT) == 0 {
 			return invalidToken(ErrNotDPoPBound, nil)
@@ -69,14 +93,11 @@ func (v *Validator) checkBinding(ctx context.Context, cnf *confirmation, token s
 		if err := v.checkProof(ctx, cnf, token, pr); err != nil {
 			return err
 		}
-	} else if cnf != nil && (len(cnf.JKT) > 0 || len(cnf.JWK) > 0) {
+	} else if cnf != nil && len(cnf.JKT) > 0 {
 		return invalidToken(ErrSenderConstrained, nil)
 	}
 	if cnf != nil && len(cnf.X5TS256) > 0 {
 		return v.checkCertificate(cnf, pr)
-	}
-	if pr.dpop && len(cnf.JWK) > 0 {
-		return invalidToken(ErrSenderConstrained, nil) // bound to a key DPoP does not name
 	}
 	return nil
 }

@@ -84,7 +84,12 @@ type Config struct {
 	// Issuer is the issuer identifier of the authorization server, compared
 	// exactly with the "iss" claim and with the "issuer" of its discovery
 	// document (mind the trailing slash: Auth0's ends with one).
-	// Required. It must be an https URL, or http on a loopback host.
+	// Required, unless ExtraIssuers, Introspection or LookupToken is set
+	// (an API whose tokens are all opaque needs no JWT issuer). It must be
+	// an https URL, or http on a loopback host. The rules of this Config
+	// (Audiences, ClientIDs, Algorithms, ScopeClaims, ACRClaim,
+	// RequireAccessTokenType) are its rules, and the defaults of every
+	// issuer of ExtraIssuers.
 	Issuer string
 
 	// JWKSURL is the URL of the issuer's JWK Set. Optional: by default it is
@@ -92,10 +97,12 @@ type Config struct {
 	// from its RFC 8414 metadata.
 	JWKSURL string
 
-	// ExtraIssuers are further trusted issuers. Optional. Each token is
-	// routed by its "iss" claim to its own issuer's keys: one issuer's keys
-	// never verify another issuer's tokens. All issuers share the other
-	// settings of this Config.
+	// ExtraIssuers are further trusted issuers, each with its own rules
+	// (see [Issuer]; a rule it leaves unset is this Config's). Optional.
+	// Each JWT is routed by its "iss" claim to its own issuer, and judged
+	// only by that issuer's keys and rules: one issuer's keys never verify
+	// another issuer's tokens, and an audience trusted for one issuer is
+	// not trusted for another that has its own.
 	ExtraIssuers []Issuer
 
 	// Audiences are the identifiers of this API. A token is accepted if any
@@ -301,14 +308,15 @@ type Config struct {
 	TokenCacheSize int
 
 	// Introspection configures RFC 7662 introspection of opaque access
-	// tokens. Optional; the zero value is off: a token that is not a
-	// compact JWS is refused as malformed (401). When set (ClientID is
-	// then required), a token that is not a compact JWS is sent to the
-	// introspection endpoint of one trusted issuer, and its answer is held
-	// to the rules of JWT access tokens wherever it has the member (see
+	// tokens. Optional; nil is off: a token that is not a compact JWS is
+	// refused as malformed (401). When set, a token that is not a compact
+	// JWS is sent to the introspection endpoint of one trusted issuer
+	// (Introspection.Issuer, default Issuer), and its answer is held to the
+	// rules of JWT access tokens wherever it has the member (see
 	// [Introspection]). Compact JWS tokens are verified as JWTs, as
-	// without it. It cannot be set together with LookupToken.
-	Introspection Introspection
+	// without it. It cannot be set together with LookupToken. Issuers of
+	// ExtraIssuers may have their own (Issuer.Introspection).
+	Introspection *Introspection
 
 	// LookupToken looks an opaque token up in the application's own store,
 	// as Authlib's BearerTokenValidator.authenticate_token does. Optional,
@@ -316,8 +324,10 @@ type Config struct {
 	// (its results are not cached: the store is the application's), and
 	// the claims it returns go through the same rules as introspected ones:
 	// a non-empty Issuer must be a trusted issuer, ExpiresAt, NotBefore and
-	// IssuedAt hold with the Leeway where set, a "cnf" in Payload refuses
-	// the token as a bearer token, Audiences and ClientIDs apply as for
+	// IssuedAt hold with the Leeway where set, a "cnf" in Payload binds
+	// the token as a JWT's does (refused as a bearer token; refused however
+	// it is presented if bound in a way that cannot be checked, see
+	// [ErrUnsupportedConfirmation]), Audiences and ClientIDs apply as for
 	// JWTs, then Validate. Its errors: an [*Error] (see [NewError]) is
 	// answered as it is; one matching [ErrInvalidToken] (such as a token
 	// not found or revoked) is 401 invalid_token; any other error (the
@@ -326,6 +336,36 @@ type Config struct {
 	// answered 401 [ErrTokenInactive]. It cannot be set together with
 	// Introspection.
 	LookupToken func(ctx context.Context, token string) (*claims.Claims, error)
+
+	// ResolveIssuer adds issuers at run time, for APIs that onboard
+	// tenants (a realm or an Auth0 tenant per customer): it is asked for
+	// the settings of the issuer a JWT names when no configured issuer or
+	// template matches, and returns them (as an ExtraIssuers entry: its
+	// rules, JWKSURL or discovery from the issuer; Issuer may be left
+	// empty), or nil to refuse (401 [ErrInvalidIssuer], remembered for
+	// [ResolverRefusalTTL]). An error is 503 ([ErrResolverFailed]) unless
+	// it is an [*Error]. Optional. Only "iss" values that are https URLs
+	// (http on loopback) of at most 1 KiB are asked about, at most
+	// [MaxResolutionsPerSecond] times a second; no URL derived from a token
+	// is fetched unless the resolver returned settings for it. The issuers
+	// returned are held, at most MaxResolvedIssuers of them (the least
+	// recently used evicted, its refresh stopped), their keys fetched at
+	// their first token; [Validator.ForgetIssuer] drops one. It is called
+	// from requests: it must be safe for concurrent use, and ctx bounds it.
+	ResolveIssuer func(ctx context.Context, iss string) (*Issuer, error)
+
+	// MaxResolvedIssuers bounds the issuers of ResolveIssuer held at once.
+	// Optional, default [DefaultMaxResolvedIssuers].
+	MaxResolvedIssuers int
+
+	// OpaqueTokenIssuer picks the issuer whose source (Introspection or
+	// LookupToken) an opaque token goes to, when several issuers have one:
+	// it returns that issuer's identifier, or "" when the token is none of
+	// theirs (refused as malformed, 401). Optional; by default a token goes
+	// to the source whose Issuer.OpaqueTokenPrefix it begins with, else to
+	// the one source without a prefix. A token is never sent to more than
+	// one source: that would hand one issuer's tokens to another.
+	OpaqueTokenIssuer func(token string) string
 
 	// DPoP configures DPoP-bound tokens (RFC 9449): "Authorization: DPoP"
 	// with a proof of possession of the token's key in a "DPoP" header.
@@ -339,6 +379,13 @@ type Config struct {
 	// that certificate. Optional; by default only the certificate of the
 	// request's own TLS connection (r.TLS.PeerCertificates[0]) counts.
 	MTLS MTLS
+
+	// Observer receives what the validator does, as events: requests
+	// accepted and refused, key fetches, introspection calls and cache
+	// hits, DPoP replay checks (see [Observer]; package otelguard turns
+	// them into OpenTelemetry metrics). Optional; the zero value observes
+	// nothing and costs nothing.
+	Observer Observer
 
 	// Now returns the current time, for tests. Optional, default time.Now.
 	Now func() time.Time
@@ -354,9 +401,12 @@ type Config struct {
 type DPoPMode int
 
 const (
+	// DPoPDefault is the zero value. In a [Policy] it means the route
+	// takes Config.DPoP.Mode; as Config.DPoP.Mode it means [DPoPOff].
+	DPoPDefault DPoPMode = iota
 	// DPoPOff accepts Bearer only, as without DPoP support: the DPoP
-	// scheme counts as no token. The zero value.
-	DPoPOff DPoPMode = iota
+	// scheme counts as no token.
+	DPoPOff
 	// DPoPAllowed accepts unbound tokens as Bearer and DPoP-bound tokens
 	// with the DPoP scheme and a valid proof. A DPoP-bound token is never
 	// accepted as Bearer.
@@ -369,22 +419,32 @@ const (
 
 // Defaults and limits of DPoP proofs.
 const (
-	// DefaultDPoPProofLifetime is the default of DPoP.ProofLifetime.
-	DefaultDPoPProofLifetime = 5 * time.Minute
+	// DefaultDPoPProofLifetime is the default of DPoP.ProofLifetime: a
+	// minute, as Duende IdentityServer's default, within the "seconds or
+	// minutes" of RFC 9449 §11.1; see SECURITY.md.
+	DefaultDPoPProofLifetime = time.Minute
 	// MaxDPoPProofSize is the largest DPoP header accepted, in bytes.
 	MaxDPoPProofSize = 8 << 10
-	// DefaultReplayEntries and DefaultReplayBytes bound the default
-	// in-memory ReplayStore. When it is full of unexpired proof
-	// identifiers, requests with new proofs are refused with 503
+	// DefaultReplayRate is the rate of DPoP requests, per second and
+	// process, the default in-memory ReplayStore is sized for: it remembers
+	// that many proof identifiers per second for as long as a proof is
+	// accepted (ProofLifetime and twice Config.Leeway; with NonceSecrets,
+	// at most two DPoPNonceStep and twice the leeway), one DPoP key at most
+	// a sixteenth of them ([ErrReplayKeyLimit]).
+	DefaultReplayRate = 10_000
+	// DefaultReplayBytes bounds the memory of the default in-memory
+	// ReplayStore's tables, 8 bytes an entry. When it cannot remember one
+	// more proof identifier, requests with new proofs are refused with 503
 	// ([ErrReplayStoreFailed]) rather than forget an identifier early.
-	DefaultReplayEntries = 1 << 17
-	DefaultReplayBytes   = 32 << 20
+	// With the defaults, DefaultReplayRate fills at most about half of it.
+	DefaultReplayBytes = 64 << 20
 )
 
 // DPoP configures DPoP (RFC 9449), see Config.DPoP.
 type DPoP struct {
-	// Mode is the default of every route: [DPoPOff] (the zero value),
-	// [DPoPAllowed] or [DPoPRequired]. Policy.DPoP overrides it per route.
+	// Mode is the default of every route: [DPoPOff] (the zero value,
+	// [DPoPDefault], means off), [DPoPAllowed] or [DPoPRequired].
+	// Policy.DPoP overrides it per route.
 	Mode DPoPMode
 
 	// Algorithms are the JWS algorithms a proof may be signed with, sent
@@ -394,27 +454,41 @@ type DPoP struct {
 
 	// ProofLifetime is how long a proof is accepted after its "iat"
 	// (RFC 9449 §11.1), plus Config.Leeway either side. Optional, default
-	// [DefaultDPoPProofLifetime]. It is also how long proof identifiers
-	// are remembered.
+	// [DefaultDPoPProofLifetime]. Proof identifiers are remembered as long
+	// as their proof could be accepted: until iat + ProofLifetime +
+	// leeway, or with NonceSecrets until the proof's nonce expires if that
+	// is sooner.
 	ProofLifetime time.Duration
 
 	// ReplayStore remembers proof identifiers so that a proof is accepted
-	// once. Optional, default an in-memory store bounded by
-	// [DefaultReplayEntries] and [DefaultReplayBytes], whose entries expire:
-	// it protects one process only. With several replicas, share one store
+	// once. Optional, default an in-memory store sized for
+	// [DefaultReplayRate] and bounded by [DefaultReplayBytes], whose
+	// entries expire: it protects one process only. With several replicas, share one store
 	// (such as the Redis store of module
 	// github.com/bearerguard/bearerguard/replay/redisstore).
 	ReplayStore ReplayStore
 
-	// NonceSecrets turn on server nonces (RFC 9449 §9). Optional; default
-	// none: proofs need no nonce. With secrets, a DPoP request whose proof
+	// Nonces turns on server nonces (RFC 9449 §9) for one process: New
+	// draws a secret from crypto/rand, held in memory only. Optional,
+	// default false. Replicas behind one load balancer do not accept the
+	// nonces of the others (a client would be asked for a nonce again and
+	// again): give them NonceSecrets instead, the same on each. With
+	// NonceSecrets set, Nonces changes nothing.
+	Nonces bool
+
+	// NonceSecrets turn on server nonces (RFC 9449 §9) with secrets shared
+	// by every replica. Optional; default none: proofs need no nonce
+	// (unless Nonces is set). With secrets, a DPoP request whose proof
 	// lacks a valid "nonce" claim is refused with 401 use_dpop_nonce
 	// ([ErrUseDPoPNonce]) and a fresh nonce in a DPoP-Nonce header. Nonces
 	// are stateless, minted with the first secret and accepted with any,
 	// for [DPoPNonceStep] to twice that: give every replica the same
 	// secrets, and rotate by putting a new secret first, dropping the old
 	// one a few minutes later. Each secret must be random and at least
-	// [MinDPoPNonceSecretSize] bytes. A proof with a nonce near its end
+	// [MinDPoPNonceSecretSize] bytes (New refuses a shorter one, or one
+	// whose bytes are all the same, such as a buffer never filled), for
+	// example 32 bytes of crypto/rand kept in a secret store and
+	// base64-decoded at start-up. A proof with a nonce near its end
 	// is accepted and answered with a fresh DPoP-Nonce
 	// ([Validator.SetSuccessHeaders]).
 	NonceSecrets [][]byte
@@ -424,7 +498,9 @@ type DPoP struct {
 	// that changes them. Optional, default: the scheme of the request's
 	// connection (https with r.TLS, else http) and r.Host. Forwarded
 	// headers are never read. It must be an http or https URL without
-	// path, query or fragment.
+	// path, query or fragment: the path is always that of the
+	// request-target as received (r.RequestURI), whatever the routing
+	// makes of r.URL (http.StripPrefix, a rewriting middleware).
 	PublicBaseURL string
 }
 
@@ -434,7 +510,10 @@ type ReplayStore interface {
 	// Add records key until until; it reports false if key was already
 	// recorded and not expired. An error refuses the request with 503
 	// (fail closed). The key is the RFC 7638 SHA-256 thumbprint of the
-	// proof key (base64url), ".", and base64url(SHA-256(jti)).
+	// proof key (base64url), ".", and base64url(SHA-256(jti)): a store
+	// can bound what one DPoP key holds by the part before the ".", as the
+	// in-memory default does ([ErrReplayKeyLimit]). An error matching
+	// ErrReplayKeyLimit is answered as such, still with 503.
 	Add(ctx context.Context, key string, until time.Time) (added bool, err error)
 }
 
@@ -480,13 +559,16 @@ type ResourceMetadata struct {
 // Introspection configures RFC 7662 token introspection, see
 // Config.Introspection. An introspection answer is held to the rules of JWT
 // access tokens wherever it has the member: "active" must be true (else 401
-// [ErrTokenInactive]); "iss" must equal Issuer exactly; "aud" is checked
+// [ErrTokenInactive]); "iss", if present ("" or null too), must equal
+// Issuer exactly; "aud" is checked
 // by Audience; "exp", "nbf" and "iat" with Config.Leeway; "token_type", if
 // present, must name an access token ("access_token" or "Bearer", in any
-// case); a "cnf" refuses the token as a bearer token; Config.ClientIDs
+// case, or "DPoP" for a token whose "cnf" has "jkt", RFC 9449 §6.2); a "cnf" binds the token as a JWT's does; Config.ClientIDs
 // applies to "client_id". Scopes come from Config.ScopeClaims ("scope" by
 // default) and the whole answer is the claims' Payload, for Decode and
-// Lookup. Member names must be unique.
+// Lookup. Member names must be unique and exact in case: a member whose
+// name differs only in case from one read ("ACTIVE", "Token_Type", "ISS")
+// refuses the token as malformed.
 //
 // An endpoint that cannot be reached, answers late (Timeout), with a
 // status other than 200 or with anything but a JSON object with a boolean
@@ -495,8 +577,11 @@ type ResourceMetadata struct {
 // wrong) is a 503 too, and is logged at warn level, at most once a minute.
 type Introspection struct {
 	// Issuer is the trusted issuer whose tokens are introspected: the
-	// Config.Issuer or one of Config.ExtraIssuers. Optional, default
-	// Config.Issuer.
+	// answers' "iss", when present, must equal it. In Config.Introspection:
+	// Config.Issuer or one of Config.ExtraIssuers, default Config.Issuer;
+	// without Config.Issuer it is required, and names an issuer trusted
+	// for opaque tokens only. In Issuer.Introspection: that issuer,
+	// optional.
 	Issuer string
 
 	// Endpoint is the URL of the introspection endpoint. Optional, default
@@ -507,8 +592,7 @@ type Introspection struct {
 	Endpoint string
 
 	// ClientID is the client identifier this API authenticates with at
-	// the endpoint (RFC 7662 §2.1). Required when Introspection is used:
-	// setting any other field of Introspection without it is an error.
+	// the endpoint (RFC 7662 §2.1). Required.
 	ClientID string
 
 	// ClientSecret is the client secret, for client_secret_basic and
@@ -615,14 +699,6 @@ const (
 	MaxIntrospectionSize = 64 << 10
 )
 
-// Issuer is a further trusted issuer, see Config.ExtraIssuers.
-type Issuer struct {
-	// Issuer is the issuer identifier. Required.
-	Issuer string
-	// JWKSURL is the issuer's JWK Set URL. Optional, discovered by default.
-	JWKSURL string
-}
-
 func configError(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 }
@@ -705,14 +781,6 @@ func (c *Config) tokenCacheSize() int {
 	return max(c.TokenCacheSize, 0)
 }
 
-// introspection reports whether Config.Introspection is used.
-func (c *Config) introspection() bool {
-	in := &c.Introspection
-	return in.Issuer != "" || in.Endpoint != "" || in.ClientID != "" || in.ClientSecret != "" ||
-		in.AuthMethod != "" || in.PrivateKey != nil || in.KeyID != "" || in.Audience != AudienceRequired ||
-		in.CacheTTL != 0 || in.Timeout != 0
-}
-
 func (in *Introspection) issuer(c *Config) string {
 	if in.Issuer == "" {
 		return c.Issuer
@@ -739,23 +807,14 @@ func (in *Introspection) negativeTTL() time.Duration {
 	return min(in.CacheTTL, IntrospectionNegativeTTL)
 }
 
-// checkOpaque checks Introspection and LookupToken.
-func (c *Config) checkOpaque() error {
-	if !c.introspection() {
-		return nil
-	}
-	in := &c.Introspection
-	if c.LookupToken != nil {
-		return configError("Introspection and LookupToken cannot both be set: one source of opaque tokens")
-	}
+// check checks an issuer's introspection settings; clientIDs are the
+// issuer's ClientIDs.
+func (in *Introspection) check(clientIDs []string, insecure bool) error {
 	if in.ClientID == "" {
 		return configError("Introspection.ClientID is required")
 	}
-	if !contains(issuerNames(c.issuers()), in.issuer(c)) {
-		return configError("Introspection.Issuer %q is not a trusted issuer", in.Issuer)
-	}
 	if in.Endpoint != "" {
-		if err := checkURL(in.Endpoint, c.InsecureAllowHTTPIssuer); err != nil {
+		if err := checkURL(in.Endpoint, insecure); err != nil {
 			return configError("Introspection.Endpoint %q: %v", in.Endpoint, err)
 		}
 	}
@@ -783,7 +842,7 @@ func (c *Config) checkOpaque() error {
 	switch in.Audience {
 	case AudienceRequired, AudienceAbsentOK:
 	case AudienceClientID:
-		if len(c.ClientIDs) == 0 {
+		if len(clientIDs) == 0 {
 			return configError("Introspection.Audience AudienceClientID requires ClientIDs")
 		}
 	default:
@@ -795,43 +854,9 @@ func (c *Config) checkOpaque() error {
 	return nil
 }
 
-func issuerNames(list []Issuer) []string {
-	out := make([]string, 0, len(list))
-	for _, is := range list {
-		out = append(out, is.Issuer)
-	}
-	return out
-}
-
-// issuers returns every trusted issuer, the main one first.
-func (c *Config) issuers() []Issuer {
-	return append([]Issuer{{Issuer: c.Issuer, JWKSURL: c.JWKSURL}}, c.ExtraIssuers...)
-}
-
 // check reports the first missing or contradictory setting of c, and
-// returns the algorithm allowlist as a set.
-func (c *Config) check() (algs map[string]bool, err error) {
-	if c.Issuer == "" {
-		return nil, configError("Issuer is required")
-	}
-	seen := map[string]bool{}
-	for _, is := range c.issuers() {
-		if seen[is.Issuer] {
-			return nil, configError("issuer %q given twice", is.Issuer)
-		}
-		seen[is.Issuer] = true
-		if err := checkURL(is.Issuer, c.InsecureAllowHTTPIssuer); err != nil {
-			return nil, configError("issuer %q: %v", is.Issuer, err)
-		}
-		if is.JWKSURL != "" {
-			if err := checkURL(is.JWKSURL, c.InsecureAllowHTTPIssuer); err != nil {
-				return nil, configError("JWKS URL %q: %v", is.JWKSURL, err)
-			}
-		}
-	}
-	if len(c.Audiences) == 0 && len(c.ClientIDs) == 0 {
-		return nil, configError("Audiences is required (or ClientIDs for issuers whose tokens have no aud)")
-	}
+// returns every trusted issuer with its settings (see trustedIssuers).
+func (c *Config) check() (issuers []Issuer, err error) {
 	if contains(c.Audiences, "") {
 		return nil, configError("empty audience")
 	}
@@ -850,33 +875,30 @@ func (c *Config) check() (algs map[string]bool, err error) {
 	if err := c.checkResource(); err != nil {
 		return nil, err
 	}
-	if err := c.checkOpaque(); err != nil {
-		return nil, err
-	}
 	if err := c.checkDPoP(); err != nil {
 		return nil, err
 	}
 	if err := c.checkMTLS(); err != nil {
 		return nil, err
 	}
-	list := c.Algorithms
-	if len(list) == 0 {
-		list = supportedAlgorithms[:]
-	}
-	algs = make(map[string]bool, len(list))
-	for _, a := range list {
+	for _, a := range c.Algorithms {
 		if !contains(supportedAlgorithms[:], a) {
 			return nil, configError("algorithm %q is not an allowed asymmetric JWS algorithm", a)
 		}
-		algs[a] = true
 	}
-	return algs, nil
+	if issuers, err = c.trustedIssuers(); err != nil {
+		return nil, err
+	}
+	if err := c.checkIssuers(issuers); err != nil {
+		return nil, err
+	}
+	return issuers, nil
 }
 
 // checkDPoP checks DPoP.
 func (c *Config) checkDPoP() error {
 	d := &c.DPoP
-	if d.Mode < DPoPOff || d.Mode > DPoPRequired {
+	if d.Mode < DPoPDefault || d.Mode > DPoPRequired {
 		return configError("DPoP.Mode %d is not a known mode", d.Mode)
 	}
 	for _, a := range d.Algorithms {
@@ -890,6 +912,9 @@ func (c *Config) checkDPoP() error {
 	for i, s := range d.NonceSecrets {
 		if len(s) < MinDPoPNonceSecretSize {
 			return configError("DPoP.NonceSecrets[%d]: shorter than %d bytes", i, MinDPoPNonceSecretSize)
+		}
+		if uniformSecret(s) {
+			return configError("DPoP.NonceSecrets[%d]: every byte is the same: not a random secret", i)
 		}
 	}
 	if d.PublicBaseURL != "" {

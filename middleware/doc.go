@@ -40,6 +40,17 @@
 // tolerance (RFC 7519 §4.1). "iss" must equal a trusted issuer and one
 // "aud" value must be a configured audience (RFC 9068 §4).
 //
+// # Issuers
+//
+// Each trusted issuer ([Issuer], Config.ExtraIssuers) may carry its own
+// rules: audiences and client IDs, algorithms, scope and ACR claims, the
+// access-token type rule, required claims, how its tokens are bound, and
+// its opaque-token source; a rule it leaves unset is Config's. A token is
+// judged only by the rules of the issuer it names. A multi-tenant issuer
+// is a template with {tenantid}, whose keys come from its one configured
+// JWK Set; Config.ResolveIssuer adds issuers at run time. Presets such as
+// [Entra], [Auth0] and [Cognito] give the settings of common providers.
+//
 // ID tokens and other JWTs are refused (RFC 8725 §3.11, RFC 9068 §4): a
 // "typ" header other than "at+jwt" or "JWT", or ID-token claims ("nonce",
 // "at_hash", "c_hash", Keycloak's "typ": "ID", Cognito's "token_use":
@@ -57,17 +68,25 @@
 // header (parsed by jwkset, private members refused; the signature
 // checked by golang-jwt), for the request's method ("htm") and URI without
 // query and fragment ("htu", compared after the §4.3 normalisation, the
-// scheme and host from DPoP.PublicBaseURL behind a proxy), issued ("iat")
+// scheme and host from DPoP.PublicBaseURL behind a proxy, the path that of
+// the request-target the client sent, r.RequestURI, never r.URL as
+// http.StripPrefix or a framework's rewriting changes it), issued ("iat")
 // within DPoP.ProofLifetime and the leeway, for this token ("ath"), by
 // the key the token is bound to (its RFC 7638 thumbprint), and never seen
 // before: its "jti" is recorded in DPoP.ReplayStore (§11.1), in memory by
 // default. A refused proof is 401 invalid_dpop_proof with a DPoP challenge
-// naming the accepted algorithms; a replay store that fails is 503. A
+// naming the accepted algorithms; a replay store that fails or is full is
+// 503, and so is a DPoP key holding its share of the in-memory store. A
 // DPoP-bound token is never accepted as Bearer, in any mode, and
 // DPoPRequired refuses Bearer requests. A token with "cnf" "x5t#S256" is
 // accepted only from a client that presented that certificate (RFC 8705
 // §3): on the request's TLS connection, or, with Config.MTLS, in a header
-// a TLS-terminating proxy sets.
+// a TLS-terminating proxy sets. A "cnf" naming any other member ("jwk",
+// "jwe", "jku", "kid", or one not known, alone or beside "jkt" or
+// "x5t#S256"; names are exact in case) or none at all refuses the token
+// however it is presented, with [ErrUnsupportedConfirmation]: possession
+// that cannot be confirmed is not confirmed (RFC 7800 §3). A "cnf" that is
+// not a JSON object is malformed.
 //
 // # Opaque tokens
 //
@@ -78,7 +97,8 @@
 // looks it up in its own store. The answer is held to the rules above
 // wherever it has the member (§2.2): "active" must be true, "iss" the
 // introspected issuer, "aud" per [AudienceRule], exp, nbf and iat with the
-// leeway, "token_type" an access token, no "cnf". An endpoint that fails
+// leeway, "token_type" an access token, and "cnf" binds the token as a
+// JWT's does. An endpoint that fails
 // in any way is answered 503 with Retry-After, never 401. Answers may be
 // cached (Introspection.CacheTTL, §4: a revoked token passes until its
 // entry expires) under a SHA-256 hash of the token, and concurrent
@@ -105,6 +125,7 @@
 //	issuer keys not obtained    503  Retry-After: N
 //	introspection failed        503  Retry-After: N
 //	DPoP replay store failed    503  Retry-After: N
+//	DPoP key over its share     503  Retry-After: N
 //
 // with a JSON body {"error": ..., "error_description": ...}. Every error is
 // an [*Error] that matches a category sentinel such as [ErrInvalidToken]
@@ -145,9 +166,15 @@
 //	metadata.go    protected resource metadata (RFC 9728)
 //	extract.go     the token from the request (RFC 6750 §2)
 //	validator.go   New and ValidateToken: the pipeline, one step per line:
-//	               what kind of token, parse, header rules, token type,
-//	               issuer, key and signature, times, binding, audience and
-//	               claims, hook
+//	               what kind of token, parse, header rules, issuer, the
+//	               issuer's algorithms and token type, key and signature,
+//	               times, binding, audience and claims, hook
+//	issuers.go     what the API trusts, issuer by issuer: Issuer, the rules
+//	               a token is judged by (trust), the one place that picks
+//	               them (a JWT's iss, a template, an opaque token's source)
+//	tenants.go     multi-tenant issuers: templates, tid, key issuer members
+//	resolver.go    issuers added at run time (Config.ResolveIssuer)
+//	presets.go     the settings of providers whose rules differ
 //	opaque.go      an opaque token: its source, then the same steps from
 //	               the issuer on; the shared call and the result cache
 //	introspect.go  the RFC 7662 client: endpoint, client authentication,
@@ -168,6 +195,9 @@
 //	config.go      Config and its defaults; errors.go: sentinels and answers
 //	log.go         the refusal log: which check refused a request, what it
 //	               found and what it wanted (facts handed over on *Error)
+//	observe.go     the reporting seam: Config.Observer's events, one call
+//	               at each place something happens (package otelguard
+//	               makes them OpenTelemetry metrics)
 //
 // Adding a claim touches the table in payload.go; a new kind of token or
 // binding is a step of ValidateToken.

@@ -88,10 +88,10 @@ func (v *Validator) checkProof(ctx context.Context, cnf *confirmation, token str
 		return invalidProof(errProofSignature)
 	}
 	if p.htm != pr.method {
-		return invalidProof(errProofMethod)
+		return invalidProof(&proofMismatch{errProofMethod, "htm", p.htm, pr.method})
 	}
 	if !sameURI(p.htu, pr) {
-		return invalidProof(errProofURI)
+		return invalidProof(&proofMismatch{errProofURI, "htu", p.htu, pr.scheme + "://" + pr.host + pr.path})
 	}
 	now, leeway, life := v.cfg.now(), v.cfg.leeway(), v.cfg.proofLifetime()
 	// An absent iat reads as the zero time: far too old.
@@ -114,10 +114,11 @@ func (v *Validator) checkProof(ctx context.Context, cnf *confirmation, token str
 	}
 	jtiHash := sha256.Sum256([]byte(p.jti))
 	key := base64.RawURLEncoding.EncodeToString(jkt) + "." + base64.RawURLEncoding.EncodeToString(jtiHash[:])
-	added, err := v.replay.Add(ctx, key, p.iat.Add(life+leeway))
+	added, err := v.replay.Add(ctx, key, v.proofUntil(p.iat.Add(life+leeway), p.nonce))
+	v.observeReplay(ctx, added, err)
 	switch {
 	case err != nil:
-		return unavailableFor(ErrReplayStoreFailed, time.Second, err)
+		return unavailableFor(ErrReplayStoreFailed, replayRetry(err), err)
 	case !added:
 		return invalidProof(errProofReplayed)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -60,7 +61,7 @@ func TestDPoPProof(t *testing.T) {
 		{"htu normalised: scheme and host case, default port", req(proof(middlewaretest.Proof{URL: "HTTPS://API.Example.TEST:443/resource"})), nil},
 		{"htu query and fragment ignored", req(proof(middlewaretest.Proof{URL: hgDPoPURL + "?other=1#f"})), nil},
 		{"iat within the leeway ahead", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(20 * time.Second)})), nil},
-		{"iat at the end of the lifetime", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(-5 * time.Minute)})), nil},
+		{"iat at the end of the lifetime", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(-middleware.DefaultDPoPProofLifetime)})), nil},
 
 		{"no DPoP header", req(), middleware.ErrInvalidDPoPProof},
 		{"two DPoP headers", req(proof(middlewaretest.Proof{}), proof(middlewaretest.Proof{})), middleware.ErrInvalidDPoPProof},
@@ -87,7 +88,7 @@ func TestDPoPProof(t *testing.T) {
 		{"htu other port", req(proof(middlewaretest.Proof{URL: "https://api.example.test:8443/resource"})), middleware.ErrInvalidDPoPProof},
 		{"htu http", req(proof(middlewaretest.Proof{URL: "http://api.example.test/resource"})), middleware.ErrInvalidDPoPProof},
 		{"htu absent", req(proof(middlewaretest.Proof{Claims: map[string]any{"htu": nil}})), middleware.ErrInvalidDPoPProof},
-		{"iat too old", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(-6 * time.Minute)})), middleware.ErrInvalidDPoPProof},
+		{"iat too old", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(-middleware.DefaultDPoPProofLifetime - middleware.DefaultLeeway - time.Second)})), middleware.ErrInvalidDPoPProof},
 		{"iat in the future", req(proof(middlewaretest.Proof{IssuedAt: hgNow.Add(time.Minute)})), middleware.ErrInvalidDPoPProof},
 		{"iat absent", req(proof(middlewaretest.Proof{Claims: map[string]any{"iat": nil}})), middleware.ErrInvalidDPoPProof},
 		{"iat a string", req(proof(middlewaretest.Proof{Claims: map[string]any{"iat": "now"}})), middleware.ErrInvalidDPoPProof},
@@ -183,32 +184,33 @@ func TestDPoPModes(t *testing.T) {
 	bound := hgToken(kit, middlewaretest.Spec{JKT: key.Thumbprint()})
 	unbound := hgToken(kit, middlewaretest.Spec{})
 	dpop := func() *http.Request { return hgDPoPRequest(bound, hgProof(key, bound, middlewaretest.Proof{})) }
-	mode := func(m middleware.DPoPMode) *middleware.DPoPMode { return &m }
 
 	for _, tc := range []struct {
 		name   string
 		config middleware.DPoPMode
-		route  *middleware.DPoPMode
+		route  middleware.DPoPMode
 		r      func() *http.Request
 		want   error
 	}{
-		{"off: bearer", middleware.DPoPOff, nil, func() *http.Request { return hgRequest(unbound) }, nil},
-		{"off: bound as bearer", middleware.DPoPOff, nil, func() *http.Request { return hgRequest(bound) }, middleware.ErrSenderConstrained},
-		{"off: DPoP scheme is no token", middleware.DPoPOff, nil, dpop, middleware.ErrNoToken},
-		{"allowed: bearer", middleware.DPoPAllowed, nil, func() *http.Request { return hgRequest(unbound) }, nil},
-		{"allowed: DPoP", middleware.DPoPAllowed, nil, dpop, nil},
-		{"allowed: bound as bearer", middleware.DPoPAllowed, nil, func() *http.Request { return hgRequest(bound) }, middleware.ErrSenderConstrained},
-		{"allowed: bound as bearer with a proof", middleware.DPoPAllowed, nil, func() *http.Request {
+		{"off: bearer", middleware.DPoPOff, middleware.DPoPDefault, func() *http.Request { return hgRequest(unbound) }, nil},
+		{"off: bound as bearer", middleware.DPoPOff, middleware.DPoPDefault, func() *http.Request { return hgRequest(bound) }, middleware.ErrSenderConstrained},
+		{"off: DPoP scheme is no token", middleware.DPoPOff, middleware.DPoPDefault, dpop, middleware.ErrNoToken},
+		{"allowed: bearer", middleware.DPoPAllowed, middleware.DPoPDefault, func() *http.Request { return hgRequest(unbound) }, nil},
+		{"allowed: DPoP", middleware.DPoPAllowed, middleware.DPoPDefault, dpop, nil},
+		{"allowed: bound as bearer", middleware.DPoPAllowed, middleware.DPoPDefault, func() *http.Request { return hgRequest(bound) }, middleware.ErrSenderConstrained},
+		{"allowed: bound as bearer with a proof", middleware.DPoPAllowed, middleware.DPoPDefault, func() *http.Request {
 			r := hgRequest(bound)
 			r.Header.Set("DPoP", hgProof(key, bound, middlewaretest.Proof{}))
 			return r
 		}, middleware.ErrSenderConstrained},
-		{"required: DPoP", middleware.DPoPRequired, nil, dpop, nil},
-		{"required: bearer", middleware.DPoPRequired, nil, func() *http.Request { return hgRequest(unbound) }, middleware.ErrDPoPRequired},
-		{"required: bound as bearer", middleware.DPoPRequired, nil, func() *http.Request { return hgRequest(bound) }, middleware.ErrDPoPRequired},
-		{"route off over config required", middleware.DPoPRequired, mode(middleware.DPoPOff), dpop, middleware.ErrNoToken},
-		{"route required over config off", middleware.DPoPOff, mode(middleware.DPoPRequired), func() *http.Request { return hgRequest(unbound) }, middleware.ErrDPoPRequired},
-		{"route allowed over config off", middleware.DPoPOff, mode(middleware.DPoPAllowed), dpop, nil},
+		{"required: DPoP", middleware.DPoPRequired, middleware.DPoPDefault, dpop, nil},
+		{"required: bearer", middleware.DPoPRequired, middleware.DPoPDefault, func() *http.Request { return hgRequest(unbound) }, middleware.ErrDPoPRequired},
+		{"required: bound as bearer", middleware.DPoPRequired, middleware.DPoPDefault, func() *http.Request { return hgRequest(bound) }, middleware.ErrDPoPRequired},
+		{"default: DPoP scheme is no token", middleware.DPoPDefault, middleware.DPoPDefault, dpop, middleware.ErrNoToken},
+		{"route required over config default", middleware.DPoPDefault, middleware.DPoPRequired, func() *http.Request { return hgRequest(unbound) }, middleware.ErrDPoPRequired},
+		{"route off over config required", middleware.DPoPRequired, middleware.DPoPOff, dpop, middleware.ErrNoToken},
+		{"route required over config off", middleware.DPoPOff, middleware.DPoPRequired, func() *http.Request { return hgRequest(unbound) }, middleware.ErrDPoPRequired},
+		{"route allowed over config off", middleware.DPoPOff, middleware.DPoPAllowed, dpop, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := hgReady(t, kit, middleware.Config{DPoP: middleware.DPoP{Mode: tc.config}})
@@ -352,6 +354,104 @@ func TestDPoPConfig(t *testing.T) {
 			})
 			if !errors.Is(err, middleware.ErrInvalidConfig) {
 				t.Errorf("New: %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+}
+
+// TestDPoPIntrospectedToken: an introspection answer for a DPoP-bound
+// token says "token_type": "DPoP" with "cnf" "jkt" (RFC 9449 §6.2): the
+// token is accepted with a valid proof of that key, and refused as Bearer
+// because it is bound, not because of its type. An answer typed DPoP that
+// names no DPoP key cannot be checked.
+func TestDPoPIntrospectedToken(t *testing.T) {
+	kit := hgKit(t)
+	key := middlewaretest.NewDPoPKey("ES256")
+	v := hgIntrospecting(t, kit, middleware.Config{
+		Now:  func() time.Time { return hgNow },
+		DPoP: middleware.DPoP{Mode: middleware.DPoPAllowed},
+	})
+	opaque := func(s middlewaretest.Spec, tokenType string) string {
+		s.IssuedAt = hgNow
+		s.Claims = map[string]any{"token_type": tokenType}
+		return kit.OpaqueToken(s)
+	}
+	bound := opaque(middlewaretest.Spec{JKT: key.Thumbprint()}, "DPoP")
+	lower := opaque(middlewaretest.Spec{JKT: key.Thumbprint()}, "dpop")
+	unbound := opaque(middlewaretest.Spec{}, "DPoP")
+	certBound := opaque(middlewaretest.Spec{CertThumbprint: "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}, "DPoP")
+	viaDPoP := func(token string) *http.Request {
+		return hgDPoPRequest(token, hgProof(key, token, middlewaretest.Proof{}))
+	}
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		want []error
+	}{
+		{"DPoP with a proof", viaDPoP(bound), nil},
+		{"dpop, in another case, with a proof", viaDPoP(lower), nil},
+		{"DPoP with a proof by another key", hgDPoPRequest(bound, hgProof(middlewaretest.NewDPoPKey("ES256"), bound, middlewaretest.Proof{})), []error{middleware.ErrInvalidDPoPProof}},
+		{"DPoP as Bearer", hgRequest(bound), []error{middleware.ErrSenderConstrained}},
+		{"DPoP without cnf", viaDPoP(unbound), []error{middleware.ErrUnsupportedConfirmation}},
+		{"DPoP without cnf as Bearer", hgRequest(unbound), []error{middleware.ErrUnsupportedConfirmation}},
+		{"DPoP bound to a certificate only", hgRequest(certBound), []error{middleware.ErrUnsupportedConfirmation}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.Check(tc.r, middleware.Policy{})
+			hgWant(t, err, tc.want...)
+		})
+	}
+	t.Run("ValidateToken is bearer", func(t *testing.T) {
+		_, err := v.ValidateToken(t.Context(), bound)
+		hgWant(t, err, middleware.ErrSenderConstrained)
+	})
+}
+
+// TestDPoPRequestTarget: htu is compared with the URI the client requested
+// (RFC 9449 §4.3, check 9), the request-target as received, not with the
+// r.URL that routing rewrote: under http.StripPrefix a proof for the
+// mounted path is accepted and one for the stripped path refused. A
+// request made in process without a RequestURI is compared by r.URL.
+func TestDPoPRequestTarget(t *testing.T) {
+	kit := hgKit(t)
+	key := middlewaretest.NewDPoPKey("ES256")
+	token := hgToken(kit, middlewaretest.Spec{JKT: key.Thumbprint()})
+	v := hgReady(t, kit, middleware.Config{DPoP: middleware.DPoP{Mode: middleware.DPoPAllowed}})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", http.StripPrefix("/api", v.Authenticate(hgOK)))
+	const host = "https://api.example.test"
+	request := func(target, htu string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		r.Header.Set("Authorization", "DPoP "+token)
+		r.Header.Set("DPoP", hgProof(key, token, middlewaretest.Proof{URL: htu}))
+		return r
+	}
+	inProcess := func(target, htu string) *http.Request {
+		r := request(target, htu)
+		r.RequestURI = ""
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+		r    *http.Request
+		want int
+	}{
+		{"StripPrefix: proof for the URI requested", mux, request(host+"/api/resource", host+"/api/resource"), http.StatusOK},
+		{"StripPrefix: origin-form request-target", mux, request("/api/resource?page=2", "http://example.com/api/resource"), http.StatusOK},
+		{"StripPrefix: proof for the stripped path", mux, request(host+"/api/resource", host+"/resource"), http.StatusUnauthorized},
+		{"StripPrefix: percent-encoded path", mux, request(host+"/api/a%2fb", host+"/api/a%2Fb"), http.StatusOK},
+		{"StripPrefix: proof for the stripped percent-encoded path", mux, request(host+"/api/a%2Fb", host+"/a%2Fb"), http.StatusUnauthorized},
+		{"no RequestURI: r.URL", v.Authenticate(hgOK), inProcess(host+"/resource", host+"/resource"), http.StatusOK},
+		{"no RequestURI: another path", v.Authenticate(hgOK), inProcess(host+"/resource", host+"/other"), http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := hgServe(tc.h, tc.r)
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d (WWW-Authenticate %q)", w.Code, tc.want, w.Header().Values("WWW-Authenticate"))
+			}
+			if tc.want == http.StatusUnauthorized && !strings.Contains(w.Header().Get("WWW-Authenticate"), `DPoP error="invalid_dpop_proof"`) {
+				t.Errorf("WWW-Authenticate %q, want invalid_dpop_proof", w.Header().Values("WWW-Authenticate"))
 			}
 		})
 	}

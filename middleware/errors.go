@@ -212,6 +212,15 @@ var (
 	// ErrSenderConstrained: the token is bound to a key ("cnf", RFC 9449
 	// §7.2, RFC 8705 §3) but was sent as a plain bearer token.
 	ErrSenderConstrained = errors.New("bearerguard: sender-constrained token sent as bearer")
+	// ErrUnsupportedConfirmation: the token is bound to its sender in a
+	// way bearerguard cannot check, so possession cannot be confirmed (RFC
+	// 7800 §3): its "cnf" names a confirmation method other than "jkt"
+	// (DPoP, RFC 9449 §6) and "x5t#S256" (a client certificate, RFC 8705
+	// §3), such as "jwk", "jwe", "jku", "kid" or a member bearerguard does
+	// not know, alone or beside one it knows; or it names none (an empty
+	// object); or an introspection answer says "token_type": "DPoP"
+	// without a "cnf" "jkt". The token is refused however it is presented.
+	ErrUnsupportedConfirmation = errors.New("bearerguard: token bound by a confirmation method that cannot be checked")
 	// ErrClaimsRejected: Config.Validate refused the claims.
 	ErrClaimsRejected = errors.New("bearerguard: claims rejected")
 	// ErrDPoPRequired: a Bearer request on a route whose DPoP mode is
@@ -224,6 +233,10 @@ var (
 	// ("cnf" "x5t#S256", RFC 8705 §3) and the request presents another one.
 	// A request that presents none is refused with ErrSenderConstrained.
 	ErrCertificateMismatch = errors.New("bearerguard: client certificate does not match the token")
+	// ErrCertificateRequired: the token's issuer accepts only
+	// certificate-bound tokens (Issuer.Binding [BindingCertificate]) and
+	// the token has no "cnf" "x5t#S256" (RFC 8705 §3).
+	ErrCertificateRequired = errors.New("bearerguard: certificate-bound token required")
 	// ErrTokenInactive: an opaque token is not active: the introspection
 	// endpoint answered "active": false (RFC 7662 §2.2), or
 	// Config.LookupToken found no such token. It may be unknown, expired
@@ -255,10 +268,25 @@ var (
 	// *Error and does not match ErrInvalidToken, such as its store being
 	// down.
 	ErrLookupFailed = errors.New("bearerguard: token lookup failed")
+	// ErrResolverFailed: Config.ResolveIssuer returned an error that is
+	// not an *Error, such as its store being down.
+	ErrResolverFailed = errors.New("bearerguard: issuer resolver failed")
+	// ErrResolverBusy: a token names an issuer that is neither configured
+	// nor held, and Config.ResolveIssuer was already asked
+	// MaxResolutionsPerSecond times this second.
+	ErrResolverBusy = errors.New("bearerguard: issuer resolver busy")
 	// ErrReplayStoreFailed: DPoP.ReplayStore returned an error, so whether
 	// the proof was used before is unknown: the request is refused (fail
 	// closed), with 503 and Retry-After.
 	ErrReplayStoreFailed = errors.New("bearerguard: DPoP replay store failed")
+	// ErrReplayKeyLimit: the in-memory DPoP replay store already holds as
+	// many unexpired proof identifiers of the request's DPoP key as one key
+	// may (a sixteenth of the store), so this key's new proofs are refused
+	// until some expire, while other keys are served. It comes with
+	// ErrReplayStoreFailed: 503 with Retry-After, the time until the key's
+	// oldest identifiers expire. The token and the proof are not at fault,
+	// so it is not a 401.
+	ErrReplayKeyLimit = errors.New("bearerguard: DPoP key over its share of the replay store")
 )
 
 // Causes of ErrInsufficientUserAuthentication (RFC 9470), for routes whose
@@ -374,6 +402,7 @@ var descriptions = map[error]string{
 	ErrTokenNotYetValid:               "the token is not valid yet",
 	ErrNotAccessToken:                 "the token is not an access token",
 	ErrSenderConstrained:              "the token is bound to a key and cannot be used as a bearer token",
+	ErrUnsupportedConfirmation:        "the token is bound to a key in a way that cannot be checked",
 	ErrClaimsRejected:                 "the token claims are not accepted",
 	ErrInsufficientScope:              "the token lacks the required scope",
 	ErrInsufficientClaims:             "the token claims do not meet the requirements of the resource",
@@ -388,10 +417,13 @@ var descriptions = map[error]string{
 	ErrTokenInactive:                  "the token is not active",
 	ErrIntrospectionFailed:            "the token cannot be checked now",
 	ErrLookupFailed:                   "the token cannot be checked now",
+	ErrResolverFailed:                 "the token cannot be checked now",
+	ErrResolverBusy:                   "the token cannot be checked now",
 	ErrInvalidDPoPProof:               "the DPoP proof is invalid",
 	ErrDPoPRequired:                   "a DPoP-bound token and proof are required",
 	ErrNotDPoPBound:                   "the token is not bound to a DPoP key",
 	ErrCertificateMismatch:            "the token is bound to another client certificate",
+	ErrCertificateRequired:            "the token issuer requires a certificate-bound token",
 	ErrReplayStoreFailed:              "the DPoP proof cannot be checked now",
 	ErrUseDPoPNonce:                   "the DPoP proof must carry the nonce the server provided",
 }

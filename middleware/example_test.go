@@ -472,7 +472,7 @@ func ExampleIntrospection() {
 		Issuer:     iss.URL,
 		Audiences:  []string{"https://api.example.test"},
 		HTTPClient: iss.Client(), // the test issuer's; omit in production
-		Introspection: middleware.Introspection{
+		Introspection: &middleware.Introspection{
 			ClientID:     "api",
 			ClientSecret: "api-secret",
 			CacheTTL:     30 * time.Second, // 0 (the default) asks every time

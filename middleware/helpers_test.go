@@ -81,7 +81,7 @@ func hgCategoryOf(want ...error) error {
 		return middleware.ErrInsufficientUserAuthentication
 	case middleware.ErrClaimMissing, middleware.ErrClaimValuesNotAccepted, middleware.ErrCheckRejected:
 		return middleware.ErrInsufficientClaims
-	case middleware.ErrReplayStoreFailed:
+	case middleware.ErrReplayStoreFailed, middleware.ErrReplayKeyLimit:
 		return middleware.ErrKeysUnavailable
 	}
 	return middleware.ErrInvalidToken
@@ -816,7 +816,11 @@ const hgOpaqueClient = "resource-server"
 func hgIntrospecting(t testing.TB, kit *middlewaretest.Issuer, cfg middleware.Config) *middleware.Validator {
 	t.Helper()
 	kit.AddClient(middlewaretest.Client{ID: hgOpaqueClient, Secret: hgOpaqueSecret})
-	in := &cfg.Introspection
+	in := &middleware.Introspection{}
+	if cfg.Introspection != nil {
+		*in = *cfg.Introspection
+	}
+	cfg.Introspection = in
 	if in.ClientID == "" {
 		in.ClientID = hgOpaqueClient
 	}

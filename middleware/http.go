@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,10 +107,14 @@ func (v *Validator) ValidatePolicy(p Policy) error {
 // in the order of its fields below (after the token itself), and the first
 // that fails answers the request.
 type Policy struct {
-	// Scopes is the scope requirement; nil requires no scope. A token
-	// without the scopes is refused with 403 insufficient_scope and a scope
-	// attribute (RFC 6750 §3.1).
-	Scopes *scopes.Requirement
+	// Scopes are the alternatives of the scope requirement, as the
+	// arguments of [Validator.RequireScope]: a token must hold every
+	// space-separated scope of at least one of them. Empty (the zero
+	// value) requires no scope. A token without the scopes is refused with
+	// 403 insufficient_scope and a scope attribute (RFC 6750 §3.1). Each
+	// alternative must hold at least one scope and only RFC 6749 §3.3
+	// scope tokens ([Policy.Validate]).
+	Scopes []string
 	// Claims are requirements on claim values ([ClaimValues]), all of
 	// which must be met: an Organization ("org_id"), a tenant, roles or
 	// RBAC permissions read apart from the scopes. A token that fails one
@@ -146,16 +151,17 @@ type Policy struct {
 	// behalf ([claims.Claims.Machine]) are refused the same way: the route
 	// requires a user.
 	MaxAge time.Duration
-	// DPoP, if set, is the route's DPoP mode (RFC 9449), overriding
-	// Config.DPoP.Mode: [DPoPOff], [DPoPAllowed] or [DPoPRequired].
-	DPoP *DPoPMode
+	// DPoP is the route's DPoP mode (RFC 9449): [DPoPOff], [DPoPAllowed]
+	// or [DPoPRequired] override Config.DPoP.Mode; the zero value,
+	// [DPoPDefault], takes it.
+	DPoP DPoPMode
 }
 
 // ScopePolicy returns the Policy of [Validator.RequireScope]. It panics if
 // the alternatives are invalid (see [scopes.NewRequirement]).
 func ScopePolicy(alternatives ...string) Policy {
-	req := scopes.MustRequirement(alternatives...)
-	return Policy{Scopes: &req}
+	scopes.MustRequirement(alternatives...)
+	return Policy{Scopes: slices.Clone(alternatives)}
 }
 
 func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
@@ -182,14 +188,17 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 // [errors.As] to get its status and challenge. Framework adapters and
 // custom integrations are built on it.
 func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, error) {
+	start := v.observeStart()
 	sc := schemes{mode: v.dpopMode(p)}
 	c, e := v.check(r, p, &sc)
 	if e != nil {
 		ec := *e // an *Error of Policy.Check or Validate may be shared
 		ec.scheme = sc
 		v.logRefusal(r, &ec, c, &p)
+		v.observeRequest(r.Context(), start, c, &ec)
 		return nil, &ec
 	}
+	v.observeRequest(r.Context(), start, c, nil)
 	return c, nil
 }
 
@@ -204,11 +213,18 @@ type schemes struct {
 
 // dpopMode returns the DPoP mode of a route with policy p.
 func (v *Validator) dpopMode(p Policy) DPoPMode {
-	if p.DPoP != nil {
-		return *p.DPoP
+	if p.DPoP != DPoPDefault {
+		return p.DPoP
+	}
+	if v.cfg.DPoP.Mode == DPoPDefault {
+		return DPoPOff
 	}
 	return v.cfg.DPoP.Mode
 }
+
+// dpopOn reports whether m accepts the DPoP scheme; the zero mode of an
+// [Error] made outside [Validator.Check] does not.
+func (m DPoPMode) dpopOn() bool { return m == DPoPAllowed || m == DPoPRequired }
 
 // check returns the decision for r under p. On a refusal, the claims are
 // those of the token when the token itself was valid (the route's
@@ -217,7 +233,7 @@ func (v *Validator) check(r *http.Request, p Policy, sc *schemes) (*claims.Claim
 	if v.cfg.AllowUnauthenticatedPreflight && isPreflight(r) {
 		return nil, nil // Config.AllowUnauthenticatedPreflight
 	}
-	token, viaDPoP, e := extractToken(r, &v.cfg, sc.mode != DPoPOff)
+	token, viaDPoP, e := extractToken(r, &v.cfg, sc.mode.dpopOn())
 	sc.dpop = viaDPoP
 	if e != nil {
 		if p.Optional && e.category == ErrNoToken {
@@ -235,9 +251,9 @@ func (v *Validator) check(r *http.Request, p Policy, sc *schemes) (*claims.Claim
 	if e := v.checkUserAuthentication(c, p); e != nil {
 		return c, e
 	}
-	if p.Scopes != nil && !p.Scopes.Allows(c.Scopes) {
+	if len(p.Scopes) > 0 && !scopesAllow(p.Scopes, c.Scopes) {
 		e := newError(ErrInsufficientScope, ErrInsufficientScope, nil)
-		e.Scope = p.Scopes.Challenge()
+		e.Scope = scopeChallenge(p.Scopes)
 		return c, e
 	}
 	if e := checkClaims(c, p); e != nil {
@@ -342,7 +358,7 @@ func (v *Validator) Challenge(e *Error) string {
 	if sc.mode != DPoPRequired {
 		v.challenge(&b, "Bearer", e, !dpopError)
 	}
-	if sc.mode != DPoPOff {
+	if sc.mode.dpopOn() {
 		if b.Len() > 0 {
 			b.WriteString(", ")
 		}

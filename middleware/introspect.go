@@ -51,9 +51,8 @@ type introspector struct {
 	warnedAt atomic.Int64 // unix nanoseconds of the last credentials warning
 }
 
-func newIntrospector(cfg *Config, client *http.Client) *introspector {
-	in := &cfg.Introspection
-	ix := &introspector{cfg: cfg, in: in, issuer: in.issuer(cfg), client: client, endpoint: in.Endpoint}
+func newIntrospector(cfg *Config, in *Introspection, issuer string, client *http.Client) *introspector {
+	ix := &introspector{cfg: cfg, in: in, issuer: issuer, client: client, endpoint: in.Endpoint}
 	ix.ident = in.Endpoint
 	if ix.ident == "" {
 		ix.ident = "discovered from " + ix.issuer
@@ -70,6 +69,7 @@ var (
 	errIntrospectAuth  = errors.New("the introspection endpoint refused the client credentials")
 	errIntrospectCode  = errors.New("unexpected HTTP status from the introspection endpoint")
 	errIntrospectLarge = errors.New("introspection answer too large")
+	errAnswerNameCase  = errors.New(`introspection answer member name differs only in case from "active" or "token_type"`)
 )
 
 // introspect asks the endpoint about token and decodes an active answer
@@ -90,7 +90,10 @@ func (ix *introspector) introspect(ctx context.Context, token string, p *payload
 		return optionalString{}, unavailableFor(ErrIntrospectionFailed, retry, err)
 	}
 	active, tokenType, err := decodeAnswer(body)
-	if err != nil {
+	switch {
+	case err == errAnswerNameCase:
+		return optionalString{}, invalidToken(ErrMalformedToken, err)
+	case err != nil:
 		return optionalString{}, unavailableFor(ErrIntrospectionFailed, retry, err)
 	}
 	if !active {
@@ -212,13 +215,26 @@ func (ix *introspector) warnCredentials(ctx context.Context, endpoint string, st
 		"client_id", ix.in.ClientID, "auth_method", ix.in.authMethod())
 }
 
+// answerMembers are the members of an introspection answer read here
+// rather than by the payload (payload.go reads the claims).
+var answerMembers = [...]string{"active", "token_type"}
+
 // decodeAnswer reads an introspection answer (RFC 7662 §2.2): a JSON
 // object with unique member names and a boolean "active". It returns
 // "active" and the raw "token_type", nil if absent. Anything else is not
-// an answer: an error.
+// an answer: an error. An answer that also has a member whose name equals
+// "active" or "token_type" under Unicode case folding without being it
+// ("ACTIVE", "Token_Type"), which encoding/json would read as that member
+// in an application's Claims.Decode, is refused with errAnswerNameCase, as
+// payload.decode refuses such spellings of the claims it reads.
 func decodeAnswer(b []byte) (active bool, tokenType []byte, err error) {
-	set := false
+	set, nameCase := false, false
 	err = jsonscan.Object(b, func(name string, v []byte) error {
+		for _, m := range answerMembers {
+			if name != m && strings.EqualFold(name, m) {
+				nameCase = true
+			}
+		}
 		switch name {
 		case "active":
 			switch v[0] {
@@ -239,6 +255,9 @@ func decodeAnswer(b []byte) (active bool, tokenType []byte, err error) {
 	}
 	if !set {
 		return false, nil, errActive
+	}
+	if nameCase {
+		return false, nil, errAnswerNameCase
 	}
 	return active, tokenType, nil
 }

@@ -71,6 +71,9 @@ type verifyKey struct {
 	kid string // "" for a JWK without kid
 	alg string // the JWK "alg", "" if none
 	pub crypto.PublicKey
+	// issuer is the JWK's "issuer" member, "" if none: the issuer (or
+	// template) the key signs for, as in Entra ID's key sets (issuers.go).
+	issuer string
 }
 
 // fits reports whether k may verify a signature made with alg: the JWK's
@@ -158,7 +161,7 @@ func newKeySet(keys []*verifyKey, prev *keySet) *keySet {
 	for i, k := range keys {
 		if prev != nil {
 			for _, old := range prev.byKid[k.kid] {
-				if old.alg == k.alg && samePublicKey(old.pub, k.pub) {
+				if old.alg == k.alg && old.issuer == k.issuer && samePublicKey(old.pub, k.pub) {
 					k = old
 					break
 				}
@@ -286,6 +289,7 @@ func (ik *issuerKeys) due(now time.Time) time.Duration {
 // the issuer's keys if it found any usable.
 func (ik *issuerKeys) fetch(ctx context.Context) {
 	r, jwksURL := ik.begin(time.Now())
+	start := time.Now()
 	keys, err := ik.load(ctx, jwksURL)
 	if err != nil && ctx.Err() == nil {
 		// Logged before the waiting requests are released, so that the
@@ -295,6 +299,7 @@ func (ik *issuerKeys) fetch(ctx context.Context) {
 	if ik.finish(r, keys, err, time.Now()) && ik.onReady != nil {
 		ik.onReady()
 	}
+	ik.observeKeyFetch(ctx, start, err)
 }
 
 // begin starts a fetch at now: the one requests asked for, if any. It
@@ -735,7 +740,12 @@ func (ik *issuerKeys) usableKeys(ctx context.Context, raw []json.RawMessage) []*
 					skip = "RSA key larger than MaxRSAKeyBits"
 					break
 				}
-				keys = append(keys, &verifyKey{kid: m.KID, alg: m.ALG.String(), pub: pub})
+				iss, ok := keyIssuer(r)
+				if !ok {
+					skip = "issuer member not a string"
+					break
+				}
+				keys = append(keys, &verifyKey{kid: m.KID, alg: m.ALG.String(), pub: pub, issuer: iss})
 				continue
 			}
 		}

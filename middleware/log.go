@@ -1,8 +1,11 @@
 package middleware
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/bearerguard/bearerguard/claims"
@@ -14,8 +17,12 @@ import (
 // expected and what the token had. Only the non-secret parts of a token
 // are logged: its header's alg, kid and typ, its iss, aud, exp, nbf, iat
 // and client, the granted scopes and the names of the claims they were
-// read from. Never the token, its signature, or the value of any other
-// claim.
+// read from; for a step-up refusal its acr (or Config.ACRClaim), auth_time
+// and whether it is a machine token; for a DPoP proof refused for its htm
+// or htu, that value of the proof. Never the token, its signature, or the
+// value of any other claim: a hint that a claim outside ScopeClaims holds
+// a wanted scope names the claim and the wanted scopes it holds, nothing
+// else of it.
 //
 // The pipeline (validator.go) hands the facts over on the *Error it
 // returns, decoded once, and only when it refuses a token with a Logger
@@ -126,34 +133,72 @@ func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *P
 	if f == nil && c != nil {
 		f = &tokenFacts{iss: c.Issuer, aud: c.Audience, exp: c.ExpiresAt, nbf: c.NotBefore, iat: c.IssuedAt, clientID: c.ClientID}
 	}
+	ti := v.defaults // the rules the token was judged by: its issuer's
+	if f != nil && v.trustNamed(f.iss) != nil {
+		ti = v.trustNamed(f.iss)
+	}
 	if f != nil {
-		token = f.attrs(token, check == checks.Audience && len(v.cfg.ClientIDs) > 0)
+		token = f.attrs(token, check == checks.Audience && len(ti.clientIDs) > 0)
 		attrs = append(attrs, slog.Time("now", v.cfg.now().UTC()), slog.Duration("leeway", v.cfg.leeway()))
 	}
 	switch check {
 	case checks.Header, checks.Parse:
-		want = append(want, slog.Any("alg", v.allowedAlgs()))
+		if !errors.Is(e, ErrTokenInactive) { // an opaque token's source said no: no alg involved
+			want = append(want, slog.Any("alg", allowedAlgs(ti.algs)))
+		}
 	case checks.Type:
 		typ := "at+jwt, JWT or none, and no ID-token claims"
-		if v.cfg.RequireAccessTokenType {
+		if ti.requireAT {
 			typ = "at+jwt, and no ID-token claims"
 		}
 		want = append(want, slog.String("typ", typ))
 	case checks.Issuer:
 		want = append(want, slog.Any("iss", v.issuerNames()))
 	case checks.Audience:
-		if len(v.cfg.Audiences) > 0 {
-			want = append(want, slog.Any("aud", v.cfg.Audiences))
+		if len(ti.audiences) > 0 {
+			want = append(want, slog.Any("aud", ti.audiences))
 		}
-		if len(v.cfg.ClientIDs) > 0 {
-			want = append(want, slog.Any("client_id", v.cfg.ClientIDs))
+		if len(ti.clientIDs) > 0 {
+			want = append(want, slog.Any("client_id", ti.clientIDs))
+		}
+	}
+	var hint string
+	switch check {
+	case checks.Issuer:
+		hint = v.issuerHint(f)
+	case checks.Binding:
+		if pm, ok := errors.AsType[*proofMismatch](e); ok {
+			token = append(token, slog.String("proof_"+pm.member, pm.got))
+			want = append(want, slog.String(pm.member, pm.want))
 		}
 	}
 	if c != nil {
-		token = v.scopeAttrs(token, c)
-		if p != nil && p.Scopes != nil {
-			want = append(want, slog.String("scope", p.Scopes.Challenge()))
+		m, _ := c.Map() // decoded here only, for a refused request with a Logger set
+		token = v.scopeAttrs(token, c, m)
+		if p != nil && len(p.Scopes) > 0 {
+			want = append(want, slog.String("scope", scopeChallenge(p.Scopes)))
+			if check == checks.Scope {
+				hint = v.scopeHint(m, p.Scopes)
+			}
 		}
+		if e.Claim != "" {
+			want = append(want, slog.String("claim", e.Claim), slog.String("claim_values", e.ClaimValues))
+		}
+		if check == checks.User && p != nil {
+			token = append(token, slog.Any(v.cfg.acrClaim(), nonNil(v.acrValues(c))), slog.Bool("machine", c.Machine))
+			if !c.AuthTime.IsZero() {
+				token = append(token, slog.Time("auth_time", c.AuthTime.UTC()))
+			}
+			if len(p.ACRValues) > 0 {
+				want = append(want, slog.Any("acr_values", p.ACRValues))
+			}
+			if p.MaxAge > 0 {
+				want = append(want, slog.Duration("max_age", p.MaxAge))
+			}
+		}
+	}
+	if hint != "" {
+		attrs = append(attrs, slog.String("hint", hint))
 	}
 	if len(token) > 0 {
 		attrs = append(attrs, slog.Attr{Key: "token", Value: slog.GroupValue(token...)})
@@ -207,13 +252,11 @@ func (f *tokenFacts) attrs(a []slog.Attr, withClient bool) []slog.Attr {
 }
 
 // scopeAttrs appends the scopes granted and which Config.ScopeClaims the
-// token carries: a claim that is absent is told from a scope that is
-// missing. Reading the claim names costs a decoding of the verified
-// payload, made only here, for a refused request with a Logger set.
-func (v *Validator) scopeAttrs(a []slog.Attr, c *claims.Claims) []slog.Attr {
+// token carries (m is its claim set): a claim that is absent is told from
+// a scope that is missing.
+func (v *Validator) scopeAttrs(a []slog.Attr, c *claims.Claims, m map[string]any) []slog.Attr {
 	present, absent := []string{}, []string{}
-	m, _ := c.Map()
-	for _, name := range v.cfg.scopeClaims() {
+	for _, name := range v.trustOf(c).scopeClaims {
 		if val, ok := claims.LookupMap(m, name); ok && val != nil {
 			present = append(present, name)
 		} else {
@@ -230,10 +273,10 @@ func (v *Validator) scopeAttrs(a []slog.Attr, c *claims.Claims) []slog.Attr {
 		slog.Any("scope_claims_absent", absent))
 }
 
-func (v *Validator) allowedAlgs() []string {
-	out := make([]string, 0, len(v.algs))
+func allowedAlgs(algs map[string]bool) []string {
+	out := make([]string, 0, len(algs))
 	for _, a := range supportedAlgorithms {
-		if v.algs[a] {
+		if algs[a] {
 			out = append(out, a)
 		}
 	}
@@ -247,3 +290,79 @@ func (v *Validator) issuerNames() []string {
 	}
 	return out
 }
+
+// scopeClaimNames are the claims providers put scopes or what users take
+// for scopes in (RFC 8693 "scope", Entra and Okta "scp", Auth0 RBAC
+// "permissions", Entra app "roles"): where one the validator does not read
+// holds a scope the route wants, the refusal log says so.
+var scopeClaimNames = [...]string{"permissions", "roles", "scp", "scope"}
+
+// scopeHint returns, for a scope refusal, which claims outside
+// Config.ScopeClaims hold scopes of the route's requirement, such as
+// "permissions holds read:users; add it to Config.ScopeClaims", or "". It
+// names only scopes the route wants, never another value of the claim.
+func (v *Validator) scopeHint(m map[string]any, alternatives []string) string {
+	wanted := strings.Fields(scopeChallenge(alternatives))
+	var hints []string
+	for _, name := range scopeClaimNames {
+		if slices.Contains(v.cfg.scopeClaims(), name) {
+			continue
+		}
+		var held []string
+		for _, s := range wanted {
+			if claimHolds(m[name], s) {
+				held = append(held, s)
+			}
+		}
+		if len(held) > 0 {
+			hints = append(hints, name+" holds "+strings.Join(held, " ")+"; add it to Config.ScopeClaims")
+		}
+	}
+	return strings.Join(hints, "; ")
+}
+
+// claimHolds reports whether the claim value v holds scope s: a string as
+// a space-separated list, an array by its string elements.
+func claimHolds(v any, s string) bool {
+	switch v := v.(type) {
+	case string:
+		return slices.Contains(strings.Fields(v), s)
+	case []any:
+		return slices.Contains(v, any(s))
+	}
+	return false
+}
+
+// issuerHint returns, for a token refused for its issuer, a hint when its
+// iss differs from a trusted issuer only by a trailing slash (Auth0's
+// issuer has one), or "".
+func (v *Validator) issuerHint(f *tokenFacts) string {
+	if f == nil || f.iss == "" {
+		return ""
+	}
+	for _, name := range v.issuerNames() {
+		if name != f.iss && strings.TrimSuffix(name, "/") == strings.TrimSuffix(f.iss, "/") {
+			return "token iss " + f.iss + " differs only by a trailing slash from the trusted issuer " + name + "; set Issuer exactly as the token's iss"
+		}
+	}
+	return ""
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// proofMismatch is the cause of a DPoP proof refused for its htm or htu:
+// the proof's value and the one expected, both request facts, for the
+// refusal log. It reads as, and matches, its sentinel.
+type proofMismatch struct {
+	err       error  // errProofMethod or errProofURI
+	member    string // "htm" or "htu"
+	got, want string
+}
+
+func (e *proofMismatch) Error() string { return e.err.Error() }
+func (e *proofMismatch) Unwrap() error { return e.err }

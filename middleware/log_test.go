@@ -285,3 +285,146 @@ func TestRefusalLogLevel(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalLogDiagnosis: the refusal log names what a user needs to fix
+// a configuration: a claim outside ScopeClaims that holds a wanted scope
+// (the Auth0 RBAC mistake), the claim and values a claim requirement
+// wanted, the proof's htm or htu beside the expected one, and an issuer
+// that differs only by a trailing slash. It names no other claim value.
+func TestRefusalLogDiagnosis(t *testing.T) {
+	t.Parallel()
+	kit := hgKit(t)
+	const private = "private-value-Zq81"
+	key := middlewaretest.NewDPoPKey("ES256")
+	bound := hgToken(kit, middlewaretest.Spec{JKT: key.Thumbprint()})
+	claimsToken := func(kv ...any) string { return kit.Sign(nil, hgWith(hgClaims(kit, nil), kv...)) }
+	tests := []struct {
+		name        string
+		cfg         middleware.Config
+		route       middleware.Policy
+		r           *http.Request
+		check       string
+		hint        string // "" for none; else a part of the hint
+		want        map[string]any
+		lists       map[string][]string
+		withoutText []string // values the log must not hold
+	}{
+		{
+			name:  "permissions holds the scope (Auth0 RBAC, default ScopeClaims)",
+			route: middleware.Policy{Scopes: []string{"delete:users", "admin"}},
+			r:     hgRequest(claimsToken("permissions", []any{private, "delete:users"})),
+			check: "scope", hint: "permissions holds delete:users; add it to Config.ScopeClaims",
+			withoutText: []string{private},
+		},
+		{
+			name:  "roles holds both scopes",
+			route: middleware.Policy{Scopes: []string{"delete:users write:users"}},
+			r:     hgRequest(claimsToken("roles", []any{"write:users", private, "delete:users"})),
+			check: "scope", hint: "roles holds delete:users write:users; add it to Config.ScopeClaims",
+			withoutText: []string{private},
+		},
+		{
+			name:  "scp as a string, outside ScopeClaims",
+			cfg:   middleware.Config{ScopeClaims: []string{"permissions"}},
+			route: middleware.Policy{Scopes: []string{"delete:users"}},
+			r:     hgRequest(claimsToken("scp", private+" delete:users")),
+			check: "scope", hint: "scp holds delete:users; add it to Config.ScopeClaims",
+			withoutText: []string{private},
+		},
+		{
+			name:  "scp as an array, outside ScopeClaims",
+			cfg:   middleware.Config{ScopeClaims: []string{"permissions"}},
+			route: middleware.Policy{Scopes: []string{"delete:users"}},
+			r:     hgRequest(claimsToken("scp", []any{"delete:users"})),
+			check: "scope", hint: "scp holds delete:users; add it to Config.ScopeClaims",
+		},
+		{
+			name:  "scope, outside ScopeClaims",
+			cfg:   middleware.Config{ScopeClaims: []string{"roles"}},
+			route: middleware.Policy{Scopes: []string{"delete:users"}},
+			r:     hgRequest(claimsToken("scope", "delete:users "+private)),
+			check: "scope", hint: "scope holds delete:users; add it to Config.ScopeClaims",
+			withoutText: []string{private},
+		},
+		{
+			name:  "no claim holds the scope",
+			route: middleware.Policy{Scopes: []string{"delete:users"}},
+			r:     hgRequest(claimsToken("permissions", []any{private})),
+			check: "scope",
+		},
+		{
+			name:  "a claim read already is no hint",
+			cfg:   middleware.Config{ScopeClaims: []string{"scope", "permissions"}},
+			route: middleware.Policy{Scopes: []string{"delete:users write:users"}},
+			r:     hgRequest(claimsToken("permissions", []any{"delete:users"})),
+			check: "scope",
+		},
+		{
+			name:        "claim requirement",
+			route:       middleware.Policy{Claims: []middleware.ClaimRequirement{middleware.ClaimValues("org_id", "org_a", "org_b")}},
+			r:           hgRequest(claimsToken("org_id", private)),
+			check:       "policy",
+			want:        map[string]any{"want.claim": "org_id", "want.claim_values": "org_a org_b"},
+			withoutText: []string{private},
+		},
+		{
+			name:  "step-up",
+			route: middleware.Policy{ACRValues: []string{"urn:mfa"}, MaxAge: 5 * time.Minute},
+			r:     hgRequest(claimsToken("acr", "urn:pwd", "auth_time", hgNow.Add(-time.Hour).Unix())),
+			check: "user_authentication",
+			want:  map[string]any{"want.max_age": float64(5 * time.Minute), "token.auth_time": "2030-03-01T11:00:00Z", "token.machine": false},
+			lists: map[string][]string{"token.acr": {"urn:pwd"}, "want.acr_values": {"urn:mfa"}},
+		},
+		{
+			name:  "issuer with a trailing slash",
+			r:     hgRequest(claimsToken("iss", kit.URL+"/")),
+			check: "issuer", hint: "differs only by a trailing slash",
+		},
+		{
+			name:  "DPoP htm",
+			cfg:   middleware.Config{DPoP: middleware.DPoP{Mode: middleware.DPoPAllowed}},
+			r:     hgDPoPRequest(bound, hgProof(key, bound, middlewaretest.Proof{Method: "POST"})),
+			check: "binding",
+			want:  map[string]any{"token.proof_htm": "POST", "want.htm": "GET"},
+		},
+		{
+			name:  "DPoP htu",
+			cfg:   middleware.Config{DPoP: middleware.DPoP{Mode: middleware.DPoPAllowed}},
+			r:     hgDPoPRequest(bound, hgProof(key, bound, middlewaretest.Proof{URL: "https://proxy.internal:8443/x"})),
+			check: "binding",
+			want:  map[string]any{"token.proof_htu": "https://proxy.internal:8443/x", "want.htu": hgDPoPURL},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var l hgLog
+			cfg := tc.cfg
+			cfg.Logger = l.logger(slog.LevelDebug)
+			v := hgReady(t, kit, cfg)
+			rec := hgOneRefusal(t, &l, v.Require(tc.route)(hgOK), tc.r)
+			if got := hgField(rec, "check"); got != tc.check {
+				t.Errorf("check %v, want %s", got, tc.check)
+			}
+			hint, _ := hgField(rec, "hint").(string)
+			if tc.hint == "" && hint != "" || !strings.Contains(hint, tc.hint) {
+				t.Errorf("hint %q, want %q", hint, tc.hint)
+			}
+			for path, want := range tc.want {
+				if got := hgField(rec, path); got != want {
+					t.Errorf("%s = %v, want %v", path, got, want)
+				}
+			}
+			for path, want := range tc.lists {
+				if got := hgField(rec, path); got == nil || !slices.Equal(hgStrings(got), want) {
+					t.Errorf("%s = %v, want %q", path, got, want)
+				}
+			}
+			for _, s := range tc.withoutText {
+				if strings.Contains(l.String(), s) {
+					t.Errorf("the log holds %q, a value of a claim it does not document:\n%s", s, l.String())
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // WellKnownResourceMetadata is the well-known URI suffix of protected
@@ -46,8 +47,11 @@ func newResourceMeta(c *Config) resourceMeta {
 		ResourcePolicyURI:      m.ResourcePolicyURI,
 		ResourceTOSURI:         m.ResourceTOSURI,
 	}
-	for _, is := range c.issuers() {
-		doc.AuthorizationServers = append(doc.AuthorizationServers, is.Issuer)
+	issuers, _ := c.trustedIssuers() // checked by New
+	for _, is := range issuers {
+		if is.Issuer != "" && !strings.Contains(is.Issuer, TenantPlaceholder) {
+			doc.AuthorizationServers = append(doc.AuthorizationServers, is.Issuer)
+		}
 	}
 	if c.AllowFormToken {
 		doc.BearerMethodsSupported = append(doc.BearerMethodsSupported, "body")

@@ -15,11 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-	"github.com/labstack/echo/v4"
-
-	"github.com/bearerguard/bearerguard/adapters/echoguard"
-	"github.com/bearerguard/bearerguard/adapters/ginguard"
 	"github.com/bearerguard/bearerguard/middleware"
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
@@ -158,8 +153,9 @@ func hgGetTLS(t testing.TB, c *http.Client, url, token string) (int, string) {
 	return resp.StatusCode, hgChallengeAttrs(t, challenges[0])["error"]
 }
 
-// hgMTLSApps are the ways the real-TLS test serves v: net/http, Echo and
-// Gin, each wrapping the same validator, the protected route at /resource.
+// hgMTLSApps are the ways the real-TLS test serves v, the protected route at
+// /resource. (The adapters, modules of their own, run the same cases in
+// their conformance suite: internal/conformance, "mtls over TLS".)
 var hgMTLSApps = []struct {
 	name string
 	app  func(v *middleware.Validator) http.Handler
@@ -169,17 +165,6 @@ var hgMTLSApps = []struct {
 		mux.Handle("/resource", v.Authenticate(hgOK))
 		return mux
 	}},
-	{"echo", func(v *middleware.Validator) http.Handler {
-		e := echo.New()
-		e.GET("/resource", func(c echo.Context) error { return c.String(http.StatusOK, "ok") },
-			echoguard.Wrap(v).Authenticate())
-		return e
-	}},
-	{"gin", func(v *middleware.Validator) http.Handler {
-		r := gin.New()
-		r.GET("/resource", ginguard.Wrap(v).Authenticate(), func(c *gin.Context) { c.String(http.StatusOK, "ok") })
-		return r
-	}},
 }
 
 // TestMTLSRealTLS: certificate-bound tokens (RFC 8705 §3) over real TLS
@@ -188,8 +173,7 @@ var hgMTLSApps = []struct {
 // (401 invalid_token) from one presenting B, another certificate of the
 // same CA, or none; an unbound token is accepted with or without a
 // certificate. The certificate is the connection's: a client without one
-// is refused even while A's connection to the same server is open. Run
-// through net/http, Echo and Gin.
+// is refused even while A's connection to the same server is open.
 func TestMTLSRealTLS(t *testing.T) {
 	kit := hgKit(t)
 	pki := hgNewPKI(t)

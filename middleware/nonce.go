@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -107,6 +108,29 @@ func (v *Validator) checkProofNonce(nonce string) error {
 	return nil
 }
 
+// proofUntil returns until when the identifier of a proof must be
+// remembered: byIAT, the end of its iat window, or with server nonces the
+// end of its nonce's acceptance when that comes first, since the proof is
+// refused after it anyway. This is what shortens the replay window with
+// nonces on (replayWindow). The nonce has been checked.
+func (v *Validator) proofUntil(byIAT time.Time, nonce string) time.Time {
+	if !v.noncesOn() {
+		return byIAT
+	}
+	b, err := base64.RawURLEncoding.DecodeString(nonce)
+	if err != nil || len(b) != nonceBytes {
+		return byIAT
+	}
+	// Accepted while nonceStepAt(now-DPoPNonceStep-leeway) <= step: until
+	// the start of step+2, plus the leeway.
+	step := int64(binary.BigEndian.Uint64(b[:8]))
+	end := time.Unix((step+2)*int64(DPoPNonceStep/time.Second), 0).Add(v.cfg.leeway())
+	if end.Before(byIAT) {
+		return end
+	}
+	return byIAT
+}
+
 // useNonce returns the 401 use_dpop_nonce answer (RFC 9449 §9).
 func useNonce(cause error) *Error {
 	e := newError(ErrInvalidDPoPProof, ErrUseDPoPNonce, cause)
@@ -150,4 +174,23 @@ func cloneSecrets(secrets [][]byte) [][]byte {
 		c[i] = append([]byte(nil), s...)
 	}
 	return c
+}
+
+// processNonceSecret returns a secret for DPoP.Nonces, drawn from
+// crypto/rand (which does not fail, RFC 9449 §9 nonces of one process).
+func processNonceSecret() []byte {
+	b := make([]byte, MinDPoPNonceSecretSize)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// uniformSecret reports whether every byte of s is the same: a buffer
+// never filled, not a random secret.
+func uniformSecret(s []byte) bool {
+	for _, b := range s {
+		if b != s[0] {
+			return false
+		}
+	}
+	return true
 }

@@ -161,12 +161,15 @@ func TestDPoPNonceRotation(t *testing.T) {
 	}
 }
 
-// TestDPoPNonceConfig: New refuses nonce secrets too short to key HMAC-SHA256.
+// TestDPoPNonceConfig: New refuses nonce secrets too short to key
+// HMAC-SHA256, or not random (every byte the same).
 func TestDPoPNonceConfig(t *testing.T) {
 	for name, s := range map[string][][]byte{
 		"empty":         {{}},
 		"short":         {[]byte("0123456789abcdef")},
 		"short rotated": {hgNonceSecret, []byte("short")},
+		"never filled":  {make([]byte, 32)},
+		"all one byte":  {[]byte(strings.Repeat("a", 40))},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := middleware.New(context.Background(), middleware.Config{
@@ -177,5 +180,33 @@ func TestDPoPNonceConfig(t *testing.T) {
 				t.Errorf("New: %v, want ErrInvalidConfig", err)
 			}
 		})
+	}
+}
+
+// TestDPoPNonces: DPoP.Nonces turns server nonces on with a secret of the
+// process's own, no secret by hand: a proof without a nonce is asked for
+// one, the nonce given is accepted, and another process (another
+// validator) does not accept it. NonceSecrets, when set, are used.
+func TestDPoPNonces(t *testing.T) {
+	kit := hgKit(t)
+	key := middlewaretest.NewDPoPKey("ES256")
+	token := hgToken(kit, middlewaretest.Spec{JKT: key.Thumbprint()})
+	cfg := middleware.Config{Now: func() time.Time { return hgNow }, DPoP: middleware.DPoP{Mode: middleware.DPoPAllowed, Nonces: true}}
+	a, b := hgReady(t, kit, cfg), hgReady(t, kit, cfg)
+	w := hgServe(a.Authenticate(hgOK), hgDPoPRequest(token, hgProof(key, token, middlewaretest.Proof{})))
+	nonce := hgWantUseNonce(t, w.Result(), w.Body.String())
+	if _, err := a.Check(hgDPoPRequest(token, hgProof(key, token, middlewaretest.Proof{Nonce: nonce})), middleware.Policy{}); err != nil {
+		t.Errorf("the process's own nonce refused: %v", err)
+	}
+	_, err := b.Check(hgDPoPRequest(token, hgProof(key, token, middlewaretest.Proof{Nonce: nonce})), middleware.Policy{})
+	if !errors.Is(err, middleware.ErrUseDPoPNonce) {
+		t.Errorf("another process's nonce: %v, want ErrUseDPoPNonce", err)
+	}
+
+	cfg.DPoP.NonceSecrets = [][]byte{hgNonceSecret}
+	shared := hgReady(t, kit, cfg)
+	n := hgNonceOf(t, kit, key, token, hgNonceSecret)
+	if _, err := shared.Check(hgDPoPRequest(token, hgProof(key, token, middlewaretest.Proof{Nonce: n})), middleware.Policy{}); err != nil {
+		t.Errorf("Nonces with NonceSecrets: a nonce of the shared secret refused: %v", err)
 	}
 }

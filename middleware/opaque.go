@@ -33,18 +33,18 @@ type opaqueSource struct {
 	lookup func(ctx context.Context, token string) (*claims.Claims, error)
 }
 
-// newOpaqueSource returns the opaque-token source of a checked cfg, or nil
-// if it has none.
-func newOpaqueSource(cfg *Config, client *http.Client) *opaqueSource {
+// newOpaqueSource returns the opaque-token source of a checked issuer is
+// of cfg, or nil if it has none.
+func newOpaqueSource(cfg *Config, is *Issuer, client *http.Client) *opaqueSource {
 	switch {
-	case cfg.introspection():
-		o := &opaqueSource{intro: newIntrospector(cfg, client), in: &cfg.Introspection}
-		if n := cfg.tokenCacheSize(); n > 0 && cfg.Introspection.CacheTTL > 0 {
+	case is.Introspection != nil:
+		o := &opaqueSource{intro: newIntrospector(cfg, is.Introspection, is.Issuer, client), in: is.Introspection}
+		if n := cfg.tokenCacheSize(); n > 0 && is.Introspection.CacheTTL > 0 {
 			o.cache = newTokenCache[*opaqueResult](n, MaxTokenCacheBytes)
 		}
 		return o
-	case cfg.LookupToken != nil:
-		return &opaqueSource{lookup: cfg.LookupToken}
+	case is.LookupToken != nil:
+		return &opaqueSource{lookup: is.LookupToken}
 	}
 	return nil
 }
@@ -58,6 +58,7 @@ type opaqueResult struct {
 	facts  *tokenFacts    // refused: for the refusal log, if any
 	err    *Error         // answered as it is (a copy): a 503, an *Error of LookupToken
 	cnf    *confirmation  // accepted: how the token is bound, checked per request
+	trust  *trust         // accepted: the rules of its issuer
 }
 
 // answer returns the result's claims, or its error, for one request.
@@ -80,20 +81,23 @@ func (r *opaqueResult) cacheable() bool {
 	return r.err == nil && r.reason != ErrTokenNotYetValid
 }
 
-// validateOpaque is ValidateToken for a token that is not a compact JWS.
-// Without an opaque source it is refused as malformed, as before opaque
-// tokens were supported.
+// validateOpaque is ValidateToken for a token that is not a compact JWS:
+// it goes to the source of one issuer (opaqueTrust), judged by that
+// issuer's rules. Without an opaque source for it, it is refused as
+// malformed, as before opaque tokens were supported.
 func (v *Validator) validateOpaque(ctx context.Context, token string, pr *presentation) (*claims.Claims, error) {
-	o := v.opaque
-	if o == nil {
+	ti := v.opaqueTrust(token)
+	if ti == nil {
 		return nil, v.refused(invalidToken(ErrMalformedToken, nil), checks.Parse, &jwsToken{})
 	}
+	o := ti.opaque
 	if o.intro == nil {
-		return v.bindOpaque(ctx, v.resolveOpaque(ctx, token), token, pr)
+		return v.bindOpaque(ctx, v.resolveOpaque(ctx, ti, token), token, pr)
 	}
 	key := o.intro.cacheKey(token)
 	if o.cache != nil {
 		if r, ok := o.cache.get(key, v.cfg.now()); ok {
+			v.observeIntrospection(ctx, time.Time{}, nil)
 			c, err := r.answer()
 			if err != nil {
 				return nil, err
@@ -104,7 +108,7 @@ func (v *Validator) validateOpaque(ctx context.Context, token string, pr *presen
 			return v.bindOpaque(ctx, r, token, pr)
 		}
 	}
-	r, err := v.introspectShared(ctx, key, token)
+	r, err := v.introspectShared(ctx, ti, key, token)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +123,7 @@ func (v *Validator) bindOpaque(ctx context.Context, r *opaqueResult, token strin
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkBinding(ctx, r.cnf, token, pr); err != nil {
+	if err := v.checkSender(ctx, r.trust, r.cnf, token, pr); err != nil {
 		return nil, v.refusedClaims(err, checks.Binding, c)
 	}
 	return v.hook(ctx, c)
@@ -130,11 +134,11 @@ func (v *Validator) bindOpaque(ctx context.Context, r *opaqueResult, token strin
 // others share it) and bounded by Introspection.Timeout; each waits as long
 // as its own context allows. The result is cached before the call ends, so
 // that a request coming after it finds it.
-func (v *Validator) introspectShared(ctx context.Context, key, token string) (*opaqueResult, error) {
-	o := v.opaque
+func (v *Validator) introspectShared(ctx context.Context, ti *trust, key, token string) (*opaqueResult, error) {
+	o := ti.opaque
 	ch := o.flight.DoChan(key, func() (any, error) {
-		r := v.resolveOpaque(context.WithoutCancel(ctx), token)
-		v.rememberOpaque(key, r)
+		r := v.resolveOpaque(context.WithoutCancel(ctx), ti, token)
+		v.rememberOpaque(o, key, r)
 		return r, nil
 	})
 	select {
@@ -147,8 +151,7 @@ func (v *Validator) introspectShared(ctx context.Context, key, token string) (*o
 
 // rememberOpaque caches r under key: an accepted token until its exp, at
 // most Introspection.CacheTTL; a refused one for the negative TTL.
-func (v *Validator) rememberOpaque(key string, r *opaqueResult) {
-	o := v.opaque
+func (v *Validator) rememberOpaque(o *opaqueSource, key string, r *opaqueResult) {
 	if o.cache == nil || !r.cacheable() {
 		return
 	}
@@ -170,22 +173,24 @@ func (v *Validator) rememberOpaque(key string, r *opaqueResult) {
 // resolveOpaque asks the token's source and checks what it says: the
 // pipeline of an opaque token, one step per line, the steps of a JWT's
 // claims from the issuer on.
-func (v *Validator) resolveOpaque(ctx context.Context, token string) *opaqueResult {
+func (v *Validator) resolveOpaque(ctx context.Context, ti *trust, token string) *opaqueResult {
 	var p payload
 	var app *claims.Claims // the claims of LookupToken
 	var tokenType optionalString
 	var err error
 	rule := AudienceRequired
-	if o := v.opaque; o.intro != nil {
+	if o := ti.opaque; o.intro != nil {
+		start := time.Now()
 		tokenType, err = o.intro.introspect(ctx, token, &p)
+		v.observeIntrospection(ctx, start, err)
 		rule = o.in.Audience
 	} else {
-		app, err = v.lookup(ctx, token, &p)
+		app, err = v.lookup(ctx, o, token, &p)
 	}
 	if err != nil {
 		return v.opaqueRefusal(err, checks.Parse, &p)
 	}
-	if err := v.checkOpaqueIssuer(&p); err != nil {
+	if ti, err = v.checkOpaqueIssuer(ti, &p); err != nil {
 		return v.opaqueRefusal(err, checks.Issuer, &p)
 	}
 	if err := checkOpaqueType(&p, tokenType); err != nil {
@@ -195,16 +200,16 @@ func (v *Validator) resolveOpaque(ctx context.Context, token string) *opaqueResu
 		return v.opaqueRefusal(err, checks.Times, &p)
 	}
 	if app != nil {
-		if err := v.checkAudience(&p, rule); err != nil {
+		if err := ti.checkAudience(&p, rule); err != nil {
 			return v.opaqueRefusal(err, checks.Audience, &p)
 		}
-		return &opaqueResult{claims: app, cnf: p.Cnf}
+		return &opaqueResult{claims: app, cnf: p.Cnf, trust: ti}
 	}
-	c, err := v.checkClaims(&p, rule)
+	c, err := ti.checkClaims(&p, rule)
 	if err != nil {
 		return v.opaqueRefusal(err, claimsCheck(err), &p)
 	}
-	return &opaqueResult{claims: c, cnf: p.Cnf}
+	return &opaqueResult{claims: c, cnf: p.Cnf, trust: ti}
 }
 
 // opaqueRefusal is the result of a refusal err by check.
@@ -219,31 +224,43 @@ func (v *Validator) opaqueRefusal(err error, check string, p *payload) *opaqueRe
 	return &opaqueResult{reason: e.reason, facts: e.facts}
 }
 
-// checkOpaqueIssuer checks "iss" where present: the introspected issuer
-// exactly, or for LookupToken any trusted issuer. An introspection answer
-// without "iss" is the introspected issuer's.
-func (v *Validator) checkOpaqueIssuer(p *payload) error {
-	if o := v.opaque; o.intro != nil {
-		switch p.Iss {
-		case "":
+// checkOpaqueIssuer checks "iss" where present, and returns the rules the
+// token is judged by: for introspection, the introspected issuer exactly
+// (an answer without "iss" is its; one with an "iss" of "" or null names
+// no issuer, as a JWT's would: refused); for LookupToken, the
+// application's own store, any trusted issuer, whose rules then apply.
+func (v *Validator) checkOpaqueIssuer(ti *trust, p *payload) (*trust, error) {
+	if o := ti.opaque; o.intro != nil {
+		switch {
+		case !p.issSet:
 			p.Iss = o.intro.issuer
-		case o.intro.issuer:
-		default:
-			return invalidToken(ErrInvalidIssuer, nil)
+		case p.Iss != o.intro.issuer:
+			return nil, invalidToken(ErrInvalidIssuer, nil)
 		}
-		return nil
+		return ti, nil
 	}
-	if p.Iss != "" && v.issuers[p.Iss] == nil {
-		return invalidToken(ErrInvalidIssuer, nil)
+	if p.Iss == "" || p.Iss == ti.issuer {
+		return ti, nil
 	}
-	return nil
+	if other := v.trusts[p.Iss]; other != nil {
+		return other, nil
+	}
+	return nil, invalidToken(ErrInvalidIssuer, nil)
 }
 
 // checkOpaqueType refuses what is not an access token: a "token_type"
-// other than "access_token" or "Bearer" (RFC 7662 §2.2 leaves its values to
-// RFC 6749 §7.1 token types; compared in any case), or ID-token claims.
+// other than "access_token", "Bearer" or "DPoP" (RFC 7662 §2.2 leaves its
+// values to RFC 6749 §7.1 token types; compared in any case), or ID-token
+// claims. "DPoP" is the type of a DPoP-bound token (RFC 9449 §6.2), which
+// the binding step accepts with a proof of its "cnf" "jkt" and refuses as
+// Bearer; an answer typed DPoP without a "jkt" says the token is bound but
+// not to what: it cannot be checked.
 func checkOpaqueType(p *payload, tokenType optionalString) error {
-	if tokenType.set && !strings.EqualFold(tokenType.s, "access_token") && !strings.EqualFold(tokenType.s, "Bearer") {
+	if tokenType.set && strings.EqualFold(tokenType.s, "DPoP") {
+		if p.Cnf == nil || len(p.Cnf.JKT) == 0 {
+			return invalidToken(ErrUnsupportedConfirmation, nil)
+		}
+	} else if tokenType.set && !strings.EqualFold(tokenType.s, "access_token") && !strings.EqualFold(tokenType.s, "Bearer") {
 		return invalidToken(ErrNotAccessToken, nil)
 	}
 	if p.idTokenSignal() {
@@ -255,8 +272,8 @@ func checkOpaqueType(p *payload, tokenType optionalString) error {
 // lookup asks Config.LookupToken and fills p with what the checks read of
 // its claims. Its errors: an *Error as it is, one matching ErrInvalidToken
 // or ErrTokenInactive is 401 ErrTokenInactive, any other 503.
-func (v *Validator) lookup(ctx context.Context, token string, p *payload) (*claims.Claims, error) {
-	c, err := v.opaque.lookup(ctx, token)
+func (v *Validator) lookup(ctx context.Context, o *opaqueSource, token string, p *payload) (*claims.Claims, error) {
+	c, err := o.lookup(ctx, token)
 	if err != nil {
 		var e *Error
 		switch {
@@ -300,4 +317,18 @@ func (ix *introspector) cacheKey(token string) string {
 	h.Write([]byte{0})
 	h.Write([]byte(token))
 	return string(h.Sum(nil))
+}
+
+// usable reports whether the source can resolve tokens now: LookupToken
+// always, introspection once its endpoint is configured or discovered.
+func (o *opaqueSource) usable() bool {
+	if o.intro == nil {
+		return true
+	}
+	if o.intro.in.Endpoint != "" {
+		return true
+	}
+	o.intro.mu.Lock()
+	defer o.intro.mu.Unlock()
+	return o.intro.endpoint != ""
 }

@@ -22,7 +22,7 @@ func BenchmarkIntrospectionCacheHit(b *testing.B) {
 	defer cancel()
 	v, err := New(ctx, Config{
 		Issuer: iss.URL, Audiences: []string{benchAudience}, HTTPClient: iss.Client(),
-		Introspection: Introspection{ClientID: "rs", ClientSecret: "s", Endpoint: iss.IntrospectionURL(), CacheTTL: time.Minute},
+		Introspection: &Introspection{ClientID: "rs", ClientSecret: "s", Endpoint: iss.IntrospectionURL(), CacheTTL: time.Minute},
 	})
 	if err != nil {
 		b.Fatal(err)

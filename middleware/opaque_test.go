@@ -9,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -100,6 +101,8 @@ func TestIntrospectionAnswer(t *testing.T) {
 		{name: "another issuer", token: kit.OpaqueToken(spec(map[string]any{"iss": "https://evil.example.test"})), want: []error{middleware.ErrInvalidIssuer}},
 		{name: "issuer differs in case", token: kit.OpaqueToken(spec(map[string]any{"iss": strings.ToUpper(kit.URL)})), want: []error{middleware.ErrInvalidIssuer}},
 		{name: "without iss", token: kit.OpaqueToken(spec(map[string]any{"iss": nil}))},
+		{name: "iss empty", token: kit.OpaqueToken(spec(map[string]any{"iss": ""})), want: []error{middleware.ErrInvalidIssuer}},
+		{name: "iss null", token: kit.OpaqueToken(spec(map[string]any{"iss": json.RawMessage("null")})), want: []error{middleware.ErrInvalidIssuer}},
 		{name: "another audience", token: kit.OpaqueToken(spec(map[string]any{"aud": "https://other.example.test"})), want: []error{middleware.ErrInvalidAudience}},
 		{name: "without aud", token: kit.OpaqueToken(spec(map[string]any{"aud": nil})), want: []error{middleware.ErrInvalidAudience}},
 		{name: "without aud, AudienceAbsentOK", token: kit.OpaqueToken(spec(map[string]any{"aud": nil})), rule: middleware.AudienceAbsentOK},
@@ -117,10 +120,16 @@ func TestIntrospectionAnswer(t *testing.T) {
 		{name: "bound by cnf", token: kit.OpaqueToken(spec(map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})), want: []error{middleware.ErrSenderConstrained}},
 		{name: "scope an array", token: kit.OpaqueToken(spec(map[string]any{"scope": []string{"a"}})), want: []error{middleware.ErrMalformedToken}},
 		{name: "name differs in case", token: kit.OpaqueToken(spec(map[string]any{"Scope": "admin"})), want: []error{middleware.ErrMalformedToken}},
+		{name: "ACTIVE beside active", token: kit.OpaqueToken(spec(map[string]any{"ACTIVE": false})), want: []error{middleware.ErrMalformedToken}},
+		{name: "Active beside active", token: kit.OpaqueToken(spec(map[string]any{"Active": false})), want: []error{middleware.ErrMalformedToken}},
+		{name: "TOKEN_TYPE beside token_type", token: kit.OpaqueToken(spec(map[string]any{"TOKEN_TYPE": "refresh_token"})), want: []error{middleware.ErrMalformedToken}},
+		{name: "Token_Type beside token_type", token: kit.OpaqueToken(spec(map[string]any{"Token_Type": "refresh_token"})), want: []error{middleware.ErrMalformedToken}},
+		{name: "token_type with a Kelvin sign", token: kit.OpaqueToken(spec(map[string]any{"to\u212aen_type": "refresh_token"})), want: []error{middleware.ErrMalformedToken}},
+		{name: "Token_Type alone", token: kit.OpaqueToken(spec(map[string]any{"token_type": nil, "Token_Type": "refresh_token"})), want: []error{middleware.ErrMalformedToken}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := hgIntrospecting(t, kit, middleware.Config{ClientIDs: tt.ids, Introspection: middleware.Introspection{Audience: tt.rule}})
+			v := hgIntrospecting(t, kit, middleware.Config{ClientIDs: tt.ids, Introspection: &middleware.Introspection{Audience: tt.rule}})
 			_, err := v.ValidateToken(t.Context(), tt.token)
 			hgWant(t, err, tt.want...)
 		})
@@ -154,7 +163,7 @@ func TestIntrospectionNotAnAnswer(t *testing.T) {
 func TestIntrospectionFailures(t *testing.T) {
 	t.Run("5xx, then recovery", func(t *testing.T) {
 		kit := hgKit(t)
-		v := hgIntrospecting(t, kit, middleware.Config{Introspection: middleware.Introspection{Endpoint: kit.IntrospectionURL()}})
+		v := hgIntrospecting(t, kit, middleware.Config{Introspection: &middleware.Introspection{Endpoint: kit.IntrospectionURL()}})
 		token := kit.OpaqueToken(middlewaretest.Spec{IssuedAt: time.Now()})
 		kit.SetStatus(http.StatusInternalServerError)
 		_, err := v.ValidateToken(t.Context(), token)
@@ -165,13 +174,13 @@ func TestIntrospectionFailures(t *testing.T) {
 	})
 	t.Run("unreachable", func(t *testing.T) {
 		kit := hgKit(t)
-		v := hgIntrospecting(t, kit, middleware.Config{Introspection: middleware.Introspection{Endpoint: "http://127.0.0.1:1/introspect"}})
+		v := hgIntrospecting(t, kit, middleware.Config{Introspection: &middleware.Introspection{Endpoint: "http://127.0.0.1:1/introspect"}})
 		_, err := v.ValidateToken(t.Context(), kit.OpaqueToken(middlewaretest.Spec{}))
 		hgWant(t, err, middleware.ErrKeysUnavailable, middleware.ErrIntrospectionFailed)
 	})
 	t.Run("slower than Timeout", func(t *testing.T) {
 		kit := hgKit(t)
-		v := hgIntrospecting(t, kit, middleware.Config{Introspection: middleware.Introspection{
+		v := hgIntrospecting(t, kit, middleware.Config{Introspection: &middleware.Introspection{
 			Endpoint: kit.IntrospectionURL(), Timeout: 50 * time.Millisecond}})
 		kit.SetDelay(5 * time.Second)
 		start := time.Now()
@@ -193,7 +202,7 @@ func TestIntrospectionFailures(t *testing.T) {
 		var buf bytes.Buffer
 		var mu sync.Mutex
 		logger := slog.New(slog.NewTextHandler(&hgLockedWriter{w: &buf, mu: &mu}, nil))
-		v := hgIntrospecting(t, kit, middleware.Config{Logger: logger, Introspection: middleware.Introspection{ClientSecret: "wrong"}})
+		v := hgIntrospecting(t, kit, middleware.Config{Logger: logger, Introspection: &middleware.Introspection{ClientSecret: "wrong"}})
 		for range 3 {
 			_, err := v.ValidateToken(t.Context(), kit.OpaqueToken(middlewaretest.Spec{}))
 			hgWant(t, err, middleware.ErrKeysUnavailable, middleware.ErrIntrospectionFailed)
@@ -256,7 +265,7 @@ func TestIntrospectionClientAuthentication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			kit := hgKit(t)
-			v := hgIntrospecting(t, kit, middleware.Config{Introspection: tt.in})
+			v := hgIntrospecting(t, kit, middleware.Config{Introspection: &tt.in})
 			kit.AddClient(middlewaretest.Client{ID: hgOpaqueClient, Secret: hgOpaqueSecret, PublicKey: tt.public})
 			// Two calls: a private_key_jwt assertion is never replayed.
 			for range 2 {
@@ -293,7 +302,7 @@ func TestIntrospectionCache(t *testing.T) {
 	t.Run("revocation is seen when the entry expires", func(t *testing.T) {
 		kit := hgKit(t)
 		clock := newHgClock(time.Now())
-		v := hgIntrospecting(t, kit, middleware.Config{Now: clock.now, Introspection: middleware.Introspection{CacheTTL: time.Minute}})
+		v := hgIntrospecting(t, kit, middleware.Config{Now: clock.now, Introspection: &middleware.Introspection{CacheTTL: time.Minute}})
 		token := kit.OpaqueToken(middlewaretest.Spec{IssuedAt: time.Now(), Scopes: []string{"a"}})
 		c, err := v.ValidateToken(t.Context(), token)
 		hgWant(t, err)
@@ -315,7 +324,7 @@ func TestIntrospectionCache(t *testing.T) {
 	t.Run("never past exp", func(t *testing.T) {
 		kit := hgKit(t)
 		clock := newHgClock(time.Now())
-		v := hgIntrospecting(t, kit, middleware.Config{Now: clock.now, Leeway: -1, Introspection: middleware.Introspection{CacheTTL: time.Hour}})
+		v := hgIntrospecting(t, kit, middleware.Config{Now: clock.now, Leeway: -1, Introspection: &middleware.Introspection{CacheTTL: time.Hour}})
 		token := kit.OpaqueToken(middlewaretest.Spec{IssuedAt: time.Now(), Lifetime: 10 * time.Minute})
 		_, err := v.ValidateToken(t.Context(), token)
 		hgWant(t, err)
@@ -326,7 +335,7 @@ func TestIntrospectionCache(t *testing.T) {
 	t.Run("inactive cached briefly", func(t *testing.T) {
 		kit := hgKit(t)
 		clock := newHgClock(time.Now())
-		v := hgIntrospecting(t, kit, middleware.Config{Now: clock.now, Introspection: middleware.Introspection{CacheTTL: time.Hour}})
+		v := hgIntrospecting(t, kit, middleware.Config{Now: clock.now, Introspection: &middleware.Introspection{CacheTTL: time.Hour}})
 		for range 3 {
 			_, err := v.ValidateToken(t.Context(), "dW5rbm93bg")
 			hgWant(t, err, middleware.ErrTokenInactive)
@@ -343,7 +352,7 @@ func TestIntrospectionCache(t *testing.T) {
 	})
 	t.Run("failures are not cached", func(t *testing.T) {
 		kit := hgKit(t)
-		v := hgIntrospecting(t, kit, middleware.Config{Introspection: middleware.Introspection{Endpoint: kit.IntrospectionURL(), CacheTTL: time.Hour}})
+		v := hgIntrospecting(t, kit, middleware.Config{Introspection: &middleware.Introspection{Endpoint: kit.IntrospectionURL(), CacheTTL: time.Hour}})
 		token := kit.OpaqueToken(middlewaretest.Spec{IssuedAt: time.Now()})
 		kit.SetStatus(http.StatusBadGateway)
 		_, err := v.ValidateToken(t.Context(), token)
@@ -360,7 +369,7 @@ func TestIntrospectionCoalescing(t *testing.T) {
 	for _, ttl := range []time.Duration{0, time.Minute} {
 		t.Run("CacheTTL "+ttl.String(), func(t *testing.T) {
 			kit := hgKit(t)
-			v := hgIntrospecting(t, kit, middleware.Config{Introspection: middleware.Introspection{Endpoint: kit.IntrospectionURL(), CacheTTL: ttl}})
+			v := hgIntrospecting(t, kit, middleware.Config{Introspection: &middleware.Introspection{Endpoint: kit.IntrospectionURL(), CacheTTL: ttl}})
 			token := kit.OpaqueToken(middlewaretest.Spec{IssuedAt: time.Now()})
 			// Hold the answer until every request has asked.
 			kit.SetDelay(500 * time.Millisecond)
@@ -445,19 +454,19 @@ func TestOpaqueConfig(t *testing.T) {
 	}
 	lookup := func(context.Context, string) (*claims.Claims, error) { return nil, nil }
 	base := middleware.Introspection{ClientID: "rs", ClientSecret: "s"}
-	with := func(f func(in *middleware.Introspection)) middleware.Introspection {
+	with := func(f func(in *middleware.Introspection)) *middleware.Introspection {
 		in := base
 		f(&in)
-		return in
+		return &in
 	}
 	tests := []struct {
 		name string
 		cfg  middleware.Config
 		ok   bool
 	}{
-		{name: "introspection", cfg: middleware.Config{Introspection: base}, ok: true},
-		{name: "both sources", cfg: middleware.Config{Introspection: base, LookupToken: lookup}},
-		{name: "no client id", cfg: middleware.Config{Introspection: middleware.Introspection{CacheTTL: time.Minute}}},
+		{name: "introspection", cfg: middleware.Config{Introspection: &base}, ok: true},
+		{name: "both sources", cfg: middleware.Config{Introspection: &base, LookupToken: lookup}},
+		{name: "no client id", cfg: middleware.Config{Introspection: &middleware.Introspection{CacheTTL: time.Minute}}},
 		{name: "untrusted issuer", cfg: middleware.Config{Introspection: with(func(in *middleware.Introspection) { in.Issuer = "https://other.example.test" })}},
 		{name: "extra issuer", cfg: middleware.Config{ExtraIssuers: []middleware.Issuer{{Issuer: "https://other.example.test"}}, Introspection: with(func(in *middleware.Introspection) { in.Issuer = "https://other.example.test" })}, ok: true},
 		{name: "http endpoint", cfg: middleware.Config{Introspection: with(func(in *middleware.Introspection) { in.Endpoint = "http://as.example.test/introspect" })}},

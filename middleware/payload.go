@@ -29,6 +29,7 @@ type payload struct {
 	Scp      stringList
 
 	scpString bool // "scp" was a JSON string, not an array
+	issSet    bool // "iss" is present (null or "" too)
 
 	ClientID string
 	Azp      string
@@ -57,7 +58,7 @@ var payloadClaims = [...]struct {
 	name string
 	read func(p *payload, v []byte) error
 }{
-	{"iss", into(func(p *payload) *string { return &p.Iss }, readString)},
+	{"iss", readIss},
 	{"sub", into(func(p *payload) *string { return &p.Sub }, readString)},
 	{"aud", into(func(p *payload) *stringList { return &p.Aud }, readList)},
 	{"exp", into(func(p *payload) *numericDate { return &p.Exp }, readDate)},
@@ -222,6 +223,14 @@ func readList(dst *stringList, v []byte) error {
 	return nil
 }
 
+// readIss reads "iss", noting that it is present: an introspection answer
+// without it is the introspected issuer's, one with it, even "" or null,
+// must name that issuer.
+func readIss(p *payload, v []byte) error {
+	p.issSet = true
+	return readString(&p.Iss, v)
+}
+
 // readScp reads "scp", noting whether it was a string (Entra ID) or an
 // array (Okta).
 func readScp(p *payload, v []byte) error {
@@ -265,18 +274,47 @@ func readRaw(dst *json.RawMessage, v []byte) error {
 	return nil
 }
 
-// readConfirmation is encoding/json into the "cnf" object: its member
-// names match case-insensitively, which for a refusal errs on the safe
-// side.
+// readConfirmation reads the "cnf" claim (RFC 7800 §3.1): a JSON object,
+// anything else (null too) refused, whose member names are matched exactly
+// and unique. The members bearerguard can check are kept; any other one
+// ("jwk", "jwe", "jku", "kid", "JKT", one not yet registered) is noted, for
+// checkBinding to refuse the token: a confirmation it cannot check is one
+// it cannot accept.
 func readConfirmation(dst **confirmation, v []byte) error {
-	return json.Unmarshal(v, dst)
+	if v[0] != '{' {
+		return errConfirmationType
+	}
+	c := &confirmation{}
+	err := jsonscan.Object(v, func(name string, m []byte) error {
+		switch name {
+		case "jkt":
+			c.JKT = m
+		case "x5t#S256":
+			c.X5TS256 = m
+		default:
+			c.unchecked = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*dst = c
+	return nil
 }
 
 // confirmation is the RFC 7800 "cnf" claim.
 type confirmation struct {
-	JKT     json.RawMessage `json:"jkt"`      // RFC 9449 §6.1
-	X5TS256 json.RawMessage `json:"x5t#S256"` // RFC 8705 §3.1
-	JWK     json.RawMessage `json:"jwk"`      // RFC 7800 §3.2
+	JKT     json.RawMessage // "jkt", RFC 9449 §6.1
+	X5TS256 json.RawMessage // "x5t#S256", RFC 8705 §3.1
+
+	unchecked bool // a member other than these
+}
+
+// checkable reports whether c confirms possession in a way bearerguard
+// checks, and in no other way: "jkt", "x5t#S256" or both, and nothing else.
+func (c *confirmation) checkable() bool {
+	return !c.unchecked && (len(c.JKT) > 0 || len(c.X5TS256) > 0)
 }
 
 var (
@@ -285,6 +323,7 @@ var (
 	errClaimNameCase    = errors.New("claim name differs only in case from a registered one")
 	errNumericDate      = errors.New("NumericDate is not a JSON number of a representable time")
 	errNotStringOrArray = errors.New("claim is neither a string nor an array of strings")
+	errConfirmationType = errors.New(`"cnf" is not a JSON object`)
 )
 
 // NumericDate bounds: 0001-01-01 and 9999-12-31T23:59:59Z.

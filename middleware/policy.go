@@ -3,6 +3,8 @@ package middleware
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,7 +55,9 @@ func ClaimValues(claim string, alternatives ...string) ClaimRequirement {
 	return req
 }
 
-// Validate reports whether p can be answered: every ACR value a non-empty
+// Validate reports whether p can be answered: every scope alternative
+// holding at least one scope and only RFC 6749 §3.3 scope tokens (its error
+// then also matches [scopes.ErrInvalidScope]), every ACR value a non-empty
 // string of the RFC 6750 challenge character set without space, MaxAge not
 // negative, and every claim requirement naming a claim in the challenge
 // character set and having at least one alternative. Its error matches
@@ -68,8 +72,13 @@ func (p Policy) Validate() error {
 	if p.MaxAge < 0 {
 		return configError("Policy.MaxAge is negative")
 	}
-	if p.DPoP != nil && (*p.DPoP < DPoPOff || *p.DPoP > DPoPRequired) {
-		return configError("Policy.DPoP %d is not a known mode", *p.DPoP)
+	if p.DPoP < DPoPDefault || p.DPoP > DPoPRequired {
+		return configError("Policy.DPoP %d is not a known mode", p.DPoP)
+	}
+	if len(p.Scopes) > 0 {
+		if _, err := scopes.NewRequirement(p.Scopes...); err != nil {
+			return fmt.Errorf("%w: Policy.Scopes: %w", ErrInvalidConfig, err)
+		}
 	}
 	for _, req := range p.Claims {
 		if err := req.validate(); err != nil {
@@ -167,11 +176,50 @@ func commaValues(p Policy) []string {
 			}
 		}
 	}
-	if p.Scopes != nil {
-		add(*p.Scopes)
+	if len(p.Scopes) > 0 {
+		if r, err := scopes.NewRequirement(p.Scopes...); err == nil {
+			add(r)
+		}
 	}
 	for _, req := range p.Claims {
 		add(req.Values)
 	}
 	return out
+}
+
+// scopesAllow reports whether granted holds every scope of at least one of
+// the alternatives, as [scopes.Requirement.Allows] does, reading the
+// space-separated scopes in place (no allocation): an alternative without
+// a scope allows nothing. Scopes compare exactly; [Policy.Validate] keeps
+// scopes that are not scope tokens out of routes.
+func scopesAllow(alternatives, granted []string) bool {
+	for _, alt := range alternatives {
+		ok, some := true, false
+		for rest := alt; rest != "" && ok; {
+			scope, after, _ := strings.Cut(rest, " ")
+			if scope != "" {
+				some, ok = true, slices.Contains(granted, scope)
+			}
+			rest = after
+		}
+		if ok && some {
+			return true
+		}
+	}
+	return false
+}
+
+// scopeChallenge returns the scope attribute of an insufficient_scope
+// challenge for the alternatives: every scope token they name, once, in
+// order of first appearance ([scopes.Requirement.Challenge]).
+func scopeChallenge(alternatives []string) string {
+	var union []string
+	for _, alt := range alternatives {
+		for f := range strings.SplitSeq(alt, " ") {
+			if scopes.Valid(f) && !slices.Contains(union, f) {
+				union = append(union, f)
+			}
+		}
+	}
+	return strings.Join(union, " ")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -255,6 +256,9 @@ func TestPolicyValidate(t *testing.T) {
 		{"Require no alternative", func() {
 			v.Require(middleware.Policy{Claims: []middleware.ClaimRequirement{{Claim: "org_id"}}})
 		}, middleware.ErrInvalidConfig},
+		{"Require empty scope alternative", func() { v.Require(middleware.Policy{Scopes: []string{"admin", " "}}) }, scopes.ErrInvalidScope},
+		{"Require quote in scope", func() { v.Require(middleware.Policy{Scopes: []string{`a"b`}}) }, middleware.ErrInvalidConfig},
+		{"Require unknown DPoP mode", func() { v.Require(middleware.Policy{DPoP: middleware.DPoPRequired + 1}) }, middleware.ErrInvalidConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
@@ -324,5 +328,39 @@ func TestCommaWarning(t *testing.T) {
 	}
 	if err := v.ValidatePolicy(middleware.Policy{MaxAge: -1}); !errors.Is(err, middleware.ErrInvalidConfig) {
 		t.Errorf("ValidatePolicy of an invalid policy: %v", err)
+	}
+}
+
+// TestPolicyLiteral: a route's whole policy is one composite literal
+// (scopes as RequireScope's alternatives, a DPoP mode by value), and it
+// decides as RequireScope and a per-route DPoP mode do.
+func TestPolicyLiteral(t *testing.T) {
+	kit := hgKit(t)
+	v := hgReady(t, kit, middleware.Config{})
+	key := middlewaretest.NewDPoPKey("ES256")
+	bound := hgToken(kit, middlewaretest.Spec{JKT: key.Thumbprint(), Scopes: []string{"users:write", "users:delete"}})
+	p := middleware.Policy{Scopes: []string{"admin", "users:write users:delete"}, DPoP: middleware.DPoPRequired}
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		want error // nil: accepted
+	}{
+		{"DPoP, all scopes of an alternative", hgDPoPRequest(bound, hgProof(key, bound, middlewaretest.Proof{})), nil},
+		{"Bearer on a DPoP route", hgRequest(hgToken(kit, middlewaretest.Spec{Scopes: []string{"admin"}})), middleware.ErrDPoPRequired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.Check(tc.r, p)
+			hgWant(t, err, hgWants(tc.want)...)
+		})
+	}
+	partial := hgToken(kit, middlewaretest.Spec{JKT: key.Thumbprint(), Scopes: []string{"users:write"}})
+	_, err := v.Check(hgDPoPRequest(partial, hgProof(key, partial, middlewaretest.Proof{})), p)
+	hgWant(t, err, middleware.ErrInsufficientScope)
+	if e, ok := errors.AsType[*middleware.Error](err); !ok || e.Scope != "admin users:write users:delete" {
+		t.Errorf("refusal %v, want scope attribute %q", err, "admin users:write users:delete")
+	}
+	// ScopePolicy is the same literal.
+	if got := middleware.ScopePolicy("admin", "users:write users:delete").Scopes; !slices.Equal(got, p.Scopes) {
+		t.Errorf("ScopePolicy Scopes %q, want %q", got, p.Scopes)
 	}
 }

@@ -33,9 +33,10 @@ func (v *Validator) checkUserAuthentication(c *claims.Claims, p Policy) *Error {
 }
 
 // acrValues returns the token's authentication context classes, read from
-// Config.ACRClaim: a string or an array of strings.
+// the ACRClaim of its issuer (Config.ACRClaim by default): a string or an
+// array of strings.
 func (v *Validator) acrValues(c *claims.Claims) []string {
-	name := v.cfg.acrClaim()
+	name := v.trustOf(c).acrClaim
 	if name == "acr" {
 		if c.ACR == "" {
 			return nil

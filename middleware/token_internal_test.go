@@ -208,7 +208,28 @@ type refPayload struct {
 	Nonce    json.RawMessage  `json:"nonce"`
 	AtHash   json.RawMessage  `json:"at_hash"`
 	CHash    json.RawMessage  `json:"c_hash"`
-	Cnf      *confirmation    `json:"cnf"`
+	Cnf      json.RawMessage  `json:"cnf"` // read as refConfirmation says
+}
+
+// refConfirmation is the reading of a "cnf" value (RFC 7800 §3.1) that
+// readConfirmation must give, through encoding/json into a map, whose
+// names are exact: nil for an absent member, else an object whose "jkt"
+// and "x5t#S256" are kept and any other member noted.
+func refConfirmation(raw json.RawMessage) (*confirmation, bool) {
+	if raw == nil {
+		return nil, true
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return nil, false
+	}
+	c := &confirmation{JKT: m["jkt"], X5TS256: m["x5t#S256"]}
+	for name := range m {
+		if name != "jkt" && name != "x5t#S256" {
+			c.unchecked = true
+		}
+	}
+	return c, true
 }
 
 // refList is encoding/json's reading of a string or an array of strings.
@@ -241,7 +262,7 @@ func FuzzPayloadDecoding(f *testing.F) {
 		`{"nonce":null,"typ":"ID","token_use":"id","at_hash":1,"c_hash":{},"idtyp":"app","azp":"a","cid":"c","appid":"d"}`,
 		`{"sub":"\u00e9\ud800x","iss":"caf\u00e9","aud":[1],"exp":"1"}`, `{"Scope":"x"}`, `{"ſcope":"x"}`,
 		`{"exp":1e400}`, `{"exp":-62135596801}`, `{"scp":[["a"]]}`, `{"jti":{}}`, `{}`, `[]`, `null`, `{"x":[{"}":"]"}]}`,
-		`{"scp":"admin","scp":null}`, `{"cnf":{"jkt":"x","JKT":null}}`,
+		`{"scp":"admin","scp":null}`, `{"cnf":{"jkt":"x","JKT":null}}`, `{"cnf":null}`, `{"cnf":{}}`, `{"cnf":{"kid":"k"}}`, `{"cnf":[{"jkt":"x"}]}`,
 		`{"acr":"urn:mfa","auth_time":1795470000}`, `{"acr":1}`, `{"auth_time":"1"}`, `{"ACR":"x"}`, `{"acr":null,"auth_time":null}`,
 	} {
 		f.Add([]byte(s))
@@ -273,6 +294,15 @@ func FuzzPayloadDecoding(f *testing.F) {
 			}
 			g := got.Field(i).Interface()
 			switch g := g.(type) {
+			case *confirmation:
+				ref, ok := refConfirmation(w.Interface().(json.RawMessage))
+				if !ok {
+					t.Fatalf("%q: cnf %+v read; not a JSON object", b, g)
+				}
+				if (ref == nil) != (g == nil) || ref != nil && (!bytes.Equal(ref.JKT, g.JKT) || !bytes.Equal(ref.X5TS256, g.X5TS256) || ref.unchecked != g.unchecked) {
+					t.Fatalf("%q: cnf %+v, want %+v", b, g, ref)
+				}
+				continue
 			case json.RawMessage:
 				if !bytes.Equal(g, w.Interface().(json.RawMessage)) {
 					t.Fatalf("%q: %s %q, encoding/json %q", b, field.Name, g, w.Interface())

@@ -306,6 +306,7 @@ func TestAccessTokenType(t *testing.T) {
 	strict := hgReady(t, kit, middleware.Config{RequireAccessTokenType: true})
 	notAT := []error{middleware.ErrInvalidToken, middleware.ErrNotAccessToken}
 	bound := []error{middleware.ErrInvalidToken, middleware.ErrSenderConstrained}
+	unchecked := []error{middleware.ErrInvalidToken, middleware.ErrUnsupportedConfirmation}
 	malformed := []error{middleware.ErrInvalidToken, middleware.ErrMalformedToken}
 	for _, tc := range []struct {
 		name    string
@@ -363,7 +364,7 @@ func TestAccessTokenType(t *testing.T) {
 		{"at+jw", "at+jw", nil, notAT, notAT},
 		{"cnf.jkt", "at+jwt", map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}, bound, bound},
 		{"cnf.x5t#S256", "at+jwt", map[string]any{"cnf": map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}, bound, bound},
-		{"cnf.jwk", "at+jwt", map[string]any{"cnf": map[string]any{"jwk": map[string]any{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}}, bound, bound},
+		{"cnf.jwk", "at+jwt", map[string]any{"cnf": map[string]any{"jwk": map[string]any{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}}, unchecked, unchecked},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := hgHeader(nil)

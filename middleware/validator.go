@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,18 +17,26 @@ import (
 // Validator checks access tokens of one or more trusted issuers. It is
 // immutable after [New] and safe for concurrent use.
 //
-// A Validator owns one background goroutine per issuer that fetches and
-// refreshes the issuer's keys; they end when the context given to [New] is
-// done. Keep that context alive for as long as the Validator serves
+// A Validator owns one background goroutine per JWT issuer that fetches
+// and refreshes the issuer's keys (for an issuer with Issuer.LazyKeys, or
+// one of Config.ResolveIssuer, from its first token on; none for an issuer
+// whose tokens are all opaque); they end when the context given to [New]
+// is done, or when a resolved issuer is evicted. Keep that context alive for as long as the Validator serves
 // requests: once it has ended, [Validator.Ready] reports [ErrStopped].
 type Validator struct {
-	cfg     Config
-	algs    map[string]bool
-	issuers map[string]*issuerKeys
-	order   []*issuerKeys
-	cache   *tokenCache[cachedToken]
-	meta    resourceMeta  // protected resource metadata, if Config.Resource is set
-	opaque  *opaqueSource // introspection or LookupToken, if configured
+	cfg          Config
+	algs         map[string]bool   // every issuer's algorithms
+	trusts       map[string]*trust // the trusted issuers' rules, by issuer
+	defaults     *trust            // Config's rules, for claims of no trusted issuer
+	opaqueTrusts []*trust          // the issuers with an opaque-token source
+	templates    []*trust          // the multi-tenant issuers
+	resolver     *resolver         // issuers of Config.ResolveIssuer, if set
+	ctx          context.Context   // the context of New: the keys' goroutines run in it
+	client       *http.Client      // the safe client
+	lazyOnly     bool              // no JWT issuer's keys are fetched at start
+	order        []*issuerKeys     // the JWT issuers' keys fetched at start, in Config order
+	cache        *tokenCache[cachedToken]
+	meta         resourceMeta // protected resource metadata, if Config.Resource is set
 
 	dpopAlgs   map[string]bool // DPoP.Algorithms as a set
 	proofKeys  proofKeyCache   // parsed DPoP proof keys
@@ -44,7 +53,7 @@ type Validator struct {
 type cachedToken struct {
 	claims *claims.Claims // as verified; handed out only as a copy
 	key    *verifyKey     // the key that verified it
-	keys   *issuerKeys    // its issuer's keys
+	trust  *trust         // its issuer's rules and keys
 	cnf    *confirmation  // how it is bound, checked on every request
 }
 
@@ -55,19 +64,22 @@ type cachedToken struct {
 //
 // The background goroutines run until ctx is done.
 func New(ctx context.Context, cfg Config) (*Validator, error) {
-	algs, err := cfg.check()
+	issuers, err := cfg.check()
 	if err != nil {
 		return nil, err
 	}
 	v := &Validator{
 		cfg:      cfg,
-		algs:     algs,
-		issuers:  make(map[string]*issuerKeys, 1+len(cfg.ExtraIssuers)),
+		algs:     make(map[string]bool),
+		trusts:   make(map[string]*trust, len(issuers)),
 		stopped:  ctx.Done(),
 		anyReady: make(chan struct{}),
 	}
 	v.meta = newResourceMeta(&v.cfg)
 	v.cfg.DPoP.NonceSecrets = cloneSecrets(cfg.DPoP.NonceSecrets)
+	if cfg.DPoP.Nonces && len(cfg.DPoP.NonceSecrets) == 0 {
+		v.cfg.DPoP.NonceSecrets = [][]byte{processNonceSecret()}
+	}
 	v.proofKeys = newProofKeyCache()
 	v.dpopAlgs = make(map[string]bool)
 	for _, a := range cfg.dpopAlgorithms() {
@@ -76,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	v.algsAttr = strings.Join(cfg.dpopAlgorithms(), " ")
 	v.replay = cfg.DPoP.ReplayStore
 	if v.replay == nil {
-		v.replay = newMemoryReplay(v.cfg.now, DefaultReplayEntries, DefaultReplayBytes)
+		v.replay = newMemoryReplay(v.cfg.now, replayWindow(&v.cfg), DefaultReplayRate, DefaultReplayBytes)
 	}
 	if cfg.DPoP.PublicBaseURL != "" {
 		v.publicBase, _ = url.Parse(cfg.DPoP.PublicBaseURL) // checked by cfg.check
@@ -85,19 +97,70 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		v.cache = newTokenCache[cachedToken](n, MaxTokenCacheBytes)
 	}
 	client := safeClient(cfg.HTTPClient)
-	v.opaque = newOpaqueSource(&v.cfg, client)
-	for _, is := range cfg.issuers() {
-		ik := newIssuerKeys(&v.cfg, client, is)
-		ik.onReady = func() { v.once.ready.Do(func() { close(v.anyReady) }) }
-		ik.onStop = v.warnStopped
-		v.issuers[is.Issuer] = ik
-		v.order = append(v.order, ik)
+	v.defaults = newTrust(&v.cfg, &Issuer{}, client)
+	v.ctx, v.client, v.resolver = ctx, client, newResolver(&v.cfg)
+	// Templates of one JWK Set share its keys, and a key's "issuer" may
+	// name any of them.
+	shared := make(map[string]*issuerKeys)
+	jwtIssuers := 0
+	siblings := make(map[string][]string)
+	for i := range issuers {
+		if is := &issuers[i]; strings.Contains(is.Issuer, TenantPlaceholder) {
+			siblings[is.JWKSURL] = append(siblings[is.JWKSURL], is.Issuer)
+		}
+	}
+	for i := range issuers {
+		is := &issuers[i]
+		ti := newTrust(&v.cfg, is, client)
+		if ti.template {
+			ti.keys = shared[is.JWKSURL]
+			ti.keyIssuers = siblings[is.JWKSURL]
+		}
+		if !is.OpaqueOnly && ti.keys == nil {
+			ik := newIssuerKeys(&v.cfg, client, *is)
+			ik.onReady = v.markReady
+			ik.onStop = v.warnStopped
+			ti.keys = ik
+			if !ti.lazy {
+				v.order = append(v.order, ik)
+			}
+			if ti.template {
+				shared[is.JWKSURL] = ik
+			}
+		}
+		if ti.opaque != nil {
+			v.opaqueTrusts = append(v.opaqueTrusts, ti)
+		}
+		for a := range ti.algs {
+			v.algs[a] = true
+		}
+		if ti.keys != nil {
+			jwtIssuers++
+		}
+		if ti.template {
+			v.templates = append(v.templates, ti) // never matched exactly
+			continue
+		}
+		v.trusts[is.Issuer] = ti
+	}
+	if v.resolver != nil {
+		// A resolved issuer's own algorithms are checked once it is known.
+		v.algs = algorithmSet(nil)
+	}
+	if v.opaqueReady() {
+		v.markReady()
+	}
+	if v.lazyOnly = len(v.order) == 0 && (jwtIssuers > 0 || v.resolver != nil); v.lazyOnly {
+		v.markReady() // every JWT issuer's keys are fetched at its first token
 	}
 	for _, ik := range v.order {
 		go ik.run(ctx)
 	}
 	return v, nil
 }
+
+// markReady records that the validator can verify tokens.
+func (v *Validator) markReady() { v.once.ready.Do(func() { close(v.anyReady) }) }
 
 // warnStopped logs, once, that the validator's context has ended.
 func (v *Validator) warnStopped() {
@@ -109,16 +172,22 @@ func (v *Validator) warnStopped() {
 }
 
 // Ready reports whether the validator can verify tokens. It returns nil
-// once the keys of at least one issuer are held (an issuer that cannot be
-// reached does not hold up the others), and otherwise an error matching
-// [ErrKeysUnavailable] that says, for each issuer, why its keys are
-// missing. Once the context given to [New] has ended it returns an error
+// once the keys of at least one issuer are held, or the source of an issuer
+// whose tokens are all opaque (Issuer.OpaqueOnly, or an API without
+// Config.Issuer) is usable: LookupToken at once, introspection once its
+// endpoint is configured or discovered. An issuer that cannot be reached
+// does not hold up the others. Otherwise it returns an error matching
+// [ErrKeysUnavailable] that says, for each issuer, why its keys (or
+// endpoint) are missing. Once the context given to [New] has ended it returns an error
 // matching [ErrStopped]. It does not block.
 func (v *Validator) Ready() error {
 	select {
 	case <-v.stopped:
 		return unavailable(0, ErrStopped)
 	default:
+	}
+	if v.lazyOnly {
+		return nil
 	}
 	errs := make([]error, 0, len(v.order))
 	for _, ik := range v.order {
@@ -128,12 +197,17 @@ func (v *Validator) Ready() error {
 		}
 		errs = append(errs, err)
 	}
+	if v.opaqueReady() {
+		return nil
+	}
+	errs = append(errs, v.opaqueStatus()...)
 	return unavailable(0, errors.Join(errs...))
 }
 
 // WaitReady waits until [Validator.Ready] would return nil, or ctx is done,
 // or the validator has stopped, and returns what Ready returns then.
 func (v *Validator) WaitReady(ctx context.Context) error {
+	defer v.discoverOpaque(ctx)()
 	select {
 	case <-v.anyReady:
 	case <-ctx.Done():
@@ -177,7 +251,7 @@ func (v *Validator) validate(ctx context.Context, token string, pr *presentation
 		if err != nil {
 			return nil, err
 		}
-		if err := v.checkBinding(ctx, ct.cnf, token, pr); err != nil {
+		if err := v.checkSender(ctx, ct.trust, ct.cnf, token, pr); err != nil {
 			return nil, v.refusedClaims(err, checks.Binding, ct.claims)
 		}
 		return v.hook(ctx, copyClaims(ct.claims))
@@ -189,28 +263,34 @@ func (v *Validator) validate(ctx context.Context, token string, pr *presentation
 	if err := t.checkHeader(v.algs); err != nil {
 		return nil, v.refused(err, checks.Header, &t)
 	}
-	if err := t.checkType(v.cfg.RequireAccessTokenType); err != nil {
-		return nil, v.refused(err, checks.Type, &t)
-	}
-	ik, err := v.issuer(&t)
+	ti, err := v.trustFor(ctx, &t)
 	if err != nil {
 		return nil, v.refused(err, checks.Issuer, &t)
 	}
-	key, err := verifySignature(ctx, ik, &t)
+	if err := ti.checkAlg(&t); err != nil {
+		return nil, v.refused(err, checks.Header, &t)
+	}
+	if err := t.checkType(ti.requireAT); err != nil {
+		return nil, v.refused(err, checks.Type, &t)
+	}
+	key, err := verifySignature(ctx, ti.keys, &t)
 	if err != nil {
 		return nil, v.refused(err, signatureCheck(err), &t)
+	}
+	if err := ti.checkKeyIssuer(key, &t); err != nil {
+		return nil, v.refused(err, checks.Key, &t)
 	}
 	if err := t.claims.checkTimes(v.cfg.now(), v.cfg.leeway(), expRequired); err != nil {
 		return nil, v.refused(err, checks.Times, &t)
 	}
-	if err := v.checkBinding(ctx, t.claims.Cnf, token, pr); err != nil {
+	if err := v.checkSender(ctx, ti, t.claims.Cnf, token, pr); err != nil {
 		return nil, v.refused(err, checks.Binding, &t)
 	}
-	c, err := v.checkClaims(&t.claims, AudienceRequired)
+	c, err := ti.checkClaims(&t.claims, AudienceRequired)
 	if err != nil {
 		return nil, v.refused(err, claimsCheck(err), &t)
 	}
-	if v.remember(token, cachedToken{claims: c, key: key, keys: ik, cnf: t.claims.Cnf}) {
+	if v.remember(token, cachedToken{claims: c, key: key, trust: ti, cnf: t.claims.Cnf}) {
 		c = copyClaims(c) // the cache keeps the verified claims
 	}
 	return v.hook(ctx, c)
@@ -231,15 +311,6 @@ func claimsCheck(err error) string {
 		return checks.Claims
 	}
 	return checks.Audience
-}
-
-// issuer routes a token to its issuer's keys by its "iss" claim.
-func (v *Validator) issuer(t *jwsToken) (*issuerKeys, error) {
-	ik := v.issuers[t.claims.Iss]
-	if ik == nil {
-		return nil, invalidToken(ErrInvalidIssuer, nil)
-	}
-	return ik, nil
 }
 
 // verifySignature finds the keys that may have signed t and checks the
@@ -270,14 +341,17 @@ func verifySignature(ctx context.Context, ik *issuerKeys, t *jwsToken) (*verifyK
 	return nil, invalidToken(ErrInvalidSignature, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
 }
 
-// checkClaims applies the audience and client rules, then builds the
-// claims. The issuer was checked before (a JWT when it was routed to its
-// keys).
-func (v *Validator) checkClaims(p *payload, rule AudienceRule) (*claims.Claims, error) {
-	if err := v.checkAudience(p, rule); err != nil {
+// checkClaims applies the audience and client rules of the token's issuer
+// ti, then builds the claims. The issuer was checked before (a JWT when it
+// was routed to its keys).
+func (ti *trust) checkClaims(p *payload, rule AudienceRule) (*claims.Claims, error) {
+	if err := ti.checkAudience(p, rule); err != nil {
 		return nil, err
 	}
-	c, err := p.claims(v.cfg.scopeClaims())
+	if err := ti.checkRequired(p); err != nil {
+		return nil, err
+	}
+	c, err := p.claims(ti.scopeClaims)
 	if err != nil {
 		return nil, invalidToken(ErrMalformedToken, err)
 	}
@@ -285,13 +359,13 @@ func (v *Validator) checkClaims(p *payload, rule AudienceRule) (*claims.Claims, 
 }
 
 // checkAudience applies the audience rule (JWTs: AudienceRequired) and
-// Config.ClientIDs. With AudienceClientID, an "aud" naming one of
+// the issuer's ClientIDs. With AudienceClientID, an "aud" naming one of
 // ClientIDs stands for the client when the claims name none.
-func (v *Validator) checkAudience(p *payload, rule AudienceRule) error {
-	ids := v.cfg.ClientIDs
+func (ti *trust) checkAudience(p *payload, rule AudienceRule) error {
+	ids := ti.clientIDs
 	switch {
-	case len(v.cfg.Audiences) == 0: // ClientIDs alone stand for the audience
-	case anyIn(p.Aud, v.cfg.Audiences):
+	case len(ti.audiences) == 0: // ClientIDs alone stand for the audience
+	case anyIn(p.Aud, ti.audiences):
 	case rule == AudienceAbsentOK && p.Aud == nil:
 	case rule == AudienceClientID && (anyIn(p.Aud, ids) || contains(ids, p.clientID())):
 	default:
@@ -317,7 +391,7 @@ func (v *Validator) cached(token string) (cachedToken, bool, error) {
 	if !ok {
 		return cachedToken{}, false, nil
 	}
-	if set := ct.keys.set.Load(); set == nil || !set.holds(ct.key) {
+	if set := ct.trust.keys.set.Load(); set == nil || !set.holds(ct.key) || ct.trust.gone.Load() {
 		return cachedToken{}, false, nil // the key left or changed: verify again
 	}
 	if err := v.checkTimes(ct.claims, expRequired); err != nil {

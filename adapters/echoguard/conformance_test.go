@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	echomw "github.com/labstack/echo/v4/middleware"
 
 	"github.com/bearerguard/bearerguard/adapters/echoguard"
 	"github.com/bearerguard/bearerguard/internal/conformance"
@@ -47,4 +48,38 @@ func echoApp(v *middleware.Validator) http.Handler {
 
 func TestConformance(t *testing.T) {
 	conformance.Run(t, echoApp)
+}
+
+// echoMe is the /me handler of the mounted apps; it refuses a request whose
+// path is not the one the app's routing should hand it.
+func echoMe(path string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().URL.Path != path {
+			return c.String(http.StatusInternalServerError, "routed as "+c.Request().URL.Path)
+		}
+		cl, _ := echoguard.Claims(c)
+		return c.JSON(http.StatusOK, echo.Map{"sub": cl.Subject, "client_id": cl.ClientID, "scopes": cl.Scopes})
+	}
+}
+
+// TestConformanceMounted: DPoP proofs name the URI the client requested in
+// an Echo group and behind Echo's Rewrite middleware, which rewrites
+// r.URL (not r.RequestURI) before routing.
+func TestConformanceMounted(t *testing.T) {
+	t.Run("group", func(t *testing.T) {
+		conformance.RunMounted(t, func(v *middleware.Validator) http.Handler {
+			e := echo.New()
+			api := e.Group("/api", echoguard.Wrap(v).Authenticate())
+			api.GET("/me", echoMe("/api/me"))
+			return e
+		})
+	})
+	t.Run("rewrite", func(t *testing.T) {
+		conformance.RunMounted(t, func(v *middleware.Validator) http.Handler {
+			e := echo.New()
+			e.Pre(echomw.Rewrite(map[string]string{"/api/*": "/$1"}))
+			e.GET("/me", echoMe("/me"), echoguard.Wrap(v).Authenticate())
+			return e
+		})
+	})
 }

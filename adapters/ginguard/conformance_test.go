@@ -49,3 +49,25 @@ func ginApp(v *middleware.Validator) http.Handler {
 func TestConformance(t *testing.T) {
 	conformance.Run(t, ginApp)
 }
+
+// TestConformanceMounted: DPoP proofs name the URI the client requested
+// when a Gin handler re-routes the request with HandleContext, which
+// changes r.URL (not r.RequestURI).
+func TestConformanceMounted(t *testing.T) {
+	conformance.RunMounted(t, func(v *middleware.Validator) http.Handler {
+		r := gin.New()
+		r.GET("/me", ginguard.Wrap(v).Authenticate(), func(c *gin.Context) {
+			if c.Request.URL.Path != "/me" {
+				c.String(http.StatusInternalServerError, "routed as "+c.Request.URL.Path)
+				return
+			}
+			cl, _ := ginguard.Claims(c)
+			c.JSON(http.StatusOK, gin.H{"sub": cl.Subject, "client_id": cl.ClientID, "scopes": cl.Scopes})
+		})
+		r.GET("/api/me", func(c *gin.Context) {
+			c.Request.URL.Path = "/me"
+			r.HandleContext(c)
+		})
+		return r
+	})
+}

@@ -34,6 +34,14 @@ func TestReexportedErrors(t *testing.T) {
 	if ginguard.ClaimValues("org_id", "a").Claim != "org_id" {
 		t.Error("ClaimValues")
 	}
+	for _, m := range [][2]middleware.DPoPMode{
+		{ginguard.DPoPDefault, middleware.DPoPDefault}, {ginguard.DPoPOff, middleware.DPoPOff},
+		{ginguard.DPoPAllowed, middleware.DPoPAllowed}, {ginguard.DPoPRequired, middleware.DPoPRequired},
+	} {
+		if m[0] != m[1] {
+			t.Errorf("DPoP mode %d, want the core's %d", m[0], m[1])
+		}
+	}
 }
 
 // A handler that decides for itself refuses with Guard.Refuse exactly as

@@ -2,10 +2,8 @@ module github.com/bearerguard/bearerguard/adapters/mcpguard
 
 go 1.26.0
 
-replace github.com/bearerguard/bearerguard => ../..
-
 require (
-	github.com/bearerguard/bearerguard v0.0.0
+	github.com/bearerguard/bearerguard v0.1.0
 	github.com/modelcontextprotocol/go-sdk v1.8.0
 	golang.org/x/oauth2 v0.37.0
 )
@@ -21,3 +19,4 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 )
+

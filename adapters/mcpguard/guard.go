@@ -40,7 +40,10 @@ type Guard struct {
 // of v's Config.Audiences: MCP clients request tokens for it (RFC 8707) and
 // check that the metadata names it (RFC 9728 §3.3). m.AuthorizationServers
 // is required too (the MCP specification asks for at least one): the
-// issuers v trusts. m.BearerMethodsSupported defaults to ["header"], the
+// issuers v trusts. The Guard publishes the metadata: leave v's
+// Config.Resource unset (it is for APIs that are not MCP servers). If it
+// is set, it must name the same resource, or New refuses it; challenges
+// then carry the validator's resource_metadata, the same URL. m.BearerMethodsSupported defaults to ["header"], the
 // only method MCP allows. Other fields are served as given. New copies m.
 //
 // Every error matches [middleware.ErrInvalidConfig].
@@ -73,6 +76,11 @@ func New(v *middleware.Validator, m *oauthex.ProtectedResourceMetadata) (*Guard,
 	// path, a terminating slash removed.
 	mu := url.URL{Scheme: u.Scheme, Host: u.Host, Path: wellKnown + strings.TrimSuffix(u.Path, "/")}
 	g.metadataURL = mu.String()
+	if core := v.ResourceMetadataURL(); core != "" && core != g.metadataURL {
+		// The challenges would point at the core's document, the Guard
+		// serves its own elsewhere: clients would find the wrong one.
+		return nil, configError("the validator's Config.Resource names another resource than metadata Resource: set one of them only (for an MCP server, metadata Resource)")
+	}
 	// Behind bearerguard, the SDK's own middleware only puts the verified
 	// token into the context under the SDK's key (auth.TokenInfoFromContext
 	// has no setter). bearerguard has already decided on expiry, with its

@@ -60,6 +60,24 @@ func TestNew(t *testing.T) {
 	if _, err := mcpguard.New(v, &oauthex.ProtectedResourceMetadata{Resource: resource}); !errors.Is(err, middleware.ErrInvalidConfig) {
 		t.Errorf("no authorization server: %v, want ErrInvalidConfig", err)
 	}
+	// Config.Resource and the Guard's metadata: the same resource is
+	// accepted, another refused (the challenges would point elsewhere than
+	// the document the Guard serves).
+	for _, tc := range []struct {
+		core string
+		ok   bool
+	}{{resource, true}, {"https://mcp.example.test/other", false}} {
+		ctx, cancel := context.WithCancel(t.Context())
+		cv, err := middleware.New(ctx, middleware.Config{Issuer: kit.URL, Audiences: []string{resource, "https://mcp.example.test/other"}, Resource: tc.core})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = mcpguard.New(cv, &oauthex.ProtectedResourceMetadata{Resource: resource, AuthorizationServers: []string{kit.URL}})
+		if tc.ok != (err == nil) || err != nil && !errors.Is(err, middleware.ErrInvalidConfig) {
+			t.Errorf("Config.Resource %q: New error %v, want ok %t or ErrInvalidConfig", tc.core, err, tc.ok)
+		}
+		cancel()
+	}
 }
 
 // TestVerifier: bearerguard's refusals become the SDK's error values.

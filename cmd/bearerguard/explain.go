@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -25,69 +29,177 @@ type list []string
 func (l *list) String() string     { return strings.Join(*l, ",") }
 func (l *list) Set(s string) error { *l = append(*l, s); return nil }
 
+// Environment variables explain reads the introspection client's
+// credentials from: never flags, which other users see in ps.
+const (
+	envIntrospectionClientID     = "BEARERGUARD_INTROSPECTION_CLIENT_ID"
+	envIntrospectionClientSecret = "BEARERGUARD_INTROSPECTION_CLIENT_SECRET"
+)
+
 // explain runs a token through a real Validator and Check and prints
 // what each check made of it, from the middleware's own refusal record.
 func explain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, e env) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	issuer := fs.String("issuer", "", "the issuer identifier, exactly as in the token's iss (required)")
-	jwksURL := fs.String("jwks-url", "", "the JWK Set URL (default: discovered from the issuer)")
+	var issuers, audiences, clientIDs, scopeAlts, scopeClaims, claimReqs, acrValues list
+	fs.Var(&issuers, "issuer", "a trusted issuer, exactly as in the token's iss (required; repeat for several: the first is Config.Issuer, the others Config.ExtraIssuers)")
+	jwksURL := fs.String("jwks-url", "", "the first issuer's JWK Set URL (default: discovered from the issuer)")
 	wait := fs.Duration("wait", 5*time.Second, "how long to wait for the issuer's keys (Config.KeyWait)")
-	var audiences, scopeAlts, scopeClaims list
 	fs.Var(&audiences, "audience", "an accepted audience (Config.Audiences; required, repeatable)")
+	fs.Var(&clientIDs, "client-id", "an accepted client (Config.ClientIDs; repeatable)")
 	fs.Var(&scopeAlts, "scope", "the route's scope requirement, as RequireScope: space-separated scopes all required; repeat for alternatives")
 	fs.Var(&scopeClaims, "scope-claim", "a claim scopes are read from (Config.ScopeClaims; repeatable; default scope and scp)")
+	fs.Var(&claimReqs, "claim", "a claim requirement of the route, CLAIM=VALUES as RequireClaim: space-separated values all required; repeat a claim for alternatives")
+	fs.Var(&acrValues, "acr-values", "an acceptable acr of the route (Policy.ACRValues; repeatable)")
+	maxAge := fs.Duration("max-age", 0, "the longest time since the user's authentication the route accepts (Policy.MaxAge)")
+	acrClaim := fs.String("acr-claim", "", "the claim the acr is read from (Config.ACRClaim; default acr)")
+	method := fs.String("method", http.MethodGet, "the request's method (a DPoP proof's htm)")
+	target := fs.String("url", "/", "the request's URL, such as https://api.example.com/users (a DPoP proof's htu)")
+	proofFile := fs.String("dpop-proof", "", "a file holding the DPoP proof of the request: the token is then sent with the DPoP scheme")
+	dpopMode := fs.String("dpop", "", "the route's DPoP mode, allowed or required (Policy.DPoP; default allowed with -dpop-proof, else off)")
+	publicBase := fs.String("public-base-url", "", "DPoP.PublicBaseURL (default: the scheme and host of -url)")
+	clientCert := fs.String("client-cert", "", "a PEM file holding the client certificate of the TLS connection, for certificate-bound tokens (RFC 8705)")
+	introspect := fs.Bool("introspect", false, "accept opaque tokens by introspection (Config.Introspection), as the client of $"+envIntrospectionClientID+" and $"+envIntrospectionClientSecret)
+	endpoint := fs.String("introspection-endpoint", "", "Introspection.Endpoint (default: discovered from the issuer)")
+	authMethod := fs.String("introspection-auth-method", "", "Introspection.AuthMethod: client_secret_basic (default) or client_secret_post")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if *issuer == "" || len(audiences) == 0 || fs.NArg() > 1 {
+	if len(issuers) == 0 || len(audiences) == 0 || fs.NArg() > 1 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	policy := middleware.Policy{}
+	usageErr := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "bearerguard explain: "+format+"\n", args...)
+		return exitUsage
+	}
+	policy := middleware.Policy{ACRValues: acrValues, MaxAge: *maxAge}
+	var scopeReq scopes.Requirement
 	if len(scopeAlts) > 0 {
 		req, err := scopes.NewRequirement(scopeAlts...)
 		if err != nil {
-			fmt.Fprintf(stderr, "bearerguard explain: -scope: %v\n", err)
-			return exitUsage
+			return usageErr("-scope: %v", err)
 		}
-		policy.Scopes = &req
+		policy.Scopes, scopeReq = scopeAlts, req
+	}
+	claimReq, err := claimRequirements(claimReqs)
+	if err != nil {
+		return usageErr("-claim: %v", err)
+	}
+	policy.Claims = claimReq
+	cfg := middleware.Config{
+		Issuer:         issuers[0],
+		JWKSURL:        *jwksURL,
+		Audiences:      audiences,
+		ClientIDs:      clientIDs,
+		ScopeClaims:    scopeClaims,
+		ACRClaim:       *acrClaim,
+		KeyWait:        *wait,
+		TokenCacheSize: -1,
+		HTTPClient:     e.client,
+		Now:            e.now,
+	}
+	for _, iss := range issuers[1:] {
+		cfg.ExtraIssuers = append(cfg.ExtraIssuers, middleware.Issuer{Issuer: iss})
+	}
+	req, err := http.NewRequestWithContext(ctx, *method, *target, nil)
+	if err != nil || (req.URL.Host == "" && !strings.HasPrefix(*target, "/")) {
+		return usageErr("-method or -url: not a request method and an absolute URL or path")
+	}
+	var proof string
+	if *proofFile != "" {
+		b, err := os.ReadFile(*proofFile)
+		if err != nil {
+			return usageErr("-dpop-proof: %v", err)
+		}
+		proof = string(trimSpace(b))
+	}
+	if *clientCert != "" {
+		cert, err := readCertificate(*clientCert)
+		if err != nil {
+			return usageErr("-client-cert: %v", err)
+		}
+		req.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}
+	}
+	switch *dpopMode {
+	case "":
+		if proof != "" {
+			policy.DPoP = middleware.DPoPAllowed
+		}
+	case "allowed":
+		policy.DPoP = middleware.DPoPAllowed
+	case "required":
+		policy.DPoP = middleware.DPoPRequired
+	default:
+		return usageErr("-dpop %q: want allowed or required", *dpopMode)
+	}
+	if policy.DPoP != middleware.DPoPDefault {
+		cfg.DPoP.PublicBaseURL = *publicBase
+		if *publicBase == "" && req.URL.Host != "" {
+			cfg.DPoP.PublicBaseURL = req.URL.Scheme + "://" + req.URL.Host
+		}
+	}
+	if *introspect {
+		id, secret := e.getenv(envIntrospectionClientID), e.getenv(envIntrospectionClientSecret)
+		if id == "" {
+			return usageErr("-introspect: $%s is not set", envIntrospectionClientID)
+		}
+		cfg.Introspection = &middleware.Introspection{ClientID: id, ClientSecret: secret, Endpoint: *endpoint, AuthMethod: *authMethod}
+	}
+	if err := policy.Validate(); err != nil {
+		return usageErr("%v", err)
 	}
 	token, err := readToken(fs.Arg(0), stdin)
 	if err != nil {
-		fmt.Fprintf(stderr, "bearerguard explain: %v\n", err)
-		return exitUsage
+		return usageErr("%v", err)
 	}
 
 	rec := &recorder{}
+	cfg.Logger = slog.New(rec)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	v, err := middleware.New(ctx, middleware.Config{
-		Issuer:         *issuer,
-		JWKSURL:        *jwksURL,
-		Audiences:      audiences,
-		ScopeClaims:    scopeClaims,
-		KeyWait:        *wait,
-		TokenCacheSize: -1,
-		Logger:         slog.New(rec),
-		HTTPClient:     e.client,
-		Now:            e.now,
-	})
+	v, err := middleware.New(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "bearerguard explain: %v\n", err)
-		return exitUsage
+		return usageErr("%v", err)
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "bearerguard explain: %v\n", err)
-		return exitUsage
+	if proof != "" {
+		req.Header.Set("Authorization", "DPoP "+token)
+		req.Header.Set("DPoP", proof)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	r.Header.Set("Authorization", "Bearer "+token)
-	c, checkErr := v.Check(r, policy)
+	c, checkErr := v.Check(req, policy)
 
-	fmt.Fprintf(stdout, "bearerguard explain: issuer %s, audience %s", *issuer, strings.Join(audiences, " "))
-	if policy.Scopes != nil {
-		fmt.Fprintf(stdout, ", scope %s", policy.Scopes.String())
+	fmt.Fprintf(stdout, "bearerguard explain: issuer %s, audience %s", strings.Join(issuers, " "), strings.Join(audiences, " "))
+	if len(clientIDs) > 0 {
+		fmt.Fprintf(stdout, ", client %s", strings.Join(clientIDs, " "))
+	}
+	if len(policy.Scopes) > 0 {
+		fmt.Fprintf(stdout, ", scope %s", scopeReq.String())
+	}
+	for _, cr := range policy.Claims {
+		fmt.Fprintf(stdout, ", claim %s %s", cr.Claim, cr.Values.String())
+	}
+	if len(policy.ACRValues) > 0 {
+		fmt.Fprintf(stdout, ", acr_values %s", strings.Join(policy.ACRValues, " "))
+	}
+	if policy.MaxAge > 0 {
+		fmt.Fprintf(stdout, ", max_age %s", policy.MaxAge)
+	}
+	switch policy.DPoP {
+	case middleware.DPoPAllowed:
+		fmt.Fprint(stdout, ", DPoP allowed")
+	case middleware.DPoPRequired:
+		fmt.Fprint(stdout, ", DPoP required")
+	}
+	if proof != "" || *target != "/" {
+		fmt.Fprintf(stdout, ", %s %s", req.Method, req.URL)
+	}
+	if *introspect {
+		fmt.Fprintf(stdout, ", introspection as %s", cfg.Introspection.ClientID)
+	}
+	if req.TLS != nil {
+		fmt.Fprint(stdout, ", client certificate")
 	}
 	fmt.Fprintln(stdout)
 
@@ -119,8 +231,10 @@ func explain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			reached = false
 		case !reached:
 			status, detail = "----", "not reached"
-		case name == checks.Validate || name == checks.User || name == checks.Policy ||
-			(name == checks.Scope && policy.Scopes == nil):
+		case name == checks.Validate ||
+			(name == checks.User && len(policy.ACRValues) == 0 && policy.MaxAge <= 0) ||
+			(name == checks.Scope && len(policy.Scopes) == 0) ||
+			(name == checks.Policy && len(policy.Claims) == 0):
 			status, detail = "skip", "not asked for by this route"
 		}
 		if detail == "" {
@@ -129,6 +243,9 @@ func explain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stdout, "  %s  %-19s  %s\n", status, name, detail)
 		if status == "FAIL" && refusal != nil && len(refusal.want) > 0 {
 			fmt.Fprintf(stdout, "  %s  %-19s  want %s\n", "    ", "", joinAttrs(refusal.want))
+		}
+		if hint := refusal.get("hint"); status == "FAIL" && hint != "" {
+			fmt.Fprintf(stdout, "  %s  %-19s  hint: %s\n", "    ", "", hint)
 		}
 	}
 
@@ -306,4 +423,49 @@ func format(v slog.Value) string {
 		return v.Duration().String()
 	}
 	return fmt.Sprint(v.Any())
+}
+
+// claimRequirements groups -claim CLAIM=VALUES flags by claim, in order of
+// first appearance: the values of one flag are all required, the flags of
+// one claim are alternatives (RequireClaim's arguments).
+func claimRequirements(flags []string) ([]middleware.ClaimRequirement, error) {
+	var names []string
+	alts := map[string][]string{}
+	for _, f := range flags {
+		name, values, ok := strings.Cut(f, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("%q is not CLAIM=VALUES", f)
+		}
+		if _, seen := alts[name]; !seen {
+			names = append(names, name)
+		}
+		alts[name] = append(alts[name], values)
+	}
+	out := make([]middleware.ClaimRequirement, 0, len(names))
+	for _, name := range names {
+		values, err := scopes.NewRequirement(alts[name]...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, middleware.ClaimRequirement{Claim: name, Values: values})
+	}
+	return out, nil
+}
+
+// readCertificate returns the first certificate of the PEM file path.
+func readCertificate(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return nil, fmt.Errorf("%s holds no PEM CERTIFICATE block", path)
+		}
+		if block.Type == "CERTIFICATE" {
+			return x509.ParseCertificate(block.Bytes)
+		}
+	}
 }

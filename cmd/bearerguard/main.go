@@ -18,10 +18,19 @@ const (
 )
 
 // env is what tests replace: the clock and the HTTP client of the
-// validator. The zero env is the real one.
+// validator, and the environment variables. The zero env is the real one.
 type env struct {
 	now    func() time.Time
 	client *http.Client
+	vars   map[string]string // nil: os.Getenv
+}
+
+// getenv returns the environment variable key.
+func (e env) getenv(key string) string {
+	if e.vars != nil {
+		return e.vars[key]
+	}
+	return os.Getenv(key)
 }
 
 func main() {
@@ -29,9 +38,17 @@ func main() {
 }
 
 const usage = `usage:
-  bearerguard explain -issuer URL -audience AUD [-scope S]... [-scope-claim C]... [-jwks-url URL] [TOKEN]
+  bearerguard explain -issuer URL... -audience AUD... [-client-id ID]... [-jwks-url URL]
+      [-scope S]... [-scope-claim C]... [-claim CLAIM=VALUES]...
+      [-acr-values ACR]... [-max-age D] [-acr-claim C]
+      [-method M] [-url URL] [-dpop-proof FILE] [-dpop allowed|required] [-public-base-url URL] [-client-cert FILE]
+      [-introspect] [-introspection-endpoint URL] [-introspection-auth-method M]
+      [TOKEN]
   bearerguard decode [TOKEN]
 The token is read from standard input when not given (or given as -).
+With -introspect, the client id and secret are read from
+BEARERGUARD_INTROSPECTION_CLIENT_ID and BEARERGUARD_INTROSPECTION_CLIENT_SECRET.
+Run "bearerguard explain -h" for every flag.
 `
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, e env) int {

@@ -3,8 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"flag"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -165,6 +172,14 @@ func TestUsage(t *testing.T) {
 		{"explain", "-issuer", "ftp://issuer.example.test", "-audience", audience, "a.b.c"},
 		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-scope", "a\"b", "a.b.c"},
 		{"decode", "a", "b"},
+		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-claim", "org_id", "a.b.c"},
+		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-claim", "org_id= ", "a.b.c"},
+		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-dpop", "sometimes", "a.b.c"},
+		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-dpop-proof", "/no/such/file", "a.b.c"},
+		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-client-cert", "/no/such/file", "a.b.c"},
+		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-acr-values", "a b", "a.b.c"},
+		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-introspect", "opaque"}, // no client id in the environment
+		{"explain", "-issuer", "https://issuer.example.test", "-audience", audience, "-introspection-client-secret", "s", "opaque"},
 	} {
 		if res := runCmd(t, env{}, "", args...); res.code != exitUsage {
 			t.Errorf("%q: exit code %d, want %d", args, res.code, exitUsage)
@@ -237,6 +252,22 @@ func TestReadmeOutputs(t *testing.T) {
 	}
 	golden(t, "wrong-audience.log", fixed.Replace(buf.String()))
 
+	// The Auth0 RBAC mistake: the permission is granted in "permissions",
+	// which the default ScopeClaims do not read.
+	buf.Reset()
+	rbac := kit.Token(middlewaretest.Spec{
+		IssuedAt: now, Scopes: []string{"openid"}, Audience: []string{"https://api.example.com"},
+		Claims: map[string]any{"permissions": []string{"read:users"}},
+	})
+	r = httptest.NewRequest(http.MethodGet, "/users", nil)
+	r.Header.Set("Authorization", "Bearer "+rbac)
+	w = httptest.NewRecorder()
+	v.RequireScope("read:users")(http.NotFoundHandler()).ServeHTTP(w, r)
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("status %d, want 403", w.Code)
+	}
+	golden(t, "rbac-permissions.log", fixed.Replace(buf.String()))
+
 	res := runCmd(t, env{now: func() time.Time { return now }}, token+"\n",
 		"explain", "-issuer", kit.URL, "-audience", "https://api.example.com", "-scope", "read:users")
 	if res.code != exitRefused {
@@ -270,4 +301,145 @@ func golden(t *testing.T, name, got string) {
 	if string(want) != got {
 		t.Errorf("%s differs from the output (run go test -update):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
+}
+
+// TestExplainGolden: explain's whole output (its checks, the HTTP answer
+// and the refusal log line) for the refusals a user most needs to read:
+// a scope held by a claim outside ScopeClaims (Auth0 RBAC), a claim
+// requirement, step-up, an issuer differing only by a trailing slash, a
+// DPoP proof signed for another URL (a proxy with a wrong PublicBaseURL),
+// and an opaque token the introspection endpoint says is not active. The
+// test issuer's URL and key id are replaced with fixed ones; go test
+// -update rewrites the files.
+func TestExplainGolden(t *testing.T) {
+	t.Parallel()
+	kit := middlewaretest.NewIssuer()
+	t.Cleanup(kit.Close)
+	kit.AddClient(middlewaretest.Client{ID: "orders-api", Secret: "introspection-secret-Zq81"})
+	fixed := strings.NewReplacer(kit.URL, "https://login.example.com", kit.KeyID("RS256"), "hNhDpJSmFXTXdHAQ")
+	e := env{now: func() time.Time { return now }, vars: map[string]string{
+		envIntrospectionClientID: "orders-api", envIntrospectionClientSecret: "introspection-secret-Zq81",
+	}}
+	const private = "private-claim-value-Zq81"
+	tok := func(s middlewaretest.Spec) string {
+		s.IssuedAt = now
+		return kit.Token(s)
+	}
+	key := middlewaretest.NewDPoPKey("ES256")
+	bound := tok(middlewaretest.Spec{JKT: key.Thumbprint()})
+	proofFile := filepath.Join(t.TempDir(), "proof")
+	proof := key.Proof(middlewaretest.Proof{Method: "GET", URL: "http://10.0.0.7:8080/orders", AccessToken: bound, IssuedAt: now})
+	if err := os.WriteFile(proofFile, []byte(proof+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	revoked := kit.OpaqueToken(middlewaretest.Spec{IssuedAt: now, Scopes: []string{"read:orders"}})
+	kit.Revoke(revoked)
+
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		token string
+		code  int
+	}{
+		{"rbac-permissions", []string{"-scope", "read:users"},
+			tok(middlewaretest.Spec{Scopes: []string{"openid"}, Claims: map[string]any{"permissions": []string{private, "read:users"}}}), exitRefused},
+		{"claim-requirement", []string{"-claim", "org_id=org_a", "-claim", "org_id=org_b"},
+			tok(middlewaretest.Spec{Claims: map[string]any{"org_id": private}}), exitRefused},
+		{"step-up", []string{"-acr-values", "urn:example:mfa", "-max-age", "5m"},
+			tok(middlewaretest.Spec{Claims: map[string]any{"acr": "urn:example:pwd", "auth_time": now.Add(-time.Hour).Unix()}}), exitRefused},
+		{"issuer-trailing-slash", nil,
+			tok(middlewaretest.Spec{Claims: map[string]any{"iss": kit.URL + "/"}}), exitRefused},
+		{"dpop-htu", []string{"-url", "https://api.example.com/orders", "-dpop-proof", proofFile},
+			bound, exitRefused},
+		{"opaque-inactive", []string{"-introspect"}, revoked, exitRefused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"explain", "-issuer", kit.URL, "-audience", audience}, tc.args...)
+			res := runCmd(t, e, tc.token+"\n", args...)
+			if res.code != tc.code {
+				t.Errorf("exit code %d, want %d", res.code, tc.code)
+			}
+			for _, secret := range []string{tc.token, private, "introspection-secret-Zq81", proof} {
+				if strings.Contains(res.stdout, secret) {
+					t.Errorf("explain printed a secret or a claim value it does not document: %q", secret)
+				}
+			}
+			golden(t, tc.name+".explain", fixed.Replace(strings.ReplaceAll(res.stdout, proofFile, "proof.txt")))
+		})
+	}
+}
+
+// TestExplainAccepts: what explain is given to reproduce a route is enough
+// for a good request to pass: a DPoP proof for the request's method and
+// URL, several issuers, a claim requirement, step-up, an opaque token
+// introspected with credentials from the environment, and the client
+// certificate of a certificate-bound token.
+func TestExplainAccepts(t *testing.T) {
+	t.Parallel()
+	kit := middlewaretest.NewIssuer()
+	t.Cleanup(kit.Close)
+	other := middlewaretest.NewIssuer()
+	t.Cleanup(other.Close)
+	kit.AddClient(middlewaretest.Client{ID: "orders-api", Secret: "s3cret"})
+	e := env{now: func() time.Time { return now }, vars: map[string]string{envIntrospectionClientID: "orders-api", envIntrospectionClientSecret: "s3cret"}}
+	key := middlewaretest.NewDPoPKey("ES256")
+	bound := kit.Token(middlewaretest.Spec{IssuedAt: now, JKT: key.Thumbprint()})
+	proofFile := filepath.Join(t.TempDir(), "proof")
+	proof := key.Proof(middlewaretest.Proof{Method: "DELETE", URL: "https://api.example.com/orders/7", AccessToken: bound, IssuedAt: now})
+	if err := os.WriteFile(proofFile, []byte(proof), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		token string
+	}{
+		{"DPoP", []string{"-issuer", kit.URL, "-method", "DELETE", "-url", "https://api.example.com/orders/7", "-dpop", "required", "-dpop-proof", proofFile}, bound},
+		{"second issuer", []string{"-issuer", other.URL, "-issuer", kit.URL}, kit.Token(middlewaretest.Spec{IssuedAt: now})},
+		{"claim and step-up", []string{"-issuer", kit.URL, "-claim", "org_id=org_a", "-claim", "org_id=org_b", "-acr-values", "urn:mfa", "-max-age", "5m"},
+			kit.Token(middlewaretest.Spec{IssuedAt: now, Claims: map[string]any{"org_id": "org_b", "acr": "urn:mfa", "auth_time": now.Add(-time.Minute).Unix()}})},
+		{"opaque", []string{"-issuer", kit.URL, "-introspect", "-scope", "read:orders"}, kit.OpaqueToken(middlewaretest.Spec{IssuedAt: now, Scopes: []string{"read:orders"}})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := runCmd(t, e, tc.token, append(append([]string{"explain", "-audience", audience}, tc.args...), "-")...)
+			if res.code != exitOK || answer(res.stdout) != "200 OK" {
+				t.Errorf("exit code %d, answer %q; want 0 and 200 OK", res.code, answer(res.stdout))
+			}
+		})
+	}
+	t.Run("certificate-bound", func(t *testing.T) {
+		t.Parallel()
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, _ := x509.ParseCertificate(der)
+		certFile := filepath.Join(t.TempDir(), "client.pem")
+		if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		token := kit.Token(middlewaretest.Spec{IssuedAt: now, CertThumbprint: middlewaretest.CertThumbprint(cert)})
+		res := runCmd(t, e, token, "explain", "-issuer", kit.URL, "-audience", audience, "-client-cert", certFile)
+		if res.code != exitOK {
+			t.Errorf("with the certificate: exit code %d, want 0", res.code)
+		}
+		res = runCmd(t, e, token, "explain", "-issuer", kit.URL, "-audience", audience)
+		if res.code != exitRefused || checkLine(res.stdout, "binding") != "FAIL" {
+			t.Errorf("without the certificate: exit code %d, binding %q; want 1 and FAIL", res.code, checkLine(res.stdout, "binding"))
+		}
+	})
+	t.Run("DPoP required without a proof", func(t *testing.T) {
+		t.Parallel()
+		res := runCmd(t, e, bound, "explain", "-issuer", kit.URL, "-audience", audience, "-dpop", "required")
+		if res.code != exitRefused || checkLine(res.stdout, "request") != "FAIL" && checkLine(res.stdout, "binding") != "FAIL" {
+			t.Errorf("exit code %d, want %d with the request or binding check failing", res.code, exitRefused)
+		}
+	})
 }

@@ -37,6 +37,7 @@ var (
 	notYetValid      = invalidToken("the token is not valid yet")
 	notAccessToken   = invalidToken("the token is not an access token")
 	senderConstraint = invalidToken("the token is bound to a key and cannot be used as a bearer token")
+	uncheckedBinding = invalidToken("the token is bound to a key in a way that cannot be checked")
 	keysUnavailable  = refusal{status: 503, code: "temporarily_unavailable", desc: "the issuer keys are temporarily unavailable", retryAfter: true}
 )
 
@@ -205,6 +206,8 @@ func Cases(iss *middlewaretest.Issuer) []Case {
 		notAccessToken.on("ID token", get, "/me", bearer(tok(middlewaretest.Spec{Kind: middlewaretest.IDToken, Audience: []string{Audience}}))),
 		notAccessToken.on("typ logout+jwt", get, "/me", bearer(tok(middlewaretest.Spec{Header: map[string]any{"typ": "logout+jwt"}}))),
 		senderConstraint.on("DPoP-bound token", get, "/me", bearer(tok(middlewaretest.Spec{Claims: map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}}))),
+		uncheckedBinding.on("token bound by a kid", get, "/me", bearer(tok(middlewaretest.Spec{Claims: map[string]any{"cnf": map[string]any{"kid": "k1"}}}))),
+		uncheckedBinding.on("token bound by jkt and an unknown member", get, "/optional", bearer(tok(middlewaretest.Spec{Claims: map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", "x": 1}}}))),
 		malformedToken.on("alg none", get, "/me", bearer(iss.Sign(map[string]any{"alg": "none"}, registered))),
 		unsupportedAlg.on("alg none with a signature", get, "/me", bearer(iss.Sign(map[string]any{"alg": "none"}, registered)+"c2ln")),
 		unsupportedAlg.on("HS256 keyed with the public key", get, "/me", bearer(iss.SignWith(spki, map[string]any{"alg": "HS256", "kid": iss.KeyID("RS256")}, registered))),

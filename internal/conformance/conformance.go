@@ -85,6 +85,8 @@ type Case struct {
 // then the refusals of a validator whose issuer is down and of one whose
 // issuer serves a broken JWK Set: 503 with Retry-After for any token of
 // that issuer, while requests without a token get their usual answers.
+// [RunMounted] is run apart, with an app that mounts a route the way the
+// front end does.
 func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	t.Helper()
 	iss := middlewaretest.NewIssuer()
@@ -135,6 +137,7 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	t.Run("sources", func(t *testing.T) { runSources(t, iss, build) })
 	t.Run("opaque", func(t *testing.T) { runOpaque(t, iss, build) })
 	t.Run("dpop and mtls", func(t *testing.T) { runDPoP(t, iss, build) })
+	t.Run("mtls over TLS", func(t *testing.T) { runMTLS(t, iss, h) })
 	t.Run("dpop nonces", func(t *testing.T) { runDPoPNonce(t, iss, build) })
 	t.Run("issuer down", func(t *testing.T) {
 		RunHandler(t, build(newValidator(t, ctx, down, 200*time.Millisecond, false)), unavailableCases(down, iss))

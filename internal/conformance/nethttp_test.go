@@ -60,3 +60,22 @@ func TestMain(m *testing.M) {
 func TestNetHTTP(t *testing.T) {
 	conformance.Run(t, netHTTPApp)
 }
+
+// TestNetHTTPMounted: the middleware under http.StripPrefix, the usual way
+// of mounting a sub-API, which rewrites r.URL but not r.RequestURI.
+func TestNetHTTPMounted(t *testing.T) {
+	conformance.RunMounted(t, func(v *middleware.Validator) http.Handler {
+		me := v.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/me" {
+				http.Error(w, "not stripped: "+r.URL.Path, http.StatusInternalServerError)
+				return
+			}
+			c, _ := claims.FromContext(r.Context())
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"sub": c.Subject, "client_id": c.ClientID, "scopes": c.Scopes})
+		}))
+		mux := http.NewServeMux()
+		mux.Handle("/api/", http.StripPrefix("/api", me))
+		return mux
+	})
+}

@@ -35,7 +35,7 @@ func runOpaque(t *testing.T, iss *middlewaretest.Issuer, build func(v *middlewar
 		HTTPClient:         iss.Client(),
 		KeyWait:            10 * time.Second,
 		MinRefreshInterval: 100 * time.Millisecond,
-		Introspection:      middleware.Introspection{ClientID: opaqueClient, ClientSecret: opaqueSecret, CacheTTL: time.Minute},
+		Introspection:      &middleware.Introspection{ClientID: opaqueClient, ClientSecret: opaqueSecret, CacheTTL: time.Minute},
 	}
 	v, err := middleware.New(t.Context(), cfg)
 	if err != nil {
@@ -92,8 +92,13 @@ func OpaqueCases(iss *middlewaretest.Issuer) []Case {
 		wrongAudience.on("opaque token for another audience", get, "/me", opaque(middlewaretest.Spec{Audience: []string{"https://other.example.test"}})),
 		wrongAudience.on("opaque token without audience", get, "/me", opaque(middlewaretest.Spec{Claims: map[string]any{"aud": nil}})),
 		untrustedIssuer.on("opaque token naming another issuer", get, "/me", opaque(middlewaretest.Spec{Claims: map[string]any{"iss": "https://evil.example.test"}})),
+		untrustedIssuer.on("opaque token with an empty iss", get, "/me", opaque(middlewaretest.Spec{Claims: map[string]any{"iss": ""}})),
+		malformedToken.on("opaque token answered with ACTIVE beside active", get, "/me", opaque(middlewaretest.Spec{Claims: map[string]any{"ACTIVE": false}})),
+		malformedToken.on("opaque token answered with Token_Type beside token_type", get, "/me", opaque(middlewaretest.Spec{Claims: map[string]any{"Token_Type": "refresh_token"}})),
 		notAccessToken.on("opaque refresh token", get, "/me", opaque(middlewaretest.Spec{Claims: map[string]any{"token_type": "refresh_token"}})),
 		senderConstraint.on("opaque DPoP-bound token", get, "/me", opaque(middlewaretest.Spec{Claims: map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}})),
+		senderConstraint.on("opaque DPoP-bound token typed DPoP", get, "/me", opaque(middlewaretest.Spec{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", Claims: map[string]any{"token_type": "DPoP"}})),
+		uncheckedBinding.on("opaque token bound by a jku", get, "/me", opaque(middlewaretest.Spec{Claims: map[string]any{"cnf": map[string]any{"jku": "https://client.example.test/jwks"}}})),
 		ok("opaque token, claim requirement", get, "/claims/org", opaque(middlewaretest.Spec{Claims: map[string]any{"org_id": "org_a"}}), nil),
 		malformedHeader.on("opaque token with illegal characters", get, "/me", authorization("Bearer abc$")),
 	}

@@ -74,6 +74,7 @@ type framework struct {
 var frameworks = []framework{
 	{"net/http", netHTTPApp},
 	{"echo", echoApp},
+	{"echo5", echo5App},
 	{"gin", ginApp},
 }
 

@@ -5,6 +5,7 @@ package interop
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -223,5 +224,66 @@ func TestDPoPNonceOIDCProvider(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: ValidateToken accepted a DPoP-bound token without a proof", tg.name)
 		}
+	}
+}
+
+// TestDPoPOpaqueOIDCProvider uses oidc-provider's real DPoP-bound opaque
+// tokens (a DPoP token request for its opaque resource), whose
+// introspection answer says "token_type": "DPoP" with "cnf" "jkt" (RFC 9449
+// §6.2): through net/http, Echo and Gin, such a token is accepted with a
+// valid proof and refused as Bearer because it is bound.
+func TestDPoPOpaqueOIDCProvider(t *testing.T) {
+	t.Parallel()
+	s := StartOIDCProvider(t)
+	targets := newTargets(t, middleware.Config{
+		Issuer:        s.Issuer,
+		Audiences:     []string{ResourceOpaque},
+		Introspection: introspectionAt(s, Basic),
+		DPoP:          middleware.DPoP{Mode: middleware.DPoPAllowed, PublicBaseURL: publicBaseURL},
+	})
+	key := NewDPoPKey(t)
+	token := s.DPoPToken(t, key, s.OpaqueClient, []string{ScopeRead}, resource(ResourceOpaque))
+	if strings.Count(token, ".") == 2 {
+		t.Fatalf("oidc-provider issued a JWT for %s, want an opaque token", ResourceOpaque)
+	}
+	// What the endpoint says of it: the RFC 9449 §6.2 answer.
+	answer := s.Introspect(t, token, Basic)
+	cnf, _ := answer["cnf"].(map[string]any)
+	if answer["active"] != true || answer["token_type"] != "DPoP" || cnf["jkt"] != key.Thumbprint {
+		t.Fatalf("introspection %s, want active, token_type DPoP and cnf.jkt %s", mustJSON(t, answer), key.Thumbprint)
+	}
+
+	want := claimsView{ClientID: s.OpaqueClient.ID, Scopes: []string{ScopeRead}}
+	for _, tg := range targets {
+		for _, path := range []string{"/users", "/me"} {
+			proof := proofFor(t, key, http.MethodGet, path, token)
+			wantOK(t, tg.name+" GET "+path+" with a proof", serveDPoP(t, tg.h, http.MethodGet, path, token, proof), want)
+		}
+		stranger := proofFor(t, NewDPoPKey(t), http.MethodGet, "/me", token)
+		wantDPoPError(t, tg.name+" proof by another key", serveDPoP(t, tg.h, http.MethodGet, "/me", token, stranger), "invalid_dpop_proof")
+
+		// As Bearer: refused because the token is bound, not because of
+		// its type.
+		for _, rt := range routes {
+			wantBoundAsBearer(t, tg.name+" "+rt.method+" "+rt.path+" as Bearer", serve(t, tg.h, rt.method, rt.path, token))
+		}
+		if _, err := validate(tg.v, token); !errors.Is(err, middleware.ErrSenderConstrained) {
+			t.Errorf("%s: ValidateToken error %v, want ErrSenderConstrained", tg.name, err)
+		}
+	}
+}
+
+// wantBoundAsBearer checks the answer to a bound token sent as Bearer: 401
+// invalid_token with the description of ErrSenderConstrained.
+func wantBoundAsBearer(t *testing.T, what string, resp *http.Response) {
+	t.Helper()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("%s: status %d, want 401", what, resp.StatusCode)
+	}
+	var body middleware.ErrorBody
+	decodeBody(t, resp, &body)
+	const desc = "the token is bound to a key and cannot be used as a bearer token"
+	if body.Error != middleware.CodeInvalidToken || body.Description != desc {
+		t.Errorf("%s: body %+v, want invalid_token %q", what, body, desc)
 	}
 }

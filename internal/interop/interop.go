@@ -848,6 +848,15 @@ func missing(t testing.TB, what, install string) {
 	t.Skip(msg)
 }
 
+// skipShort skips a test that starts a real authorization server under
+// go test -short (scripts/quick.sh, the inner loop).
+func skipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("interop: starts a real authorization server; skipped with -short")
+	}
+}
+
 // pythonPath is Debian's interpreter, which sees python3-authlib; a pyenv or
 // virtualenv python3 earlier in PATH would not. INTEROP_PYTHON overrides it.
 func pythonPath() string {
@@ -858,6 +867,7 @@ func pythonPath() string {
 }
 
 func requireOIDCProvider(t testing.TB) string {
+	skipShort(t)
 	t.Helper()
 	dir := filepath.Join(packageDir(t), "oidcprovider")
 	const install = "npm ci --prefix internal/interop/oidcprovider"
@@ -883,6 +893,7 @@ var authlibImportable = sync.OnceValue(func() error {
 })
 
 func requireAuthlib(t testing.TB) string {
+	skipShort(t)
 	t.Helper()
 	if err := authlibImportable(); err != nil {
 		missing(t, "Authlib for "+pythonPath()+" ("+err.Error()+")",

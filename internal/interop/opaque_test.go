@@ -15,8 +15,8 @@ import (
 
 // introspectionAt is the Introspection of s for the API's own client,
 // authenticating as style says. The endpoint comes from s's metadata.
-func introspectionAt(s *Server, style AuthStyle) middleware.Introspection {
-	return middleware.Introspection{
+func introspectionAt(s *Server, style AuthStyle) *middleware.Introspection {
+	return &middleware.Introspection{
 		ClientID:     s.IntrospectionClient.ID,
 		ClientSecret: s.IntrospectionClient.Secret,
 		AuthMethod:   style.String(),
@@ -77,7 +77,7 @@ func TestBearerguardAuthlibIntrospectionClientIDAudience(t *testing.T) {
 		Issuer:    s.Issuer,
 		Audiences: []string{ResourceOpaque},
 		ClientIDs: []string{s.OpaqueClient.ID},
-		Introspection: middleware.Introspection{
+		Introspection: &middleware.Introspection{
 			ClientID:     s.IntrospectionClient.ID,
 			ClientSecret: s.IntrospectionClient.Secret,
 			AuthMethod:   middleware.AuthClientSecretPost,
@@ -168,7 +168,7 @@ func TestBearerguardIntrospectionDown(t *testing.T) {
 	explicit.Endpoint = s.IntrospectionURL
 	for _, tc := range []struct {
 		name string
-		in   middleware.Introspection
+		in   *middleware.Introspection
 	}{
 		{"discovered endpoint", introspectionAt(s, Basic)},
 		{"configured endpoint", explicit},
@@ -215,7 +215,7 @@ func TestBearerguardIntrospectionCredentialsRefused(t *testing.T) {
 			targets := newTargets(t, middleware.Config{
 				Issuer:    s.Issuer,
 				Audiences: []string{ResourceOpaque},
-				Introspection: middleware.Introspection{
+				Introspection: &middleware.Introspection{
 					ClientID:     c.ID,
 					ClientSecret: c.Secret,
 				},

@@ -26,9 +26,9 @@ func textBlocks(md string) []string {
 	return blocks
 }
 
-// TestReadmeRefusalOutputs: the log line and the explain output of "When
-// a token is refused" are those cmd/bearerguard's TestReadmeOutputs
-// produces (go test ./cmd/bearerguard -update rewrites them).
+// TestReadmeRefusalOutputs: the log lines (a wrong audience, the Auth0
+// RBAC mistake) and the explain output of "When a token is refused" are
+// those cmd/bearerguard's TestReadmeOutputs produces (go test ./cmd/bearerguard -update rewrites them).
 func TestReadmeRefusalOutputs(t *testing.T) {
 	md, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -40,16 +40,16 @@ func TestReadmeRefusalOutputs(t *testing.T) {
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	blocks := textBlocks(section)
-	if len(blocks) != 2 {
-		t.Fatalf("%d text blocks in the section, want 2: the log line and the explain output", len(blocks))
+	if len(blocks) != 3 {
+		t.Fatalf("%d text blocks in the section, want 3: two log lines and the explain output", len(blocks))
 	}
-	for i, name := range []string{"wrong-audience.log", "wrong-audience.explain"} {
+	for i, name := range []string{"wrong-audience.log", "rbac-permissions.log", "wrong-audience.explain"} {
 		want, err := os.ReadFile("../../cmd/bearerguard/testdata/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := blocks[i]
-		if i == 1 {
+		if i == 2 {
 			// The explain block starts with the command line.
 			lines := strings.SplitN(got, "\n", 3)
 			if len(lines) < 3 || !strings.HasPrefix(lines[0], "$ go run github.com/bearerguard/bearerguard/cmd/bearerguard explain") {

@@ -15,8 +15,8 @@ import (
 // refuse a request without token with a bare challenge, and the configs
 // they show are accepted by New.
 func TestSnippetsRun(t *testing.T) {
-	if len(snippets) != 13 {
-		t.Fatalf("%d snippets, want 13: keep the list in step with the README", len(snippets))
+	if len(snippets) != 14 {
+		t.Fatalf("%d snippets, want 14: keep the list in step with the README", len(snippets))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -75,8 +75,19 @@ func TestSnippetsRun(t *testing.T) {
 			t.Errorf("claims snippet %s: %d %q, want 401 with a bare challenge", path, w.Code, w.Header().Get("WWW-Authenticate"))
 		}
 	}
-	if _, err := auth0Snippet(ctx); err != nil {
-		t.Errorf("Auth0 recipe: %v", err)
+	for _, path := range []string{"/users", "/invoices"} {
+		w := httptest.NewRecorder()
+		auth0Snippet(ctx).ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != "Bearer" {
+			t.Errorf("Auth0 recipe %s: %d %q, want 401 with a bare challenge", path, w.Code, w.Header().Get("WWW-Authenticate"))
+		}
+	}
+	// The one-literal policy: its route requires DPoP (a DPoP challenge
+	// alone, RFC 9449 §7.1).
+	w = httptest.NewRecorder()
+	policyLiteralSnippet(cv).ServeHTTP(w, httptest.NewRequest("DELETE", "/orgs/org_123/users/7", nil))
+	if c := w.Header().Get("WWW-Authenticate"); w.Code != http.StatusUnauthorized || !strings.HasPrefix(c, "DPoP algs=") {
+		t.Errorf("policy literal snippet: %d %q, want 401 with a DPoP challenge", w.Code, c)
 	}
 	if _, err := multiIssuerSnippet(ctx); err != nil {
 		t.Errorf("multi-issuer recipe: %v", err)

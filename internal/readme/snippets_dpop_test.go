@@ -19,8 +19,7 @@ func dpopSnippet(ctx context.Context, replayStore middleware.ReplayStore, paymen
 			ReplayStore:   replayStore,               // shared by every replica, see below
 		},
 	})
-	required := middleware.DPoPRequired
-	http.Handle("/payments", v.Require(middleware.Policy{DPoP: &required})(payments))
+	http.Handle("/payments", v.Require(middleware.Policy{Scopes: []string{"payments:write"}, DPoP: middleware.DPoPRequired})(payments))
 	return v, err
 }
 

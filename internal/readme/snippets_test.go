@@ -24,14 +24,14 @@ import (
 var snippets = []any{
 	netHTTPSnippet, echoSnippet, ginSnippet, me, decodeSnippet,
 	auth0Snippet, multiIssuerSnippet, testKitSnippet, resourceSnippet,
-	claimsSnippet, opaqueSnippet, dpopSnippet, mtlsSnippet,
+	claimsSnippet, opaqueSnippet, dpopSnippet, mtlsSnippet, policyLiteralSnippet,
 }
 
 func opaqueSnippet(ctx context.Context) (*middleware.Validator, error) {
 	v, err := middleware.New(ctx, middleware.Config{
 		Issuer:    "https://auth.example.com",
 		Audiences: []string{"https://api.example.com"},
-		Introspection: middleware.Introspection{
+		Introspection: &middleware.Introspection{
 			ClientID:     "api-resource-server",
 			ClientSecret: os.Getenv("INTROSPECTION_SECRET"),
 			CacheTTL:     30 * time.Second, // a revoked token may pass for up to 30 s
@@ -106,22 +106,34 @@ func decodeSnippet(w http.ResponseWriter, c *claims.Claims) {
 	fmt.Fprintln(w, custom.OrgID)
 }
 
-func auth0Snippet(ctx context.Context) (*middleware.Validator, error) {
+func auth0Snippet(ctx context.Context) http.Handler {
 	v, err := middleware.New(ctx, middleware.Config{
 		Issuer:      "https://tenant.eu.auth0.com/",
 		Audiences:   []string{"https://api.example.com"},
 		ScopeClaims: []string{"scope", "permissions"},
-		Validate: func(ctx context.Context, c *claims.Claims) error {
-			var org struct {
-				OrgID string `json:"org_id"`
-			}
-			if err := c.Decode(&org); err != nil || org.OrgID == "" {
-				return errors.New("token is not issued for an organization")
-			}
-			return nil
-		},
 	})
-	return v, err
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /users", v.RequireScope("read:users")(http.HandlerFunc(listUsers)))
+	mux.Handle("GET /invoices", v.Require(middleware.Policy{
+		Scopes: []string{"read:invoices"},
+		Claims: []middleware.ClaimRequirement{middleware.ClaimValues("org_id", "org_123")},
+	})(http.HandlerFunc(listInvoices)))
+	return mux
+}
+
+func policyLiteralSnippet(v *middleware.Validator) http.Handler {
+	mux := http.NewServeMux()
+	route := v.Require(middleware.Policy{
+		Scopes:    []string{"admin", "users:write users:delete"}, // as RequireScope
+		Claims:    []middleware.ClaimRequirement{middleware.ClaimValues("org_id", "org_123")},
+		ACRValues: []string{"urn:example:mfa"},
+		DPoP:      middleware.DPoPRequired,
+	})
+	mux.Handle("DELETE /orgs/org_123/users/{id}", route(http.HandlerFunc(deleteUser)))
+	return mux
 }
 
 func multiIssuerSnippet(ctx context.Context) (*middleware.Validator, error) {

@@ -31,6 +31,7 @@ type Issuer struct {
 	current      map[string]*signingKey // alg -> signing key
 	published    []*signingKey          // JWKS contents, in publication order
 	jwksOverride []byte                 // non-nil: served at /jwks verbatim
+	keyIssuer    string                 // non-empty: the "issuer" member of every JWK served
 	status       int                    // non-zero: metadata and JWKS fail with it
 	delay        time.Duration
 	clients      map[string]Client

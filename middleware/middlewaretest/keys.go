@@ -219,7 +219,7 @@ func (i *Issuer) jwksBody() ([]byte, error) {
 	}
 	keys := make([]map[string]any, 0, len(i.published))
 	for _, k := range i.published {
-		keys = append(keys, k.jwk)
+		keys = append(keys, withKeyIssuer(k.jwk, i.keyIssuer))
 	}
 	return json.Marshal(map[string]any{"keys": keys})
 }

@@ -77,6 +77,12 @@ const (
 	// tokens carry username, auth_time, origin_jti and event_id; a
 	// machine token's sub is the client ID.
 	Cognito
+
+	// EntraV1 is a Microsoft Entra ID v1.0 access token: as Entra, with
+	// ver "1.0", appid for the client (no azp), and "iss" the kit's form of
+	// the v1.0 issuer "https://sts.windows.net/{tenantid}/"
+	// ([Issuer.EntraIssuer]) for the token's tenant.
+	EntraV1
 )
 
 // String returns the profile's name, such as "Generic" or "Auth0".
@@ -92,6 +98,8 @@ func (p Profile) String() string {
 		return "Keycloak"
 	case Entra:
 		return "Entra"
+	case EntraV1:
+		return "EntraV1"
 	case Okta:
 		return "Okta"
 	case Cognito:
@@ -180,6 +188,12 @@ type Spec struct {
 	// certificate (RFC 8705 §3.1): "cnf": {"x5t#S256": CertThumbprint}.
 	// Use [CertThumbprint]. With JKT, both go in one "cnf". Optional.
 	CertThumbprint string
+
+	// Tenant, for the Entra profiles, is the "tid" claim and the tenant of
+	// the token's issuer, [Issuer.EntraIssuer]. Optional; by default an
+	// Entra token has a fixed tenant ([EntraTenantID]) and "iss" URL, as
+	// before.
+	Tenant string
 
 	// Header is merged into the JOSE header last, replacing parameters of
 	// the same name; a nil value deletes the parameter ("typ": nil removes
@@ -334,6 +348,7 @@ func (i *Issuer) shape(s Spec, alg string) (header, claims map[string]any) {
 		t.aud = []string{defaultAudience}
 	}
 	header, claims = t.accessToken(s.Profile)
+	i.tenantShape(s, claims)
 	if cnf := confirmation(s); cnf != nil {
 		claims["cnf"] = cnf
 	}
@@ -429,7 +444,7 @@ func (t tokenFacts) accessToken(p Profile) (header, claims map[string]any) {
 			claims["preferred_username"] = claims["sub"]
 			claims["sid"] = randomUUID()
 		}
-	case Entra:
+	case Entra, EntraV1:
 		header["typ"] = "JWT"
 		claims["ver"] = "2.0"
 		claims["aud"] = audClaim(t.aud)
@@ -518,7 +533,7 @@ func (t tokenFacts) idToken(p Profile) (header, claims map[string]any) {
 		claims["azp"] = t.clientID
 		claims["jti"] = randomUUID()
 		claims["preferred_username"] = sub
-	case Entra:
+	case Entra, EntraV1:
 		claims["ver"] = "2.0"
 		claims["nbf"] = t.iat
 		claims["tid"] = entraTenantID()

@@ -21,4 +21,23 @@
 // one node. It relies on the primary for consistency: with asynchronous
 // replication, a failover can lose keys written just before it, and a proof
 // replayed in that moment could be accepted once.
+//
+// # Memory and eviction
+//
+// Each recorded proof is one Redis key of about 100 bytes (the prefix, the
+// proof key's thumbprint and a hash of its jti) with an expiry: roughly 200
+// bytes of Redis memory, for as long as bearerguard asks (by default at most
+// two minutes). Give Redis a maxmemory with the noeviction policy: a full
+// Redis then refuses the SET, and bearerguard answers 503. Any eviction
+// policy (allkeys-lru, volatile-ttl, ...) would drop recorded proofs before
+// they expire, and a dropped proof can be replayed.
+//
+// Unlike bearerguard's in-memory store, this store sets no bound per DPoP
+// key: one client flooding with fresh proofs costs Redis memory, not other
+// clients' service, until Redis is full, and then every replica answers 503
+// to every DPoP request until keys expire. Bound the request rate per client
+// in front of the API (a rate limiter keyed by client or token) if that
+// matters. A per-key bound here would need a count per key and time slot
+// kept in the same hash slot as the proof keys, checked and updated by a
+// script in the same round trip; it is not done.
 package redisstore

@@ -23,7 +23,7 @@ func Example() {
 	})
 
 	ctx := context.Background()
-	until := time.Now().Add(5 * time.Minute) // the proof's iat window
+	until := time.Now().Add(2 * time.Minute) // the proof window: 1 min lifetime, 30 s leeway either side
 	added, err := store.Add(ctx, "thumbprint:jti", until)
 	switch {
 	case err != nil:

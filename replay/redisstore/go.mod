@@ -2,10 +2,8 @@ module github.com/bearerguard/bearerguard/replay/redisstore
 
 go 1.26.0
 
-replace github.com/bearerguard/bearerguard => ../..
-
 require (
-	github.com/bearerguard/bearerguard v0.0.0
+	github.com/bearerguard/bearerguard v0.1.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/redis/go-redis/v9 v9.23.0
 )
@@ -18,3 +16,4 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 )
+

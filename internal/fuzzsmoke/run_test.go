@@ -1,0 +1,73 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// writeModule makes a throwaway module with one fuzz target whose body is
+// given, so that a real go test -fuzz run can be classified.
+func writeModule(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod": "module example.com/fz\n\ngo 1.26\n",
+		"fz_test.go": `package fz
+
+import "testing"
+
+func FuzzTarget(f *testing.F) {
+	f.Add([]byte("seed"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+` + body + `
+	})
+}
+`,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestRealRuns runs go test -fuzz on throwaway targets: a crasher must fail
+// the smoke run and leave its reproducer, a clean target must pass.
+func TestRealRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go test -fuzz")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	tests := []struct {
+		name string
+		body string
+		want outcome
+	}{
+		{"clean", `		_ = len(b)`, passed},
+		{"crasher", `		if len(b) > 0 && b[0] == 'x' { t.Fatal("found x") }`, failed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeModule(t, tt.body)
+			targets, err := list(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(targets) != 1 || targets[0].name != "FuzzTarget" {
+				t.Fatalf("list = %+v, want one FuzzTarget", targets)
+			}
+			got, out, err := fuzzWithRetry(targets[0], "20000x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("outcome = %v, want %v; output:\n%s", got, tt.want, out)
+			}
+		})
+	}
+}

@@ -1,0 +1,4 @@
+package redisstore
+
+// StartRedis is startRedis for the external tests (readme_test.go).
+var StartRedis = startRedis

@@ -32,8 +32,7 @@ const (
 	// JWKS fetches of one issuer, whatever causes them (tokens with an
 	// unknown "kid", retries after a failure). A flood of forged kids causes
 	// at most one fetch per interval; a key published by a rotation is found
-	// within about this long. It is below DefaultKeyWait, so that a request
-	// with a new kid is answered after the fetch it waits for.
+	// within about this long.
 	DefaultMinRefreshInterval = time.Second
 	// DefaultKeyWait is the longest a request waits for keys: the first
 	// fetch after start-up, or a fetch for an unknown kid. A request whose
@@ -283,9 +282,12 @@ type Config struct {
 
 	// MinRefreshInterval is the least time between the starts of two JWKS
 	// fetches of one issuer, whatever causes them. Optional, default
-	// [DefaultMinRefreshInterval]. A request with an unknown key id waits
-	// (within KeyWait) for the next fetch allowed; if none is allowed within
-	// KeyWait it is answered 503 with Retry-After.
+	// [DefaultMinRefreshInterval]. Fetches asked for by unknown key ids
+	// space out further while they find no new key (up to
+	// [MaxKeyFetchBackoff] times). A request with an unknown key id waits
+	// (within KeyWait) only for a fetch that may start at once or is in
+	// flight for its key id; otherwise it is answered 503 with Retry-After
+	// at once.
 	MinRefreshInterval time.Duration
 
 	// KeyWait is the longest a request waits for keys being fetched.

@@ -14,9 +14,14 @@
 // snapshot, swapped atomically when a fetch brings new keys; each issuer
 // has its own refresh goroutine and readiness, so a stalled issuer holds up
 // no other. Keys are refreshed periodically and fetched again when a token
-// names an unknown kid, at most once per Config.MinRefreshInterval; no
-// request waits longer than Config.KeyWait for a fetch. A token whose key
-// cannot be obtained in time is answered 503 with Retry-After, never 401;
+// names an unknown kid, at most once per Config.MinRefreshInterval, less
+// often while such fetches find nothing new (up to MaxKeyFetchBackoff
+// times). A request with an unknown kid waits only for a fetch that starts
+// at once or is in flight for its kid, at most Config.KeyWait, and at most
+// MaxKeyWaiters requests of an issuer wait at once; any other is answered
+// at once. A kid a fetch found absent is refused (401) for a short while.
+// A token whose key cannot be obtained now is answered 503 with
+// Retry-After, never 401;
 // keys once obtained keep serving through issuer outages (a failed fetch,
 // or a JWK Set without a usable key, keeps the keys held).
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -26,8 +27,8 @@ func hgForged(iss, kid string) string {
 
 // TestHardeningForgedKidFlood: 1000 concurrent tokens with distinct
 // unknown kids cause at most one JWKS fetch per MinRefreshInterval, and no
-// request waits longer than KeyWait for it. A kid whose fetch cannot happen
-// within KeyWait is answered 503: it may be a key just published.
+// request waits longer than KeyWait for it. A kid no fetch may look for now
+// is answered 503 at once: it may be a key just published.
 func TestHardeningForgedKidFlood(t *testing.T) {
 	t.Parallel()
 	kit := middlewaretest.NewIssuer()
@@ -100,6 +101,102 @@ func TestHardeningForgedKidFlood(t *testing.T) {
 			t.Errorf("valid token waited %v during a refresh", d)
 		}
 	})
+}
+
+// TestHardeningForgedKidStorm: N concurrent tokens with unknown kids while
+// the one fetch they may cause hangs. At most MaxKeyWaiters of them are
+// held at once: the others are answered 503 with Retry-After at once,
+// whatever N. With distinct kids (a forged-kid stream), only the requests
+// that asked for the fetch before it started wait for it; kids seen again
+// (as the tokens of a new key are) may wait for the fetch in flight, up to
+// the cap. The storm makes one JWKS fetch (the budget's), and when it ends
+// the held requests are refused, none accepted.
+func TestHardeningForgedKidStorm(t *testing.T) {
+	t.Parallel()
+	const n = 4 * middleware.MaxKeyWaiters
+	for _, tc := range []struct {
+		name string
+		kids int
+	}{
+		{"distinct kids", n},
+		{"8 kids repeated", 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			kit := middlewaretest.NewIssuer()
+			defer kit.Close()
+			var hanging atomic.Bool
+			release := make(chan struct{})
+			var fetches atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if hanging.Load() {
+					fetches.Add(1)
+					select {
+					case <-release:
+					case <-r.Context().Done():
+						return
+					}
+				}
+				resp, err := kit.Client().Get(kit.JWKSURL())
+				if err != nil {
+					http.Error(w, "upstream", http.StatusBadGateway)
+					return
+				}
+				defer resp.Body.Close()
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.Copy(w, resp.Body)
+			}))
+			defer srv.Close()
+			var once sync.Once
+			unhang := func() { once.Do(func() { close(release) }) }
+			defer unhang()
+			h := hgNewHarness(t, kit, middleware.Config{JWKSURL: srv.URL, MinRefreshInterval: time.Hour, KeyWait: time.Minute})
+			h.waitReady(t)
+			hanging.Store(true)
+
+			errs := make(chan error, n)
+			for i := range n {
+				go func() {
+					_, err := h.v.ValidateToken(context.Background(), hgForged(kit.URL, fmt.Sprintf("storm-%d", i%tc.kids)))
+					errs <- err
+				}()
+			}
+			// While the fetch hangs, all but at most MaxKeyWaiters are
+			// answered.
+			answered := 0
+			deadline := time.After(time.Minute)
+			for answered < n-middleware.MaxKeyWaiters {
+				select {
+				case err := <-errs:
+					answered++
+					var e *middleware.Error
+					if !errors.Is(err, middleware.ErrKeysUnavailable) || !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable || e.RetryAfter <= 0 {
+						t.Fatalf("a forged kid answered during the hanging fetch with %v, want 503 ErrKeysUnavailable with Retry-After", err)
+					}
+					// Not released by the fetch giving up (its own timeout).
+					var ke *middleware.KeysError
+					if errors.As(err, &ke) {
+						t.Fatalf("%d of %d forged kids answered before the fetch gave up: more than MaxKeyWaiters (%d) held", answered-1, n, middleware.MaxKeyWaiters)
+					}
+				case <-deadline:
+					t.Fatalf("%d of %d forged kids answered while the fetch hangs: more than MaxKeyWaiters (%d) held", answered, n, middleware.MaxKeyWaiters)
+				}
+			}
+			if !hgPoll(time.Minute, func() bool { return fetches.Load() > 0 }) {
+				t.Fatal("the storm caused no JWKS fetch")
+			}
+			unhang()
+			for ; answered < n; answered++ {
+				if err := <-errs; !errors.Is(err, middleware.ErrUnknownKey) && !errors.Is(err, middleware.ErrKeysUnavailable) {
+					t.Errorf("a forged kid answered %v, want ErrUnknownKey or ErrKeysUnavailable", err)
+				}
+			}
+			if f := fetches.Load(); f != 1 {
+				t.Errorf("%d JWKS fetches for the storm, want 1: the budget allows no other", f)
+			}
+			h.accept(t, kit.Token(middlewaretest.Spec{}))
+		})
+	}
 }
 
 // TestHardeningColdStart: 1000 concurrent first requests share one
@@ -200,13 +297,13 @@ func TestHardeningCacheKeyRemoved(t *testing.T) {
 	}
 	h := hgNewHarness(t, nil, middleware.Config{
 		Issuer: iss, JWKSURL: srv.URL, Now: gate.now,
-		MinRefreshInterval: time.Millisecond, KeyWait: 10 * time.Second,
+		MinRefreshInterval: time.Nanosecond, KeyWait: 10 * time.Second,
 	})
 	h.waitReady(t)
 	tokB := hgSignRaw(t, "ES256", k.ec2, `{"alg":"ES256","kid":"b","typ":"at+jwt"}`, hgMustJSON(hgValidClaims(iss)))
 
 	// Key b is published; a request for a token of b fetches it, verifies,
-	// and is held before caching. (Should the 1 ms rate window still be
+	// and is held before caching. (Should the rate window still be
 	// closed, the request ends at once without fetching: try again.)
 	srv.body.Store(&setAB)
 	done := make(chan error, 1)

@@ -358,9 +358,12 @@ type hgFixture struct {
 }
 
 // hgStartFixture starts a harness for kit that lives for the whole test
-// binary, like the issuer, and waits for its keys.
+// binary, like the issuer, and waits for its keys. Every unknown kid may
+// cause a fetch at once (MinRefreshInterval 1 ns), so that the tests of
+// hostile kids get the 401 of a kid a fetch found absent, not the 503 of a
+// kid the budget allows no fetch for now.
 func hgStartFixture(kit *middlewaretest.Issuer) *hgFixture {
-	h := hgStartHarness(hgPanicTB{}, context.Background(), kit, middleware.Config{})
+	h := hgStartHarness(hgPanicTB{}, context.Background(), kit, middleware.Config{MinRefreshInterval: time.Nanosecond})
 	h.waitReady(hgPanicTB{})
 	return &hgFixture{kit: kit, h: h}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -38,9 +39,31 @@ const (
 	// tried against: the keys published under its kid, or for a token
 	// without kid the first keys of the set that fit its algorithm.
 	MaxCandidateKeys = 4
+	// MaxKeyWaiters is the most requests of one issuer held at once waiting
+	// for a JWKS fetch because their kid is not among the keys held. A
+	// request beyond it is answered 503 with Retry-After at once, whatever
+	// the rate of forged kids. (Before an issuer's first keys are obtained,
+	// every request of it waits for them, within KeyWait: none could be
+	// checked otherwise.)
+	MaxKeyWaiters = 256
+	// MaxKeyFetchBackoff bounds the spacing of JWKS fetches asked for by
+	// unknown kids, as a multiple of MinRefreshInterval: while such fetches
+	// keep finding no new key, each doubles the interval before the next,
+	// up to this multiple. A fetch that finds a new key, or a kid seen
+	// twice before a fetch could look for it (as the tokens of a key just
+	// published are), brings the interval back to MinRefreshInterval.
+	MaxKeyFetchBackoff = 8
 	// maxRetryInterval bounds the wait before a failed fetch is retried, so
 	// that keys are picked up again soon after an issuer comes back.
 	maxRetryInterval = 2 * time.Second
+	// maxAbsentKids bounds the kids remembered as absent from the keys held.
+	maxAbsentKids = 1024
+	// minAbsentTTL is the least time a kid a fetch found absent is refused
+	// at once (see knownAbsent); MinRefreshInterval if longer.
+	minAbsentTTL = time.Second
+	// maxPendingKids bounds the unknown kids remembered between two fetches
+	// to tell a kid seen twice (see ask).
+	maxPendingKids = 4096
 )
 
 // verifyKey is one public key of an issuer's JWK Set.
@@ -113,6 +136,22 @@ func (s *keySet) holds(k *verifyKey) bool {
 	return false
 }
 
+// hasNewKey reports whether s holds a key that prev does not.
+func (s *keySet) hasNewKey(prev *keySet) bool {
+	if s == prev {
+		return false
+	}
+	if prev == nil {
+		return len(s.keys) > 0
+	}
+	for _, k := range s.keys {
+		if !prev.holds(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // newKeySet builds a key set of keys, reusing the keys of prev that are
 // unchanged (same kid, alg and public key). When nothing changed, it
 // returns prev itself.
@@ -145,8 +184,10 @@ func samePublicKey(a, b crypto.PublicKey) bool {
 
 // fetchRound is one JWKS fetch that requests can wait for.
 type fetchRound struct {
-	done chan struct{} // closed when the fetch has ended
-	err  error         // why it failed, nil on success; set before done is closed
+	done  chan struct{} // closed when the fetch has ended
+	err   error         // why it failed, nil on success; set before done is closed
+	asked bool          // asked for by requests with an unknown kid (spends the budget)
+	start time.Time     // when the fetch started; zero until then
 }
 
 func newRound() *fetchRound { return &fetchRound{done: make(chan struct{})} }
@@ -174,8 +215,23 @@ type issuerKeys struct {
 	lastAsked   time.Time   // start of the last fetch asked for by requests
 	nextRefresh time.Time   // when the next periodic fetch, or retry, is due
 	failures    int
-	lastErr     error              // why the last fetch failed; nil after a success
-	absent      map[string]*keySet // kids a fetch found absent, with the keys it found
+	lastErr     error // why the last fetch failed; nil after a success
+
+	// Unknown kids. The keys are hashes of kids (seed), so that long kids
+	// cost no memory.
+	seed    maphash.Seed
+	absent  map[uint64]absentKid // kids a fetch found absent
+	pending map[uint64]struct{}  // kids asked for since the last fetch started
+	looking map[uint64]struct{}  // kids asked for before the last fetch started: it looks for them
+	idle    int                  // asked fetches in a row that found no new key (the backoff)
+	waiters int                  // requests waiting for a fetch for an unknown kid (at most MaxKeyWaiters)
+}
+
+// absentKid is a kid a fetch found absent: refused at once while set is
+// still the keys held, until until (zero: for as long).
+type absentKid struct {
+	set   *keySet
+	until time.Time
 }
 
 func newIssuerKeys(cfg *Config, client *http.Client, is Issuer) *issuerKeys {
@@ -186,6 +242,7 @@ func newIssuerKeys(cfg *Config, client *http.Client, is Issuer) *issuerKeys {
 		cfg:        cfg,
 		client:     client,
 		wake:       make(chan struct{}, 1),
+		seed:       maphash.MakeSeed(),
 	}
 }
 
@@ -231,19 +288,7 @@ func (ik *issuerKeys) due(now time.Time) time.Duration {
 // fetch runs one discovery (if needed) and JWKS fetch, and makes its keys
 // the issuer's keys if it found any usable.
 func (ik *issuerKeys) fetch(ctx context.Context) {
-	ik.mu.Lock()
-	r := ik.next
-	if r == nil {
-		r = newRound()
-	} else if !ik.lastStart.IsZero() {
-		ik.lastAsked = time.Now() // the start-up fetch spends no budget
-	}
-	ik.next = nil
-	ik.inflight = r
-	ik.lastStart = time.Now()
-	jwksURL := ik.jwksURL
-	ik.mu.Unlock()
-
+	r, jwksURL := ik.begin(time.Now())
 	start := time.Now()
 	keys, err := ik.load(ctx, jwksURL)
 	if err != nil && ctx.Err() == nil {
@@ -251,9 +296,44 @@ func (ik *issuerKeys) fetch(ctx context.Context) {
 		// log tells why they were refused by the time they are.
 		ik.log(ctx, slog.LevelWarn, "bearerguard: fetching issuer keys failed", "error", err)
 	}
+	if ik.finish(r, keys, err, time.Now()) && ik.onReady != nil {
+		ik.onReady()
+	}
+	ik.observeKeyFetch(ctx, start, err)
+}
 
+// begin starts a fetch at now: the one requests asked for, if any. It
+// returns the round and the JWKS URL ("" to discover).
+func (ik *issuerKeys) begin(now time.Time) (*fetchRound, string) {
 	ik.mu.Lock()
-	end := time.Now()
+	defer ik.mu.Unlock()
+	r := ik.next
+	if r == nil {
+		r = newRound()
+	} else if !ik.lastStart.IsZero() {
+		ik.lastAsked = now // the start-up fetch spends no budget
+		r.asked = true
+	}
+	ik.next = nil
+	// This fetch looks for the kids asked for so far.
+	ik.looking, ik.pending = ik.pending, nil
+	ik.inflight = r
+	ik.lastStart = now
+	r.start = now
+	return r, ik.jwksURL
+}
+
+// finish ends the fetch r at end with the keys it found, or why it failed,
+// and releases the requests waiting for it. It reports whether these are
+// the issuer's first keys.
+//
+// Fetches asked for by unknown kids that find no new key space out the
+// next ones (askedInterval); one that finds a new key brings the interval
+// back to MinRefreshInterval at once. A failed fetch changes neither: the
+// issuer may come back any moment.
+func (ik *issuerKeys) finish(r *fetchRound, keys []*verifyKey, err error, end time.Time) (first bool) {
+	ik.mu.Lock()
+	defer ik.mu.Unlock()
 	prev := ik.set.Load()
 	if err != nil {
 		ik.failures++
@@ -264,17 +344,20 @@ func (ik *issuerKeys) fetch(ctx context.Context) {
 		ik.failures = 0
 		ik.lastErr = nil
 		ik.nextRefresh = end.Add(ik.cfg.refreshInterval())
-		ik.set.Store(newKeySet(keys, prev))
+		set := newKeySet(keys, prev)
+		ik.set.Store(set)
+		ik.markRemoved(prev, set)
+		switch {
+		case set.hasNewKey(prev):
+			ik.idle = 0
+		case r.asked && ik.idle < maxBackoffShift:
+			ik.idle++
+		}
 	}
 	r.err = err
 	close(r.done)
 	ik.inflight = nil
-	ik.mu.Unlock()
-
-	if err == nil && prev == nil && ik.onReady != nil {
-		ik.onReady()
-	}
-	ik.observeKeyFetch(ctx, start, err)
+	return err == nil && prev == nil
 }
 
 // stop releases the requests waiting for a fetch that will not happen.
@@ -305,118 +388,256 @@ func retryDelay(failures int, minInterval time.Duration) time.Duration {
 }
 
 var (
-	errFetchWait    = errors.New("keys not fetched within KeyWait")
-	errFetchBudget  = errors.New("no JWKS fetch allowed within KeyWait (MinRefreshInterval)")
-	errNotJWKSet    = errors.New(`JWKS document has no "keys" array`)
-	errNoUsableKeys = errors.New("JWKS has no usable signature key")
+	errFetchWait      = errors.New("keys not fetched within KeyWait")
+	errFetchBudget    = errors.New("no JWKS fetch allowed now (MinRefreshInterval)")
+	errTooManyWaiters = errors.New("MaxKeyWaiters requests already wait for keys")
+	errNotJWKSet      = errors.New(`JWKS document has no "keys" array`)
+	errNoUsableKeys   = errors.New("JWKS has no usable signature key")
 )
 
 // candidatesFor returns the keys that may verify a token with the given kid
-// and alg. When the issuer's keys are not held yet, it waits for them; when
-// kid is unknown, for a fetch that starts after this call. It waits at most
-// KeyWait and as long as ctx allows, and answers 503 (ErrKeysUnavailable)
-// when the keys could not be obtained in that time: never 401 for a token
-// whose key may well exist.
+// and alg. When the issuer's keys are not held yet, it waits for them, at
+// most KeyWait and as long as ctx allows. A kid that is not among the keys
+// held is looked up (see lookup). When the keys cannot be obtained, or the
+// kid cannot be looked for now, the answer is 503 (ErrKeysUnavailable) with
+// Retry-After: never 401 for a token whose key may well exist.
 func (ik *issuerKeys) candidatesFor(ctx context.Context, kid string, hasKid bool, alg string) (candidates, error) {
 	set := ik.set.Load()
-	if set != nil {
-		if c, found := set.candidates(kid, hasKid, alg); found {
-			return c, nil
-		}
-		if ik.knownAbsent(kid, set) {
-			return candidates{}, invalidToken(ErrUnknownKey, nil)
+	if set == nil {
+		var err error
+		if set, err = ik.awaitFirst(ctx); err != nil {
+			return candidates{}, err
 		}
 	}
-	set, err := ik.await(ctx, set == nil)
-	if err != nil {
+	if c, found := set.candidates(kid, hasKid, alg); found {
+		return c, nil
+	}
+	if set, err := ik.lookup(ctx, kid); err != nil {
 		return candidates{}, err
+	} else if c, found := set.candidates(kid, hasKid, alg); found {
+		return c, nil
 	}
-	c, found := set.candidates(kid, hasKid, alg)
-	if !found {
-		ik.markAbsent(kid, set)
-		return c, invalidToken(ErrUnknownKey, nil)
-	}
-	return c, nil
+	return candidates{}, invalidToken(ErrUnknownKey, nil)
 }
 
-// maxAbsentKids bounds the kids remembered as absent from the keys held.
-const maxAbsentKids = 1024
+// maxBackoffShift is log2(MaxKeyFetchBackoff) (a test holds them together).
+const maxBackoffShift = 3
 
-// knownAbsent reports whether a fetch that started after kid was first
-// seen found it absent from set, the keys still held: the kid is refused
-// (401) at once until the keys change, instead of waiting for another fetch.
-func (ik *issuerKeys) knownAbsent(kid string, set *keySet) bool {
-	ik.mu.Lock()
-	defer ik.mu.Unlock()
-	return ik.absent[kid] == set
+// askedInterval is the least time between the starts of two fetches asked
+// for by unknown kids: MinRefreshInterval, doubled for each such fetch in a
+// row that found no new key, up to MaxKeyFetchBackoff times.
+func (ik *issuerKeys) askedInterval() time.Duration {
+	return ik.cfg.minRefreshInterval() << min(ik.idle, maxBackoffShift)
 }
 
-func (ik *issuerKeys) markAbsent(kid string, set *keySet) {
+// absentTTL is how long a kid a fetch found absent is refused at once.
+func (ik *issuerKeys) absentTTL() time.Duration {
+	return max(ik.cfg.minRefreshInterval(), minAbsentTTL)
+}
+
+// lookup looks for kid, which the keys held lack, and returns the keys held
+// once a fetch that looked for it has ended. A forged kid must cost little
+// and a key published a moment ago must be found soon, so:
+//
+//   - a kid that a fetch found absent is refused (401) at once for a
+//     while (absentTTL), as long as the keys held stay the same;
+//   - otherwise the request waits only for a fetch that starts now (the
+//     budget allows one), or for the fetch in flight if that fetch looks
+//     for the kid (it was seen before the fetch started) or the kid was
+//     seen before (the tokens of a new key keep coming; a forged-kid
+//     stream names a new kid each time); and only while fewer than
+//     MaxKeyWaiters requests of the issuer wait; within KeyWait and its
+//     context;
+//   - else it is answered 503 at once, with Retry-After until a fetch is
+//     allowed for it; the next fetch is asked for and will look for it.
+//
+// A kid not found by a fetch that started after the kid was first seen is
+// absent: 401 (an issuer publishes a key before it signs with it). Not
+// found by a fetch that started before, it may be a key published since:
+// the request waits for the next fetch if that may start now, else 503.
+func (ik *issuerKeys) lookup(ctx context.Context, kid string) (*keySet, error) {
+	h := maphash.String(ik.seed, kid)
+	came := time.Now()
+	deadline := came.Add(ik.cfg.keyWait())
 	ik.mu.Lock()
 	defer ik.mu.Unlock()
+	if ik.knownAbsent(h, came) {
+		return ik.set.Load(), nil // the caller refuses it
+	}
+	again := false
+	for {
+		if ik.stopped {
+			return nil, unavailable(ik.cfg.keyWait(), ErrStopped)
+		}
+		now := time.Now()
+		_, looked := ik.looking[h]
+		allowed, seen := ik.ask(h, now, again)
+		again = true
+		var r *fetchRound
+		fresh := true // r looks for the kid
+		switch {
+		case allowed:
+			r = ik.next
+		case ik.inflight != nil && (looked || seen):
+			r, fresh = ik.inflight, looked || !ik.inflight.start.Before(came)
+		default:
+			// Retry-After: when a fetch is allowed for this kid seen
+			// again (a second sighting ends any backoff).
+			retry := min(ik.nextAt.Sub(now), ik.lastAsked.Add(ik.cfg.minRefreshInterval()).Sub(now))
+			return nil, unavailable(retry, errFetchBudget)
+		}
+		if ik.waiters >= MaxKeyWaiters {
+			// The kid is looked for all the same, by r or the next fetch.
+			return nil, unavailable(ik.cfg.minRefreshInterval(), errTooManyWaiters)
+		}
+		ik.waiters++
+		ik.mu.Unlock()
+		err := waitRound(ctx, r, deadline.Sub(now))
+		ik.mu.Lock()
+		ik.waiters--
+		if err != nil {
+			return nil, unavailable(ik.cfg.minRefreshInterval(), err)
+		}
+		set := ik.set.Load()
+		if _, found := set.byKid[kid]; found {
+			return set, nil
+		}
+		if fresh {
+			ik.markAbsent(h, set, time.Now())
+			return set, nil
+		}
+	}
+}
+
+// ask asks for a fetch that looks for the kid hashed h: the next fetch is
+// asked for if it is not already, to start when the budget allows. It
+// reports whether that fetch may start now, and whether the kid was asked
+// for before since the last fetch started (by another request: again says
+// this request asks a second time). The caller holds ik.mu.
+//
+// The budget: fetches asked for by requests start at least askedInterval
+// apart. The start-up, periodic and retry fetches do not spend it, so a key
+// published just after one of them is fetched for at first sight. A kid
+// seen twice before a fetch could look for it is likely a key just
+// published (its tokens keep coming, where a forged-kid stream names a new
+// kid each time): the backoff ends. So it does when the kids cannot all be
+// remembered (maxPendingKids).
+func (ik *issuerKeys) ask(h uint64, now time.Time, again bool) (allowed, seen bool) {
+	if !again {
+		_, seen = ik.pending[h]
+		switch {
+		case seen || len(ik.pending) >= maxPendingKids:
+			ik.idle = 0
+		default:
+			if ik.pending == nil {
+				ik.pending = make(map[uint64]struct{})
+			}
+			ik.pending[h] = struct{}{}
+		}
+	}
+	earliest := now
+	if at := ik.lastAsked.Add(ik.askedInterval()); !ik.lastAsked.IsZero() && at.After(now) {
+		earliest = at
+	}
+	switch {
+	case ik.next == nil:
+		ik.next = newRound()
+		ik.nextAt = earliest
+	case earliest.Before(ik.nextAt):
+		ik.nextAt = earliest // the backoff ended
+	default:
+		return !now.Before(ik.nextAt), seen
+	}
+	select {
+	case ik.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+	return !now.Before(ik.nextAt), seen
+}
+
+// knownAbsent reports whether the kid hashed h was found absent from the
+// keys held, less than absentTTL before now. Called with ik.mu held.
+func (ik *issuerKeys) knownAbsent(h uint64, now time.Time) bool {
+	a, ok := ik.absent[h]
+	return ok && a.set == ik.set.Load() && (a.until.IsZero() || now.Before(a.until))
+}
+
+// markRemoved remembers the kids of prev that set no longer has as absent
+// for as long as set is the keys held: the issuer withdrew them, so their
+// tokens are refused (401) at once, not after a fetch. Called with ik.mu
+// held.
+func (ik *issuerKeys) markRemoved(prev, set *keySet) {
+	if prev == nil || prev == set {
+		return
+	}
+	for kid := range prev.byKid {
+		if _, kept := set.byKid[kid]; !kept {
+			ik.remember(maphash.String(ik.seed, kid), absentKid{set: set})
+		}
+	}
+}
+
+// markAbsent remembers that a fetch that started after the kid hashed h was
+// first seen found it absent from set: it is refused at once (401) for
+// absentTTL while set is the keys held. Not longer: a key may be published
+// under it later. Called with ik.mu held.
+func (ik *issuerKeys) markAbsent(h uint64, set *keySet, now time.Time) {
+	ik.remember(h, absentKid{set: set, until: now.Add(ik.absentTTL())})
+}
+
+func (ik *issuerKeys) remember(h uint64, a absentKid) {
 	if ik.absent == nil || len(ik.absent) >= maxAbsentKids {
-		ik.absent = make(map[string]*keySet) // forget the old ones: they cost a wait, not a fetch each
+		ik.absent = make(map[uint64]absentKid) // forget the old ones: they cost a lookup, not a fetch each
 	}
-	ik.absent[kid] = set
+	ik.absent[h] = a
 }
 
-// await waits for a fetch and returns the keys held after it. With
-// anyFetch, a fetch in flight will do (no keys are held yet); otherwise the
-// fetch must start after this call, so that it sees a key published before
-// the request came.
-func (ik *issuerKeys) await(ctx context.Context, anyFetch bool) (*keySet, error) {
-	now := time.Now()
+// awaitFirst waits for the issuer's first keys: for the fetch in flight, or
+// the next one.
+func (ik *issuerKeys) awaitFirst(ctx context.Context) (*keySet, error) {
 	wait := ik.cfg.keyWait()
 	ik.mu.Lock()
 	if ik.stopped {
 		ik.mu.Unlock()
 		return nil, unavailable(wait, ErrStopped)
 	}
-	if set := ik.set.Load(); anyFetch && set != nil {
-		// The first keys came since the caller looked: no fetch needed.
+	if set := ik.set.Load(); set != nil {
+		// The first keys came since the caller looked.
 		ik.mu.Unlock()
 		return set, nil
 	}
 	r := ik.inflight
-	if !anyFetch || r == nil {
+	if r == nil {
 		if ik.next == nil {
 			ik.next = newRound()
-			// The fetch budget: fetches asked for by requests start at
-			// least MinRefreshInterval apart. The start-up, periodic and
-			// retry fetches do not spend it, so a key published just
-			// after one of them is fetched for at first sight.
-			ik.nextAt = now
-			if earliest := ik.lastAsked.Add(ik.cfg.minRefreshInterval()); !ik.lastAsked.IsZero() && now.Before(earliest) {
-				ik.nextAt = earliest
-			}
+			ik.nextAt = time.Now()
 			select {
 			case ik.wake <- struct{}{}:
-			default: // a wake-up is pending already
+			default:
 			}
 		}
 		r = ik.next
-		if start := ik.nextAt.Sub(now); start >= wait {
-			// The fetch budget allows no fetch within KeyWait. The fetch
-			// stays asked for, so the keys are found when it runs.
-			ik.mu.Unlock()
-			return nil, unavailable(start, errFetchBudget)
-		}
 	}
 	ik.mu.Unlock()
+	if err := waitRound(ctx, r, wait); err != nil {
+		return nil, unavailable(ik.cfg.minRefreshInterval(), err)
+	}
+	return ik.set.Load(), nil
+}
 
+// waitRound waits for r to end, at most wait and as long as ctx allows, and
+// returns why the keys could not be obtained, or nil.
+func waitRound(ctx context.Context, r *fetchRound, wait time.Duration) error {
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-r.done:
+		return r.err
 	case <-t.C:
-		return nil, unavailable(ik.cfg.minRefreshInterval(), errFetchWait)
+		return errFetchWait
 	case <-ctx.Done():
-		return nil, unavailable(ik.cfg.minRefreshInterval(), ctx.Err())
+		return ctx.Err()
 	}
-	if r.err != nil {
-		return nil, unavailable(ik.cfg.minRefreshInterval(), r.err)
-	}
-	return ik.set.Load(), nil
 }
 
 // status returns nil when the issuer's keys are held, else why not: a

@@ -246,7 +246,7 @@ func TestHardeningHostileJWKS(t *testing.T) {
 		map[string]any{"kty": "XYZ", "kid": "unknown-kty"},
 	))
 	// Unknown kids cause a fetch at once, which confirms they are unknown.
-	h := hgNewHarness(t, kit, middleware.Config{MinRefreshInterval: time.Millisecond})
+	h := hgNewHarness(t, kit, middleware.Config{MinRefreshInterval: time.Nanosecond})
 	h.waitReady(t)
 	claims := hgValidClaims(kit.URL)
 	h.accept(t, kit.SignWith(k.rsa, map[string]any{"alg": "RS256", "kid": "good"}, claims))

@@ -2,8 +2,9 @@ package middleware_test
 
 // When the validator fetches an issuer's keys, and what a request is
 // answered while it cannot: issuers are fetched independently of one
-// another; fetches caused by requests follow MinRefreshInterval, whatever
-// their outcome, with no back-off; a request never waits longer than
+// another; fetches caused by requests follow MinRefreshInterval, with no
+// back-off while they fail (the back-off while they find nothing new is in
+// kidbudget_test.go); a request never waits longer than
 // KeyWait; a kid that cannot be looked up because the keys cannot be
 // fetched is a 503, not a 401; a stopped validator says so.
 

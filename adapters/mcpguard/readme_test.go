@@ -1,59 +1,15 @@
 package mcpguard_test
 
 import (
-	"bufio"
-	"os"
-	"strings"
 	"testing"
+
+	"github.com/bearerguard/bearerguard/internal/snippets"
 )
 
 // TestReadme keeps the README's MCP snippets true. They are fenced
-// "```go mcpguard" (GitHub highlights them as Go; the root module's README
-// test, which compiles "```go" blocks, skips them because the root module
-// does not import the SDK) and must appear, line for line, in
-// example_test.go, which this module compiles and runs.
+// "```go mcpguard" (the root module's README test, which compiles "```go"
+// blocks, skips them because the root module does not import the MCP SDK) and
+// must appear, line for line, in example_test.go, which this module compiles.
 func TestReadme(t *testing.T) {
-	md, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile("example_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hay := strings.Join(normalize(string(src)), "\n")
-	var blocks [][]string
-	var cur []string
-	in := false
-	for _, l := range strings.Split(string(md), "\n") {
-		switch {
-		case !in && strings.TrimSpace(l) == "```go mcpguard":
-			in, cur = true, nil
-		case in && strings.TrimSpace(l) == "```":
-			in = false
-			blocks = append(blocks, normalize(strings.Join(cur, "\n")))
-		case in:
-			cur = append(cur, l)
-		}
-	}
-	if len(blocks) == 0 {
-		t.Fatal("README.md has no ```go mcpguard block")
-	}
-	for i, b := range blocks {
-		if !strings.Contains(hay, strings.Join(b, "\n")) {
-			t.Errorf("README MCP block %d is not in example_test.go:\n%s", i+1, strings.Join(b, "\n"))
-		}
-	}
-}
-
-// normalize drops indentation and blank lines.
-func normalize(text string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
+	snippets.Check(t, "../../README.md", "example_test.go", "mcpguard")
 }

@@ -1,13 +1,12 @@
 package redisstore_test
 
 import (
-	"bufio"
 	"context"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/bearerguard/bearerguard/internal/snippets"
 	"github.com/bearerguard/bearerguard/replay/redisstore"
 	"github.com/redis/go-redis/v9"
 )
@@ -29,37 +28,7 @@ func readmeReplayStore() (*redisstore.Store, *redis.Client) {
 // for line in this file, and the store it builds records a proof once
 // against a real Redis.
 func TestReadme(t *testing.T) {
-	md, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile("readme_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hay := strings.Join(normalize(string(src)), "\n")
-	var blocks [][]string
-	var cur []string
-	in := false
-	for _, l := range strings.Split(string(md), "\n") {
-		switch {
-		case !in && strings.TrimSpace(l) == "```go redisstore":
-			in, cur = true, nil
-		case in && strings.TrimSpace(l) == "```":
-			in = false
-			blocks = append(blocks, normalize(strings.Join(cur, "\n")))
-		case in:
-			cur = append(cur, l)
-		}
-	}
-	if len(blocks) == 0 {
-		t.Fatal("README.md has no ```go redisstore block")
-	}
-	for i, b := range blocks {
-		if !strings.Contains(hay, strings.Join(b, "\n")) {
-			t.Errorf("README Redis block %d is not in readme_test.go:\n%s", i+1, strings.Join(b, "\n"))
-		}
-	}
+	snippets.Check(t, "../../README.md", "readme_test.go", "redisstore")
 
 	r := redisstore.StartRedis(t)
 	t.Setenv("REDIS_ADDR", r.Addr())
@@ -72,16 +41,4 @@ func TestReadme(t *testing.T) {
 			t.Fatalf("Add #%d: %t, %v; want %t, nil", i+1, added, err, want)
 		}
 	}
-}
-
-// normalize drops indentation and blank lines.
-func normalize(text string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
 }

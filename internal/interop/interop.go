@@ -20,12 +20,12 @@
 //     ("ory_at_...") introspected at the admin API, and per client RS256
 //     JWT access tokens with typ JWT and the scopes in "scp".
 //
-// The first two also issue opaque access tokens (OpaqueToken) and answer for them at an
-// RFC 7662 introspection endpoint (Introspect) and an RFC 7009 revocation
-// endpoint (Revoke): oidc-provider for a client_credentials request without a
-// resource, or for ResourceOpaque, keeping them in process memory; Authlib
-// for OpaqueClient, with its default token generator, keeping them (by
-// SHA-256) in an SQLite file that survives Stop and Start.
+// The first two also issue opaque access tokens (OpaqueToken) and answer for
+// them at an RFC 7662 introspection endpoint (Introspect) and an RFC 7009
+// revocation endpoint (Revoke): oidc-provider for a client_credentials
+// request without a resource, or for ResourceOpaque, keeping them in process
+// memory; Authlib for OpaqueClient, with its default token generator,
+// keeping them (by SHA-256) in an SQLite file that survives Stop and Start.
 //
 // Each server is a child process started by the test, bound to 127.0.0.1 and
 // stopped through t.Cleanup. When node, the npm packages, Authlib or Hydra

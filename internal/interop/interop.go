@@ -2,7 +2,7 @@
 // tests can obtain access tokens through the genuine client_credentials flow
 // (RFC 6749 section 4.4) instead of minting them by hand.
 //
-// Two servers are supported:
+// Three servers are supported:
 //
 //   - oidc-provider (the engine under Logto), driven by oidcprovider/server.mjs:
 //     RFC 8707 resource indicators, RFC 9068 JWT access tokens (typ at+jwt)
@@ -14,17 +14,22 @@
 //   - Authlib (Debian's python3-authlib), driven by authlib/server.py: RS256
 //     JWT access tokens with typ JWT, audience from "resource" or the
 //     Auth0-style "audience" parameter, RFC 8414 metadata.
+//   - Ory Hydra (StartHydra, hydra.go), a Go program built by
+//     .ci/install-interop.sh from the version testdata/hydra/go.mod pins:
+//     clients registered through its admin API, opaque access tokens
+//     ("ory_at_...") introspected at the admin API, and per client RS256
+//     JWT access tokens with typ JWT and the scopes in "scp".
 //
-// Both also issue opaque access tokens (OpaqueToken) and answer for them at an
-// RFC 7662 introspection endpoint (Introspect) and an RFC 7009 revocation
-// endpoint (Revoke): oidc-provider for a client_credentials request without a
-// resource, or for ResourceOpaque, keeping them in process memory; Authlib
-// for OpaqueClient, with its default token generator, keeping them (by
-// SHA-256) in an SQLite file that survives Stop and Start.
+// The first two also issue opaque access tokens (OpaqueToken) and answer for
+// them at an RFC 7662 introspection endpoint (Introspect) and an RFC 7009
+// revocation endpoint (Revoke): oidc-provider for a client_credentials
+// request without a resource, or for ResourceOpaque, keeping them in process
+// memory; Authlib for OpaqueClient, with its default token generator,
+// keeping them (by SHA-256) in an SQLite file that survives Stop and Start.
 //
 // Each server is a child process started by the test, bound to 127.0.0.1 and
-// stopped through t.Cleanup. When node, the npm packages, or Authlib are
-// missing the test is skipped with one line saying how to install them, except
+// stopped through t.Cleanup. When node, the npm packages, Authlib or Hydra
+// are missing the test is skipped with one line saying how to install them, except
 // when the environment has CI=true, where a missing dependency fails the test.
 // .ci/install-interop.sh installs everything.
 //

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -17,19 +20,19 @@ import (
 )
 
 // defaultExecs is the execution budget of a target not listed in budgets.
-const defaultExecs = 20000
+const defaultExecs = 50000
 
-// budgets sizes the smoke run per target: each runs about 5 to 15 seconds
-// on a 2-core machine. The slow ones verify signatures on every input.
+// budgets sizes the smoke run per target: each runs about 5 to 10 seconds
+// on a 2-core machine, building its instrumented test binary included. The
+// slow ones verify signatures on every input.
 var budgets = map[string]int{
-	"FuzzValidateToken":       3000,
-	"FuzzDPoPProof":           3000,
-	"FuzzIntrospectionAnswer": 20000,
-	"FuzzExtract":             20000,
-	"FuzzObject":              100000,
-	"FuzzValue":               100000,
-	"FuzzParse":               100000,
-	"FuzzRequirement":         100000,
+	"FuzzValidateToken": 15000,
+	"FuzzDPoPProof":     6000,
+	"FuzzObject":        200000,
+	"FuzzValue":         200000,
+	"FuzzValid":         200000,
+	"FuzzParse":         200000,
+	"FuzzRequirement":   200000,
 }
 
 // runTimeout bounds one target's run, as a guard against a hang: a run that
@@ -189,30 +192,43 @@ func list(dir string) ([]target, error) {
 	return targets, sc.Err()
 }
 
-// fuzzNames reads the names of the Fuzz functions declared in a package
-// directory's test files.
+// fuzzNames returns the names of the fuzz targets declared in a package
+// directory's test files: top-level functions named Fuzz... taking a
+// *testing.F, as go test finds them (a "func Fuzz" inside a string literal
+// is not one).
 func fuzzNames(dir string) ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
 	if err != nil {
 		return nil, err
 	}
 	var names []string
+	fset := token.NewFileSet()
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		file, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
 		if err != nil {
 			return nil, err
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			rest, ok := strings.CutPrefix(line, "func Fuzz")
-			if !ok {
-				continue
-			}
-			name, _, ok := strings.Cut(rest, "(")
-			if ok && !strings.ContainsAny(name, " \t") {
-				names = append(names, "Fuzz"+name)
+		for _, d := range file.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Fuzz") && takesF(fn) {
+				names = append(names, fn.Name.Name)
 			}
 		}
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// takesF reports whether fn's only parameter is a *testing.F.
+func takesF(fn *ast.FuncDecl) bool {
+	params := fn.Type.Params.List
+	if len(params) != 1 || len(params[0].Names) > 1 {
+		return false
+	}
+	star, ok := params[0].Type.(*ast.StarExpr)
+	if !ok {
+		return false
+	}
+	sel, ok := star.X.(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == "F"
 }

@@ -34,6 +34,30 @@ func FuzzTarget(f *testing.F) {
 	return dir
 }
 
+// TestFuzzNames: only real fuzz targets are listed, not a "func Fuzz"
+// written inside a string (as this package's own tests do).
+func TestFuzzNames(t *testing.T) {
+	dir := writeModule(t, `		_ = len(b)`)
+	extra := "package fz\n\nimport \"testing\"\n\nconst src = `\nfunc FuzzInString(f *testing.F) {}\n`\n\nfunc FuzzNotATarget(t *testing.T) {}\n\nfunc fuzzHelper(f *testing.F) {}\n"
+	if err := os.WriteFile(filepath.Join(dir, "other_test.go"), []byte(extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := fuzzNames(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "FuzzTarget" {
+		t.Errorf("fuzzNames = %q, want [FuzzTarget]", got)
+	}
+	own, err := fuzzNames(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own) != 0 {
+		t.Errorf("fuzzNames(this package) = %q, want none", own)
+	}
+}
+
 // TestRealRuns runs go test -fuzz on throwaway targets: a crasher must fail
 // the smoke run and leave its reproducer, a clean target must pass.
 func TestRealRuns(t *testing.T) {

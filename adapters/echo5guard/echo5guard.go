@@ -57,6 +57,17 @@ func Wrap(v *middleware.Validator) *Guard {
 // ([middleware.Validator.Ready]) and net/http handlers.
 func (g *Guard) Validator() *middleware.Validator { return g.v }
 
+// Ready reports whether the guard can verify tokens, for a readiness probe:
+// nil once the keys of at least one issuer are held, else an error that
+// says, per issuer, why keys are missing; see [middleware.Validator.Ready].
+// It does not block.
+func (g *Guard) Ready() error { return g.v.Ready() }
+
+// WaitReady waits until [Guard.Ready] would return nil, ctx is done or the
+// guard's validator has stopped, and returns what Ready returns then, for
+// start-up; see [middleware.Validator.WaitReady].
+func (g *Guard) WaitReady(ctx context.Context) error { return g.v.WaitReady(ctx) }
+
 // Authenticate returns middleware that lets a request through only with a
 // valid access token, whatever its scopes.
 func (g *Guard) Authenticate() echo.MiddlewareFunc {
@@ -106,6 +117,7 @@ func (g *Guard) RequireClaim(claim string, alternatives ...string) echo.Middlewa
 //
 //	g.Require(echo5guard.Policy{ACRValues: []string{"urn:example:mfa"}, MaxAge: 5 * time.Minute})
 //	g.Require(echo5guard.Policy{Claims: []echo5guard.ClaimRequirement{echo5guard.ClaimValues("org_id", "org_123")}})
+//	g.Require(echo5guard.Policy{Scopes: []string{"payments:write"}, DPoP: echo5guard.DPoPRequired})
 //
 // It panics if p cannot be answered ([middleware.Policy.Validate]): that is
 // a programmer error, caught when routes are registered. A scope or claim

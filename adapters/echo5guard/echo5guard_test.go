@@ -46,7 +46,7 @@ func newGuardConfig(t *testing.T, cfg echo5guard.Config) (*echo5guard.Guard, *mi
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := g.Validator().WaitReady(ctx); err != nil {
+	if err := g.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return g, iss
@@ -237,5 +237,29 @@ func TestFormTokenBodyLimit(t *testing.T) {
 				t.Errorf("status %d, want %d; body %s", w.Code, tc.want, w.Body)
 			}
 		})
+	}
+}
+
+// TestReady: the guard's own Ready and WaitReady, as the README tells
+// users to call them: an error matching ErrKeysUnavailable while no issuer
+// can be reached, nil once the keys are held.
+func TestReady(t *testing.T) {
+	down := middlewaretest.NewIssuer()
+	down.Close()
+	g, err := echo5guard.New(t.Context(), echo5guard.Config{Issuer: down.URL, Audiences: []string{conformance.Audience}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Ready(); !errors.Is(err, middleware.ErrKeysUnavailable) {
+		t.Errorf("Ready with the issuer down: %v, want ErrKeysUnavailable", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := g.WaitReady(ctx); !errors.Is(err, middleware.ErrKeysUnavailable) {
+		t.Errorf("WaitReady with the issuer down and ctx done: %v, want ErrKeysUnavailable", err)
+	}
+	up, _ := newGuard(t) // waits with WaitReady
+	if err := up.Ready(); err != nil {
+		t.Errorf("Ready after WaitReady: %v", err)
 	}
 }

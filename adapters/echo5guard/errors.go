@@ -18,6 +18,19 @@ func ClaimValues(claim string, alternatives ...string) ClaimRequirement {
 	return middleware.ClaimValues(claim, alternatives...)
 }
 
+// DPoPMode is a route's DPoP mode, for Policy.DPoP; see
+// [middleware.DPoPMode].
+type DPoPMode = middleware.DPoPMode
+
+// The DPoP modes of a route (RFC 9449), as in package middleware: the zero
+// value DPoPDefault takes Config.DPoP.Mode.
+const (
+	DPoPDefault  = middleware.DPoPDefault
+	DPoPOff      = middleware.DPoPOff
+	DPoPAllowed  = middleware.DPoPAllowed
+	DPoPRequired = middleware.DPoPRequired
+)
+
 // NewError returns an [*Error] of the given category with a description of
 // the caller's choosing, for a Policy.Check function or for [Guard.Refuse];
 // see [middleware.NewError].

@@ -34,6 +34,14 @@ func TestReexportedErrors(t *testing.T) {
 	if echo5guard.ClaimValues("org_id", "a").Claim != "org_id" {
 		t.Error("ClaimValues")
 	}
+	for _, m := range [][2]middleware.DPoPMode{
+		{echo5guard.DPoPDefault, middleware.DPoPDefault}, {echo5guard.DPoPOff, middleware.DPoPOff},
+		{echo5guard.DPoPAllowed, middleware.DPoPAllowed}, {echo5guard.DPoPRequired, middleware.DPoPRequired},
+	} {
+		if m[0] != m[1] {
+			t.Errorf("DPoP mode %d, want the core's %d", m[0], m[1])
+		}
+	}
 }
 
 // A handler that decides for itself refuses with Guard.Refuse exactly as

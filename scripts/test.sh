@@ -2,7 +2,9 @@
 # The full test suite of bearerguard: what CI runs (.ci/run) and what the
 # README tells contributors to run. It installs what a fresh machine lacks:
 # the interop servers' dependencies (npm ci, Debian's python3-authlib,
-# python3-flask and redis-server) and staticcheck.
+# python3-flask and redis-server, and Ory Hydra built from the Go module
+# proxy, with Debian's gcc and libc6-dev for its cgo SQLite; see
+# .ci/install-interop.sh) and staticcheck.
 #
 #   bash scripts/test.sh              # everything, as CI runs it
 #   FUZZ=0 bash scripts/test.sh       # everything but the fuzz smoke run

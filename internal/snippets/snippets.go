@@ -31,9 +31,11 @@ func Check(t testing.TB, readme, src, tag string) {
 	if len(blocks) == 0 {
 		t.Fatalf("%s has no %s block", readme, fence)
 	}
-	hay := strings.Join(normalize(string(code)), "\n")
+	// Whole lines only: each side framed by newlines, so that a block line
+	// cannot match the mere end or start of a source line.
+	hay := "\n" + strings.Join(normalize(string(code)), "\n") + "\n"
 	for i, b := range blocks {
-		if !strings.Contains(hay, strings.Join(b, "\n")) {
+		if !strings.Contains(hay, "\n"+strings.Join(b, "\n")+"\n") {
 			t.Errorf("%s block %d (%s) is not in %s:\n%s", readme, i+1, fence, src, strings.Join(b, "\n"))
 		}
 	}

@@ -17,7 +17,7 @@ func TestBlocks(t *testing.T) {
 }
 
 // TestCheck: a block found in the source passes; a block changed in the
-// README fails.
+// README, or matching only part of a source line, fails.
 func TestCheck(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "example_test.go")
@@ -30,6 +30,8 @@ func TestCheck(t *testing.T) {
 	}{
 		{"found", "```go x\nfoo()\nbar()\n```\n", false},
 		{"changed", "```go x\nfoo()\nqux()\n```\n", true},
+		{"part of a line", "```go x\noo()\nbar()\n```\n", true},
+		{"line cut short", "```go x\nfoo()\nbar\n```\n", true},
 		{"no block", "```go\nfoo()\n```\n", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -229,6 +229,23 @@ func TestIntrospectionAndReplay(t *testing.T) {
 	}
 }
 
+// TestReplayStoreFailure: a replay store that fails is counted as a
+// failure whose error.type is replay_store_failed, as README's table says.
+func TestReplayStoreFailure(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	obs, err := otelguard.NewObserver(otelguard.Config{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs.Replay(t.Context(), middleware.ReplayEvent{Err: errors.New("store down")})
+	h := &harness{reader: reader}
+	got := counts(t, h.collect(t)[otelguard.ReplayChecksMetric])
+	want := "bearerguard.result=failure,error.type=replay_store_failed"
+	if len(got) != 1 || got[want] != 1 {
+		t.Errorf("%s: %v, want {%s: 1}", otelguard.ReplayChecksMetric, got, want)
+	}
+}
+
 // TestLowCardinality: whatever the tokens, the attributes are only the
 // three keys, and never carry a subject, client id, token or claim value.
 func TestLowCardinality(t *testing.T) {

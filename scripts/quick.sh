@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The inner loop: gofmt, go vet and the root module's tests without the race
 # detector, skipping the tests that start real authorization servers
-# (-short). It installs nothing and takes about a minute on a 2-core machine.
+# (-short). It installs nothing and takes about 80 seconds on a 2-core machine.
 # Run scripts/test.sh, the full suite CI runs, before a pull request.
 #
 #   bash scripts/quick.sh                 # every package

@@ -150,3 +150,41 @@ func TestResolverRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestResolvedIssuersLRU: at most MaxResolvedIssuers are held, and the one
+// evicted is the least recently used, not the first resolved; it stops
+// counting for its cached tokens.
+func TestResolvedIssuersLRU(t *testing.T) {
+	v, err := New(t.Context(), Config{
+		Audiences:          []string{"https://api.example.test"},
+		HTTPClient:         &http.Client{Transport: &countingTransport{}},
+		MaxResolvedIssuers: 2,
+		ResolveIssuer: func(_ context.Context, iss string) (*Issuer, error) {
+			return &Issuer{JWKSURL: iss + "jwks"}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := "https://a.example.test/", "https://b.example.test/", "https://c.example.test/"
+	held := map[string]*trust{}
+	for _, iss := range []string{a, b, a, c} {
+		ti, err := v.resolveTrust(t.Context(), iss)
+		if err != nil {
+			t.Fatalf("%s: %v", iss, err)
+		}
+		held[iss] = ti
+	}
+	r := v.resolver
+	r.mu.Lock()
+	_, hasA := r.live[a]
+	_, hasB := r.live[b]
+	n := len(r.live)
+	r.mu.Unlock()
+	if n != 2 || !hasA || hasB {
+		t.Errorf("%d held, a held %v, b held %v: want 2, the least recently used (b) evicted", n, hasA, hasB)
+	}
+	if !held[b].gone.Load() || held[a].gone.Load() {
+		t.Errorf("gone: a %v, b %v; want only b", held[a].gone.Load(), held[b].gone.Load())
+	}
+}

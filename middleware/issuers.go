@@ -199,8 +199,9 @@ type trust struct {
 	prefix      string        // Issuer.OpaqueTokenPrefix
 	required    map[string]string
 
-	// Keys fetched at the first token: Issuer.LazyKeys, or an issuer of
-	// Config.ResolveIssuer.
+	// Keys fetched at the first token (Issuer.LazyKeys), started by
+	// trustFor. An issuer of Config.ResolveIssuer is resolved at its first
+	// token: resolveNew starts its keys then, whatever lazy says.
 	lazy  bool
 	start sync.Once
 	stop  context.CancelFunc // a resolved issuer's keys' refresh

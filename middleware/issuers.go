@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/internal/jsonscan"
 )
 
 // This file holds what the API trusts, issuer by issuer: each trusted
@@ -198,8 +199,9 @@ type trust struct {
 	prefix      string        // Issuer.OpaqueTokenPrefix
 	required    map[string]string
 
-	// Keys fetched at the first token: Issuer.LazyKeys, or an issuer of
-	// Config.ResolveIssuer.
+	// Keys fetched at the first token (Issuer.LazyKeys), started by
+	// trustFor. An issuer of Config.ResolveIssuer is resolved at its first
+	// token: resolveNew starts its keys then, whatever lazy says.
 	lazy  bool
 	start sync.Once
 	stop  context.CancelFunc // a resolved issuer's keys' refresh
@@ -309,12 +311,24 @@ func (v *Validator) trustFor(ctx context.Context, t *jwsToken) (*trust, error) {
 	return nil, invalidToken(ErrInvalidIssuer, nil)
 }
 
-// checkRequired applies Issuer.RequiredClaims to a payload.
+// checkRequired applies Issuer.RequiredClaims to a payload, in one walk of
+// its members: p.raw was decoded, so its names are unique and each
+// required claim present with its value counts once.
 func (ti *trust) checkRequired(p *payload) error {
-	for name, want := range ti.required {
-		if claimString(p.raw, name) != want {
-			return invalidToken(ErrNotAccessToken, nil)
+	if len(ti.required) == 0 {
+		return nil
+	}
+	matched := 0
+	_ = jsonscan.Object(p.raw, func(name string, v []byte) error {
+		if want, ok := ti.required[name]; ok {
+			if s, err := jsonscan.String(v); err == nil && s == want {
+				matched++
+			}
 		}
+		return nil
+	})
+	if matched != len(ti.required) {
+		return invalidToken(ErrNotAccessToken, nil)
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package middleware
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // This file holds presets: the [Issuer] settings of providers whose rules
 // differ from the defaults, each documented with the claim facts that
@@ -55,8 +58,11 @@ func EntraMultiTenant(allow func(tenant string) bool, audiences ...string) []Iss
 		ACRClaim:       "acrs",
 		RequiredClaims: map[string]string{"ver": "2.0"},
 	}
-	v1 := v2
+	v1 := v2 // its own lists: changing one issuer's rules leaves the other's
 	v1.Issuer = "https://sts.windows.net/" + TenantPlaceholder + "/"
+	v1.Audiences = slices.Clone(audiences)
+	v1.Algorithms = slices.Clone(v2.Algorithms)
+	v1.ScopeClaims = slices.Clone(v2.ScopeClaims)
 	v1.RequiredClaims = map[string]string{"ver": "1.0"}
 	return []Issuer{v2, v1}
 }

@@ -295,3 +295,15 @@ func TestPresetShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestEntraMultiTenantListsApart: the v2.0 and v1.0 issuers of
+// EntraMultiTenant are values the application may change one at a time:
+// editing one's lists in place leaves the other's as they were.
+func TestEntraMultiTenantListsApart(t *testing.T) {
+	is := middleware.EntraMultiTenant(nil, "api://a")
+	v2, v1 := is[0], is[1]
+	v2.Audiences[0], v2.Algorithms[0], v2.ScopeClaims[0] = "api://changed", "PS256", "changed"
+	if v1.Audiences[0] != "api://a" || v1.Algorithms[0] != "RS256" || v1.ScopeClaims[0] != "scp" {
+		t.Errorf("v1.0 issuer changed with the v2.0 one: %v %v %v", v1.Audiences, v1.Algorithms, v1.ScopeClaims)
+	}
+}

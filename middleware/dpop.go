@@ -109,12 +109,13 @@ func (v *Validator) checkProof(ctx context.Context, cnf *confirmation, token str
 	if err != nil || !equalB64(want, jkt) {
 		return invalidProof(errProofJKT)
 	}
-	if err := v.checkProofNonce(p.nonce); err != nil {
+	nonceEnd, err := v.checkProofNonce(p.nonce)
+	if err != nil {
 		return err
 	}
 	jtiHash := sha256.Sum256([]byte(p.jti))
 	key := base64.RawURLEncoding.EncodeToString(jkt) + "." + base64.RawURLEncoding.EncodeToString(jtiHash[:])
-	added, err := v.replay.Add(ctx, key, v.proofUntil(p.iat.Add(life+leeway), p.nonce))
+	added, err := v.replay.Add(ctx, key, proofUntil(p.iat.Add(life+leeway), nonceEnd))
 	v.observeReplay(ctx, added, err)
 	switch {
 	case err != nil:

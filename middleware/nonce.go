@@ -71,62 +71,55 @@ func (v *Validator) newNonce() string {
 }
 
 // checkNonce reports whether nonce was minted with one of the secrets in
-// a step still accepted, and if so whether a fresh nonce is due (it is not
-// of the current step).
-func (v *Validator) checkNonce(nonce string) (ok, due bool) {
+// a step still accepted, and if so its step and whether a fresh nonce is
+// due (it is not of the current step).
+func (v *Validator) checkNonce(nonce string) (step uint64, ok, due bool) {
 	if len(nonce) != nonceSize {
-		return false, false
+		return 0, false, false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(nonce)
 	if err != nil || len(b) != nonceBytes {
-		return false, false
+		return 0, false, false
 	}
-	step := binary.BigEndian.Uint64(b[:8])
+	step = binary.BigEndian.Uint64(b[:8])
 	now, leeway := v.cfg.now(), v.cfg.leeway()
 	if step < nonceStepAt(now.Add(-DPoPNonceStep-leeway)) || step > nonceStepAt(now.Add(leeway)) {
-		return false, false
+		return 0, false, false
 	}
 	for _, s := range v.cfg.DPoP.NonceSecrets {
 		if hmac.Equal(b[8:], nonceMAC(s, step)) {
-			return true, step < nonceStepAt(now)
+			return step, true, step < nonceStepAt(now)
 		}
 	}
-	return false, false
+	return 0, false, false
 }
 
-// checkProofNonce checks the "nonce" claim of a proof, when nonces are on.
-func (v *Validator) checkProofNonce(nonce string) error {
+// checkProofNonce checks the "nonce" claim of a proof, when nonces are on,
+// and returns when that nonce stops being accepted (zero when nonces are
+// off): with a nonce of step s, while nonceStepAt(now-DPoPNonceStep-leeway)
+// <= s, that is until the start of step s+2, plus the leeway.
+func (v *Validator) checkProofNonce(nonce string) (end time.Time, err error) {
 	if !v.noncesOn() {
-		return nil
+		return time.Time{}, nil
 	}
 	if nonce == "" {
-		return useNonce(errNonceMissing)
+		return time.Time{}, useNonce(errNonceMissing)
 	}
-	if ok, _ := v.checkNonce(nonce); !ok {
-		return useNonce(errNonceInvalid)
+	step, ok, _ := v.checkNonce(nonce)
+	if !ok {
+		return time.Time{}, useNonce(errNonceInvalid)
 	}
-	return nil
+	return time.Unix((int64(step)+2)*int64(DPoPNonceStep/time.Second), 0).Add(v.cfg.leeway()), nil
 }
 
 // proofUntil returns until when the identifier of a proof must be
-// remembered: byIAT, the end of its iat window, or with server nonces the
-// end of its nonce's acceptance when that comes first, since the proof is
-// refused after it anyway. This is what shortens the replay window with
-// nonces on (replayWindow). The nonce has been checked.
-func (v *Validator) proofUntil(byIAT time.Time, nonce string) time.Time {
-	if !v.noncesOn() {
-		return byIAT
-	}
-	b, err := base64.RawURLEncoding.DecodeString(nonce)
-	if err != nil || len(b) != nonceBytes {
-		return byIAT
-	}
-	// Accepted while nonceStepAt(now-DPoPNonceStep-leeway) <= step: until
-	// the start of step+2, plus the leeway.
-	step := int64(binary.BigEndian.Uint64(b[:8]))
-	end := time.Unix((step+2)*int64(DPoPNonceStep/time.Second), 0).Add(v.cfg.leeway())
-	if end.Before(byIAT) {
-		return end
+// remembered: byIAT, the end of its iat window, or nonceEnd, the end of
+// its nonce's acceptance (checkProofNonce; zero without nonces), when that
+// comes first, since the proof is refused after it anyway. This is what
+// shortens the replay window with nonces on (replayWindow).
+func proofUntil(byIAT, nonceEnd time.Time) time.Time {
+	if !nonceEnd.IsZero() && nonceEnd.Before(byIAT) {
+		return nonceEnd
 	}
 	return byIAT
 }
@@ -158,7 +151,7 @@ func (v *Validator) SetSuccessHeaders(h http.Header, r *http.Request) {
 	if parseProof(proofs[0], &p) != nil {
 		return
 	}
-	if ok, due := v.checkNonce(p.nonce); ok && due {
+	if _, ok, due := v.checkNonce(p.nonce); ok && due {
 		h.Set("DPoP-Nonce", v.newNonce())
 	}
 }

@@ -183,6 +183,9 @@ func TestMemoryReplayFull(t *testing.T) {
 	until := clock.t.Add(time.Minute)
 	var keys []string
 	for i := 0; ; i++ {
+		if i > maxBytes/8 { // an entry takes at least 8 bytes
+			t.Fatalf("%d keys added within a %d-byte bound", i, maxBytes)
+		}
 		key := "key" + strconv.Itoa(i%7) + "." + strconv.Itoa(i)
 		ok, err := m.Add(ctx, key, until)
 		if err != nil {
@@ -287,6 +290,9 @@ func TestMemoryReplayAccounting(t *testing.T) {
 	m := newMemoryReplay(clock.now, 2*time.Minute, 1<<20, maxBytes)
 	n := 0
 	for ; ; n++ {
+		if n > maxBytes/8 { // an entry takes at least 8 bytes
+			t.Fatalf("%d keys added within a %d-byte bound", n, maxBytes)
+		}
 		key := strconv.Itoa(n) + ".j"
 		// Spread over the window: every slot holds entries.
 		until := clock.t.Add(time.Second + time.Duration(n%120)*time.Second)

@@ -36,6 +36,7 @@ type presentation struct {
 	path       string   // the path of the request-target as sent (htu)
 	tls        *tls.ConnectionState
 	certHeader []string // the values of MTLS.CertificateHeader, if configured
+	lookup     lookup   // the token cache lookup made during extraction, if any
 }
 
 // present returns the presentation of a token of r sent with the DPoP

@@ -128,7 +128,7 @@ func TestExtract(t *testing.T) {
 		{"query on, form in body ignored", query, ktRequest("POST", "", form, "access_token=abc"), "", noToken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			token, _, e := extractToken(tc.r, &tc.v.cfg, false)
+			token, _, e := extractToken(tc.r, &tc.v.cfg, false, nil)
 			if len(tc.want) == 0 {
 				if e != nil {
 					t.Fatalf("error %v, want token %q", e, tc.token)
@@ -156,7 +156,7 @@ func TestExtractFormBodyRestored(t *testing.T) {
 	v := ktExtractors(t, kit)[2]
 	for _, body := range []string{"access_token=abc&name=x", "name=x", strings.Repeat("b", MaxFormTokenBody)} {
 		r := ktRequest("POST", "", form, body)
-		if _, _, e := extractToken(r, &v.cfg, false); e != nil && !errors.Is(e, ErrNoToken) {
+		if _, _, e := extractToken(r, &v.cfg, false, nil); e != nil && !errors.Is(e, ErrNoToken) {
 			t.Fatalf("extract: %v", e)
 		}
 		got, err := io.ReadAll(r.Body)
@@ -237,7 +237,7 @@ func FuzzExtract(f *testing.F) {
 		}
 		v := vs[mode&3]
 		r := ktRequest(method, query, ct, body, auth...)
-		token, _, e := extractToken(r, &v.cfg, false)
+		token, _, e := extractToken(r, &v.cfg, false, nil)
 		if e == nil {
 			if !isToken68(token) {
 				t.Fatalf("extracted %q, which is not token68", token)
@@ -283,7 +283,7 @@ func FuzzExtract(f *testing.F) {
 func TestQueryTokenIgnoresOtherMalformedParameters(t *testing.T) {
 	v := &Validator{cfg: Config{AllowQueryToken: true}}
 	for _, q := range []string{"a=1;b=2&access_token=abc", "x=%zz&access_token=abc"} {
-		tok, _, err := extractToken(ktRequest("GET", q, "", ""), &v.cfg, false)
+		tok, _, err := extractToken(ktRequest("GET", q, "", ""), &v.cfg, false, nil)
 		if err != nil || tok != "abc" {
 			t.Errorf("query %q: token %q, error %v; want abc", q, tok, err)
 		}
@@ -322,7 +322,7 @@ func TestExtractHeaderTokenIgnoresBody(t *testing.T) {
 			r := ktRequest("POST", "", form, "", "Bearer abc")
 			b := &ktCountingBody{r: strings.NewReader(body)}
 			r.Body, r.ContentLength = b, int64(len(body))
-			token, _, e := extractToken(r, &v.cfg, false)
+			token, _, e := extractToken(r, &v.cfg, false, nil)
 			if e != nil || token != "abc" {
 				t.Fatalf("token %q, error %v; want the header token", token, e)
 			}
@@ -365,7 +365,7 @@ func TestExtractReadsLikeTheApp(t *testing.T) {
 		{"escaped form name and query", both, ktRequest("POST", "access_token=A", form, "access%5Ftoken=B"), "", sentTwice},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			token, _, e := extractToken(tc.r, &tc.v.cfg, false)
+			token, _, e := extractToken(tc.r, &tc.v.cfg, false, nil)
 			if len(tc.want) == 0 {
 				if e != nil || token != tc.token {
 					t.Fatalf("token %q, error %v; want token %q", token, e, tc.token)
@@ -402,7 +402,7 @@ func TestExtractFormAlreadyParsed(t *testing.T) {
 	if err := r.ParseForm(); err != nil {
 		t.Fatal(err)
 	}
-	token, _, e := extractToken(r, &v.cfg, false)
+	token, _, e := extractToken(r, &v.cfg, false, nil)
 	if e != nil || token != "B" {
 		t.Fatalf("token %q, error %v; want B", token, e)
 	}
@@ -411,7 +411,7 @@ func TestExtractFormAlreadyParsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.PostForm.Set("access_token", "a b")
-	if _, _, e := extractToken(r, &v.cfg, false); !errors.Is(e, ErrMalformedHeader) {
+	if _, _, e := extractToken(r, &v.cfg, false, nil); !errors.Is(e, ErrMalformedHeader) {
 		t.Fatalf("malformed parsed field: error %v", e)
 	}
 }
@@ -431,7 +431,7 @@ func TestExtractFormBodyBounds(t *testing.T) {
 	}
 	t.Run("slow body", func(t *testing.T) {
 		start := time.Now()
-		_, _, e := extractToken(slow(t, context.Background()), &v.cfg, false)
+		_, _, e := extractToken(slow(t, context.Background()), &v.cfg, false, nil)
 		if !errors.Is(e, ErrInvalidRequest) || !errors.Is(e, ErrFormUnreadable) {
 			t.Fatalf("error %v, want ErrFormUnreadable", e)
 		}
@@ -444,7 +444,7 @@ func TestExtractFormBodyBounds(t *testing.T) {
 		stop := errors.New("client gone")
 		cancel(stop)
 		long := &Validator{cfg: Config{AllowFormToken: true, FormTokenTimeout: time.Hour}}
-		_, _, e := extractToken(slow(t, ctx), &long.cfg, false)
+		_, _, e := extractToken(slow(t, ctx), &long.cfg, false, nil)
 		if !errors.Is(e, ErrFormUnreadable) || !errors.Is(e, stop) {
 			t.Fatalf("error %v, want ErrFormUnreadable caused by the context", e)
 		}
@@ -456,10 +456,10 @@ func TestExtractFormBodyBounds(t *testing.T) {
 	})
 	t.Run("size", func(t *testing.T) {
 		at := "access_token=abc&x=" + strings.Repeat("a", MaxFormTokenBody-len("access_token=abc&x="))
-		if tok, _, e := extractToken(ktRequest("POST", "", form, at), &v.cfg, false); e != nil || tok != "abc" {
+		if tok, _, e := extractToken(ktRequest("POST", "", form, at), &v.cfg, false, nil); e != nil || tok != "abc" {
 			t.Errorf("body of MaxFormTokenBody bytes: token %q, error %v", tok, e)
 		}
-		_, _, e := extractToken(ktRequest("POST", "", form, at+"a"), &v.cfg, false)
+		_, _, e := extractToken(ktRequest("POST", "", form, at+"a"), &v.cfg, false, nil)
 		if !errors.Is(e, ErrFormUnreadable) {
 			t.Errorf("body of MaxFormTokenBody+1 bytes: error %v", e)
 		}
@@ -517,7 +517,7 @@ func TestExtractCookieAndFunc(t *testing.T) {
 		{"func *Error answered as is", answering, ktRequest("GET", "", "", ""), "", []error{ErrNoToken}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			token, _, e := extractToken(tc.r, &tc.v.cfg, false)
+			token, _, e := extractToken(tc.r, &tc.v.cfg, false, nil)
 			if len(tc.want) == 0 {
 				if e != nil || token != tc.token {
 					t.Fatalf("token %q, error %v; want token %q", token, e, tc.token)

@@ -233,7 +233,8 @@ func (v *Validator) check(r *http.Request, p Policy, sc *schemes) (*claims.Claim
 	if v.cfg.AllowUnauthenticatedPreflight && isPreflight(r) {
 		return nil, nil // Config.AllowUnauthenticatedPreflight
 	}
-	token, viaDPoP, e := extractToken(r, &v.cfg, sc.mode.dpopOn())
+	l := lookup{v: v}
+	token, viaDPoP, e := extractToken(r, &v.cfg, sc.mode.dpopOn(), l.known)
 	sc.dpop = viaDPoP
 	if e != nil {
 		if p.Optional && e.category == ErrNoToken {
@@ -245,6 +246,7 @@ func (v *Validator) check(r *http.Request, p Policy, sc *schemes) (*claims.Claim
 		return nil, invalidToken(ErrDPoPRequired, nil)
 	}
 	pr := v.present(r, viaDPoP) // on the stack: validate keeps no pointer to it
+	pr.lookup = l
 	c, err := v.validate(r.Context(), token, &pr)
 	if err != nil {
 		return nil, requestError(err)

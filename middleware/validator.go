@@ -248,7 +248,15 @@ func (v *Validator) validate(ctx context.Context, token string, pr *presentation
 	}
 	// A token the cache holds was a compact JWS when it was verified: the
 	// cache is asked first, which spares a hit the scan of compactJWS.
-	if ct, ok, err := v.cached(token); ok || err != nil {
+	var ct cachedToken
+	var ok bool
+	var err error
+	if l := &pr.lookup; l.token != "" && l.token == token {
+		ct, ok, err = l.ct, l.hit, l.err // asked during extraction
+	} else {
+		ct, ok, err = v.cached(token)
+	}
+	if ok || err != nil {
 		if err != nil {
 			return nil, err
 		}
@@ -407,6 +415,30 @@ func (v *Validator) cached(token string) (cachedToken, bool, error) {
 	return ct, true, nil
 }
 
+// lookup is the token cache lookup of one request, made while its token
+// is extracted (the known of extractToken) and used when it is validated:
+// a hit is neither scanned for the token68 syntax nor looked up twice.
+type lookup struct {
+	v     *Validator
+	token string // the token looked up; "" if none was
+	ct    cachedToken
+	hit   bool
+	err   error
+}
+
+// known looks token up and reports whether the cache holds it as a token
+// still good to use (or expired, err): such a token passed compactJWS, a
+// stricter syntax than token68. A token larger than Config.MaxTokenSize is
+// not looked up; validate refuses it.
+func (l *lookup) known(token string) bool {
+	if len(token) > l.v.cfg.maxTokenSize() {
+		return false
+	}
+	l.token = token
+	l.ct, l.hit, l.err = l.v.cached(token)
+	return l.hit || l.err != nil
+}
+
 // remember caches a verified token until its exp, at most
 // MaxTokenCacheTTL. It reports whether the cache may now hold ct.
 func (v *Validator) remember(token string, ct cachedToken) bool {
@@ -425,10 +457,11 @@ func (v *Validator) remember(token string, ct cachedToken) bool {
 // copyClaims returns a copy of c that shares nothing a handler may change:
 // the lists share one new array, each capped so that an append to one
 // cannot write into the other, and the payload is copied. The claim
-// strings are shared: strings cannot be changed. It allocates twice: the
-// struct with room for a few list entries, and the payload.
+// strings are shared: strings cannot be changed. It allocates once, the
+// struct with room for a few list entries and a payload of up to 2 KiB;
+// a larger payload is a second allocation.
 func copyClaims(c *claims.Claims) *claims.Claims {
-	own := new(ownClaims)
+	own, payload := newOwnClaims(len(c.Payload))
 	own.c = *c
 	cp := &own.c
 	na, ns := len(c.Audience), len(c.Scopes)
@@ -444,7 +477,7 @@ func copyClaims(c *claims.Claims) *claims.Claims {
 		cp.Audience, cp.Scopes = nilIfEmpty(lists[:na:na]), nilIfEmpty(lists[na:na+ns:na+ns])
 	}
 	if c.Payload != nil {
-		cp.Payload = append(make([]byte, 0, len(c.Payload)), c.Payload...)
+		cp.Payload = payload[:copy(payload, c.Payload)]
 	}
 	return cp
 }
@@ -461,6 +494,47 @@ func handOut(c *claims.Claims) {
 type ownClaims struct {
 	c     claims.Claims
 	lists [6]string
+}
+
+// ownClaims with room for the payload: the payload's bytes hold no
+// pointers, so the collector scans only the part before them.
+type (
+	ownClaims256 struct {
+		own     ownClaims
+		payload [256]byte
+	}
+	ownClaims512 struct {
+		own     ownClaims
+		payload [512]byte
+	}
+	ownClaims1024 struct {
+		own     ownClaims
+		payload [1024]byte
+	}
+	ownClaims2048 struct {
+		own     ownClaims
+		payload [2048]byte
+	}
+)
+
+// newOwnClaims returns a new ownClaims and a buffer of n bytes, capped,
+// in one allocation if n is at most 2 KiB.
+func newOwnClaims(n int) (*ownClaims, []byte) {
+	switch {
+	case n <= 256:
+		o := new(ownClaims256)
+		return &o.own, o.payload[:n:n]
+	case n <= 512:
+		o := new(ownClaims512)
+		return &o.own, o.payload[:n:n]
+	case n <= 1024:
+		o := new(ownClaims1024)
+		return &o.own, o.payload[:n:n]
+	case n <= 2048:
+		o := new(ownClaims2048)
+		return &o.own, o.payload[:n:n]
+	}
+	return new(ownClaims), make([]byte, n)
 }
 
 func nilIfEmpty(s []string) []string {

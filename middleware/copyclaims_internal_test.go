@@ -1,0 +1,53 @@
+package middleware
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/bearerguard/bearerguard/claims"
+)
+
+// TestCopyClaimsSizes: a request's copy of cached claims shares nothing a
+// handler may change, whatever the payload's size: at each edge of the
+// buffers allocated with the struct, and beyond them.
+func TestCopyClaimsSizes(t *testing.T) {
+	for _, n := range []int{0, 1, 255, 256, 257, 512, 513, 1024, 1025, 2048, 2049, 10000} {
+		for _, lists := range []int{0, 1, 6, 7, 20} {
+			t.Run(fmt.Sprintf("payload=%d/lists=%d", n, lists), func(t *testing.T) {
+				src := &claims.Claims{Subject: "s", Payload: bytes.Repeat([]byte{'p'}, n)}
+				if n == 0 {
+					src.Payload = nil
+				}
+				for i := range lists {
+					src.Audience = append(src.Audience, fmt.Sprint("aud", i))
+					src.Scopes = append(src.Scopes, fmt.Sprint("scope", i))
+				}
+				a, b := copyClaims(src), copyClaims(src)
+				if !bytes.Equal(a.Payload, src.Payload) || (a.Payload == nil) != (src.Payload == nil) ||
+					!slices.Equal(a.Audience, src.Audience) || !slices.Equal(a.Scopes, src.Scopes) || a.Subject != "s" {
+					t.Fatalf("copy differs: %d payload bytes, %q %q", len(a.Payload), a.Audience, a.Scopes)
+				}
+				if cap(a.Payload) != len(a.Payload) || cap(a.Audience) != len(a.Audience) || cap(a.Scopes) != len(a.Scopes) {
+					t.Fatal("a copy's slices have room to append into")
+				}
+				for i := range a.Payload {
+					a.Payload[i] = 'x'
+				}
+				for i := range a.Audience {
+					a.Audience[i], a.Scopes[i] = "x", "x"
+				}
+				a.Payload = append(a.Payload, 'y')
+				a.Audience = append(a.Audience, "y")
+				a.Scopes = append(a.Scopes, "y")
+				for _, c := range []*claims.Claims{src, b} {
+					if bytes.ContainsAny(c.Payload, "xy") || slices.Contains(c.Audience, "x") ||
+						slices.Contains(c.Scopes, "x") || len(c.Payload) != n || len(c.Audience) != lists {
+						t.Fatal("a change to one copy reached the cached claims or another copy")
+					}
+				}
+			})
+		}
+	}
+}

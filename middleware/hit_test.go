@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +78,78 @@ func TestCacheHitSyntax(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCacheHitSyntax: for any Authorization header, a validator with the
+// token cache decides as one without it, whatever tokens were validated
+// before: the same refusal (status and sentinels) or the same acceptance.
+// Both have a store (LookupToken) that accepts any opaque token, and each
+// input is first validated on its own, header and token part alike, so
+// that whatever the cache may come to hold meets the headers the fuzzer
+// makes of it. It holds the shortcut of TestCacheHitSyntax (a cached token
+// is not scanned for token68 again) to the rule that only the validator's
+// verified compact JWSs skip the scan. Outcomes that depend on a key fetch
+// (an unknown kid, 503) are not compared: the two validators fetch on
+// their own schedules.
+func FuzzCacheHitSyntax(f *testing.F) {
+	iss := middlewaretest.NewIssuer()
+	defer iss.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const aud = "https://api.example.test"
+	store := func(ctx context.Context, token string) (*claims.Claims, error) {
+		return &claims.Claims{Subject: "anyone", Audience: []string{aud}, ExpiresAt: time.Now().Add(time.Hour)}, nil
+	}
+	newValidator := func(cacheSize int) *middleware.Validator {
+		v, err := middleware.New(ctx, middleware.Config{Issuer: iss.URL, Audiences: []string{aud},
+			TokenCacheSize: cacheSize, MinRefreshInterval: time.Hour, LookupToken: store})
+		if err != nil {
+			f.Fatal(err)
+		}
+		if err := v.WaitReady(ctx); err != nil {
+			f.Fatal(err)
+		}
+		return v
+	}
+	cached, uncached := newValidator(0), newValidator(-1)
+	tok := iss.Token(middlewaretest.Spec{Audience: []string{aud}})
+	for _, s := range []string{"Bearer " + tok, "bearer   " + tok, "Bearer " + tok + "=", "Bearer " + tok + "!",
+		"Bearer " + tok[:len(tok)-1], "Bearer " + tok + " " + tok, "Bearer  " + tok + " ", "DPoP " + tok,
+		"Bearer\t" + tok, "Bearer " + tok + "\x00", "Basic " + tok, "Bearer odd token", "Bearer a\"b", "Bearer", ""} {
+		f.Add(s)
+	}
+	sentinels := []error{middleware.ErrNoToken, middleware.ErrInvalidRequest, middleware.ErrInvalidToken,
+		middleware.ErrMalformedHeader, middleware.ErrMalformedToken, middleware.ErrTokenTooLarge,
+		middleware.ErrInvalidSignature, middleware.ErrUnsupportedAlgorithm, middleware.ErrNotAccessToken}
+	outcome := func(v *middleware.Validator, header string) (status int, is []bool, fetch bool) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header["Authorization"] = []string{header}
+		_, err := v.Check(r, middleware.Policy{})
+		if err == nil {
+			return http.StatusOK, nil, false
+		}
+		var e *middleware.Error
+		if !errors.As(err, &e) {
+			return -1, nil, false
+		}
+		for _, s := range sentinels {
+			is = append(is, errors.Is(err, s))
+		}
+		return e.Status, is, e.Status == http.StatusServiceUnavailable || errors.Is(err, middleware.ErrUnknownKey)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		_, rest, _ := strings.Cut(header, " ")
+		for _, v := range []*middleware.Validator{cached, uncached} {
+			_, _ = v.ValidateToken(ctx, header)
+			_, _ = v.ValidateToken(ctx, strings.TrimLeft(rest, " "))
+		}
+		cs, cis, cf := outcome(cached, header)
+		us, uis, uf := outcome(uncached, header)
+		if cf || uf {
+			return // decided by a key fetch
+		}
+		if cs != us || !slices.Equal(cis, uis) {
+			t.Fatalf("header %q: cached %d %v, uncached %d %v", header, cs, cis, us, uis)
+		}
+	})
 }

@@ -26,13 +26,14 @@ const defaultExecs = 50000
 // on a 2-core machine, building its instrumented test binary included. The
 // slow ones verify signatures on every input.
 var budgets = map[string]int{
-	"FuzzValidateToken": 15000,
-	"FuzzDPoPProof":     6000,
-	"FuzzObject":        200000,
-	"FuzzValue":         200000,
-	"FuzzValid":         200000,
-	"FuzzParse":         200000,
-	"FuzzRequirement":   200000,
+	"FuzzValidateToken":  15000,
+	"FuzzDPoPProof":      6000,
+	"FuzzCacheHitSyntax": 30000,
+	"FuzzObject":         200000,
+	"FuzzValue":          200000,
+	"FuzzValid":          200000,
+	"FuzzParse":          200000,
+	"FuzzRequirement":    200000,
 }
 
 // runTimeout bounds one target's run, as a guard against a hang: a run that

@@ -10,14 +10,17 @@ import (
 )
 
 // TestCopyClaimsSizes: a request's copy of cached claims shares nothing a
-// handler may change, whatever the payload's size: at each edge of the
-// buffers allocated with the struct, and beyond them.
+// handler may change, whatever the payload's size: none (nil), empty (-1),
+// at each edge of the buffers allocated with the struct, and beyond them.
 func TestCopyClaimsSizes(t *testing.T) {
-	for _, n := range []int{0, 1, 255, 256, 257, 512, 513, 1024, 1025, 2048, 2049, 10000} {
+	for _, n := range []int{-1, 0, 1, 255, 256, 257, 512, 513, 1024, 1025, 2048, 2049, 10000} {
 		for _, lists := range []int{0, 1, 6, 7, 20} {
 			t.Run(fmt.Sprintf("payload=%d/lists=%d", n, lists), func(t *testing.T) {
-				src := &claims.Claims{Subject: "s", Payload: bytes.Repeat([]byte{'p'}, n)}
-				if n == 0 {
+				src := &claims.Claims{Subject: "s", Payload: bytes.Repeat([]byte{'p'}, max(n, 0))}
+				switch n {
+				case -1:
+					src.Payload = []byte{} // empty, not nil: the copy keeps the difference
+				case 0:
 					src.Payload = nil
 				}
 				for i := range lists {
@@ -43,7 +46,7 @@ func TestCopyClaimsSizes(t *testing.T) {
 				a.Scopes = append(a.Scopes, "y")
 				for _, c := range []*claims.Claims{src, b} {
 					if bytes.ContainsAny(c.Payload, "xy") || slices.Contains(c.Audience, "x") ||
-						slices.Contains(c.Scopes, "x") || len(c.Payload) != n || len(c.Audience) != lists {
+						slices.Contains(c.Scopes, "x") || len(c.Payload) != len(src.Payload) || len(c.Audience) != lists {
 						t.Fatal("a change to one copy reached the cached claims or another copy")
 					}
 				}

@@ -521,6 +521,8 @@ type (
 // in one allocation if n is at most 2 KiB.
 func newOwnClaims(n int) (*ownClaims, []byte) {
 	switch {
+	case n == 0:
+		return new(ownClaims), []byte{} // no payload, or an empty one: no room
 	case n <= 256:
 		o := new(ownClaims256)
 		return &o.own, o.payload[:n:n]

@@ -79,7 +79,7 @@ func classify(exitOK bool, output string, newCorpus bool) outcome {
 			trimmed == "":
 			inFail = false
 		default:
-			inFail = false
+			return failed // unrecognised text: fail closed
 		}
 	}
 	if sc.Err() != nil || !sawDeadline {

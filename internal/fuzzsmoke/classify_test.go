@@ -72,6 +72,8 @@ func TestClassify(t *testing.T) {
 		{"build failure", false, buildFailure, false, failed},
 		{"non-zero exit, no output", false, "", false, failed},
 		{"non-zero exit, unknown output", false, "signal: killed\n", false, failed},
+		{"deadline, then unindented failure text", false,
+			"--- FAIL: X\n    context deadline exceeded\nsignal: killed\nruntime: out of memory\nFAIL\n", false, failed},
 		{"exit 0 but a reproducer appeared", true, "PASS\n", true, failed},
 	}
 	for _, tt := range tests {

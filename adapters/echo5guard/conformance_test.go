@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v5"
+	echomw "github.com/labstack/echo/v5/middleware"
 
 	"github.com/bearerguard/bearerguard/adapters/echo5guard"
 	"github.com/bearerguard/bearerguard/internal/conformance"
@@ -48,4 +49,38 @@ func echoApp(v *middleware.Validator) http.Handler {
 
 func TestConformance(t *testing.T) {
 	conformance.Run(t, echoApp)
+}
+
+// echoMe is the /me handler of the mounted apps; it refuses a request whose
+// path is not the one the app's routing should hand it.
+func echoMe(path string) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		if c.Request().URL.Path != path {
+			return c.String(http.StatusInternalServerError, "routed as "+c.Request().URL.Path)
+		}
+		cl, _ := echo5guard.Claims(c)
+		return c.JSON(http.StatusOK, map[string]any{"sub": cl.Subject, "client_id": cl.ClientID, "scopes": cl.Scopes})
+	}
+}
+
+// TestConformanceMounted: DPoP proofs name the URI the client requested in
+// an Echo v5 group and behind Echo v5's Rewrite middleware, which rewrites
+// r.URL (not r.RequestURI) before routing.
+func TestConformanceMounted(t *testing.T) {
+	t.Run("group", func(t *testing.T) {
+		conformance.RunMounted(t, func(v *middleware.Validator) http.Handler {
+			e := echo.New()
+			api := e.Group("/api", echo5guard.Wrap(v).Authenticate())
+			api.GET("/me", echoMe("/api/me"))
+			return e
+		})
+	})
+	t.Run("rewrite", func(t *testing.T) {
+		conformance.RunMounted(t, func(v *middleware.Validator) http.Handler {
+			e := echo.New()
+			e.Pre(echomw.Rewrite(map[string]string{"/api/*": "/$1"}))
+			e.GET("/me", echoMe("/me"), echo5guard.Wrap(v).Authenticate())
+			return e
+		})
+	})
 }

@@ -37,6 +37,10 @@ type presentation struct {
 	tls        *tls.ConnectionState
 	certHeader []string // the values of MTLS.CertificateHeader, if configured
 	lookup     lookup   // the token cache lookup made during extraction, if any
+	// judged is set by validate when it accepts the token: the rules of
+	// the issuer that accepted it, which the steps after the pipeline
+	// (step-up, the refusal log) read, as resolved at run time or not.
+	judged *trust
 }
 
 // present returns the presentation of a token of r sent with the DPoP

@@ -190,11 +190,11 @@ func (v *Validator) handler(next http.Handler, p Policy) http.Handler {
 func (v *Validator) Check(r *http.Request, p Policy) (*claims.Claims, error) {
 	start := v.observeStart()
 	sc := schemes{mode: v.dpopMode(p)}
-	c, e := v.check(r, p, &sc)
+	c, ti, e := v.check(r, p, &sc)
 	if e != nil {
 		ec := *e // an *Error of Policy.Check or Validate may be shared
 		ec.scheme = sc
-		v.logRefusal(r, &ec, c, &p)
+		v.logRefusal(r, &ec, c, ti, &p)
 		v.observeRequest(r.Context(), start, c, &ec)
 		return nil, &ec
 	}
@@ -229,43 +229,44 @@ func (m DPoPMode) dpopOn() bool { return m == DPoPAllowed || m == DPoPRequired }
 // check returns the decision for r under p. On a refusal, the claims are
 // those of the token when the token itself was valid (the route's
 // requirements refused it), else nil.
-func (v *Validator) check(r *http.Request, p Policy, sc *schemes) (*claims.Claims, *Error) {
+func (v *Validator) check(r *http.Request, p Policy, sc *schemes) (*claims.Claims, *trust, *Error) {
 	if v.cfg.AllowUnauthenticatedPreflight && isPreflight(r) {
-		return nil, nil // Config.AllowUnauthenticatedPreflight
+		return nil, nil, nil // Config.AllowUnauthenticatedPreflight
 	}
 	l := lookup{v: v}
 	token, viaDPoP, e := extractToken(r, &v.cfg, sc.mode.dpopOn(), l.known)
 	sc.dpop = viaDPoP
 	if e != nil {
 		if p.Optional && e.category == ErrNoToken {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, e
+		return nil, nil, e
 	}
 	if sc.mode == DPoPRequired && !viaDPoP {
-		return nil, invalidToken(ErrDPoPRequired, nil)
+		return nil, nil, invalidToken(ErrDPoPRequired, nil)
 	}
 	pr := v.present(r, viaDPoP) // on the stack: validate keeps no pointer to it
 	pr.lookup = l
 	c, err := v.validate(r.Context(), token, &pr)
 	if err != nil {
-		return nil, requestError(err)
+		return nil, nil, requestError(err)
 	}
-	if e := v.checkUserAuthentication(c, p); e != nil {
-		return c, e
+	ti := pr.judged
+	if e := v.checkUserAuthentication(c, ti, p); e != nil {
+		return c, ti, e
 	}
 	if len(p.Scopes) > 0 && !scopesAllow(p.Scopes, c.Scopes) {
 		e := newError(ErrInsufficientScope, ErrInsufficientScope, nil)
 		e.Scope = scopeChallenge(p.Scopes)
-		return c, e
+		return c, ti, e
 	}
 	if e := checkClaims(c, p); e != nil {
-		return c, e
+		return c, ti, e
 	}
 	if e := checkRoute(r.Context(), c, p); e != nil {
-		return c, e
+		return c, ti, e
 	}
-	return c, nil
+	return c, ti, nil
 }
 
 // fail answers a refused request: with the standard answer, or with the

@@ -383,17 +383,6 @@ func (v *Validator) checkSender(ctx context.Context, ti *trust, cnf *confirmatio
 	return v.checkBinding(ctx, cnf, token, pr)
 }
 
-// trustOf returns the rules of the issuer of verified claims c, for the
-// steps that run after the pipeline (step-up, the refusal log): those of
-// c.Issuer, or the defaults of Config for claims without a trusted issuer
-// (an opaque token of LookupToken without Issuer).
-func (v *Validator) trustOf(c *claims.Claims) *trust {
-	if ti := v.trustNamed(c.Issuer); ti != nil {
-		return ti
-	}
-	return v.defaults
-}
-
 // trustNamed returns the rules of the trusted issuer iss names, exactly or
 // through a template, nil if none.
 func (v *Validator) trustNamed(iss string) *trust {

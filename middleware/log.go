@@ -102,8 +102,8 @@ func (c *Config) refusalLevel() slog.Level {
 
 // logRefusal logs the refusal e of request r under policy p. c is the
 // token's claims when the token itself was valid (the route's requirements
-// refused it), else nil.
-func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *Policy) {
+// refused it), else nil; ti is then the issuer that accepted it.
+func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, ti *trust, p *Policy) {
 	l := v.cfg.Logger
 	if l == nil {
 		return
@@ -133,9 +133,11 @@ func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *P
 	if f == nil && c != nil {
 		f = &tokenFacts{iss: c.Issuer, aud: c.Audience, exp: c.ExpiresAt, nbf: c.NotBefore, iat: c.IssuedAt, clientID: c.ClientID}
 	}
-	ti := v.defaults // the rules the token was judged by: its issuer's
-	if f != nil && v.trustNamed(f.iss) != nil {
-		ti = v.trustNamed(f.iss)
+	if ti == nil { // the rules the token was judged by: its issuer's
+		ti = v.defaults
+		if f != nil && v.trustNamed(f.iss) != nil {
+			ti = v.trustNamed(f.iss)
+		}
 	}
 	if f != nil {
 		token = f.attrs(token, check == checks.Audience && len(ti.clientIDs) > 0)
@@ -174,18 +176,18 @@ func (v *Validator) logRefusal(r *http.Request, e *Error, c *claims.Claims, p *P
 	}
 	if c != nil {
 		m, _ := c.Map() // decoded here only, for a refused request with a Logger set
-		token = v.scopeAttrs(token, c, m)
+		token = scopeAttrs(token, c, ti, m)
 		if p != nil && len(p.Scopes) > 0 {
 			want = append(want, slog.String("scope", scopeChallenge(p.Scopes)))
 			if check == checks.Scope {
-				hint = v.scopeHint(m, p.Scopes)
+				hint = scopeHint(m, ti, p.Scopes)
 			}
 		}
 		if e.Claim != "" {
 			want = append(want, slog.String("claim", e.Claim), slog.String("claim_values", e.ClaimValues))
 		}
 		if check == checks.User && p != nil {
-			token = append(token, slog.Any(v.cfg.acrClaim(), nonNil(v.acrValues(c))), slog.Bool("machine", c.Machine))
+			token = append(token, slog.Any(ti.acrClaim, nonNil(acrValues(c, ti))), slog.Bool("machine", c.Machine))
 			if !c.AuthTime.IsZero() {
 				token = append(token, slog.Time("auth_time", c.AuthTime.UTC()))
 			}
@@ -251,12 +253,12 @@ func (f *tokenFacts) attrs(a []slog.Attr, withClient bool) []slog.Attr {
 	return a
 }
 
-// scopeAttrs appends the scopes granted and which Config.ScopeClaims the
-// token carries (m is its claim set): a claim that is absent is told from
-// a scope that is missing.
-func (v *Validator) scopeAttrs(a []slog.Attr, c *claims.Claims, m map[string]any) []slog.Attr {
+// scopeAttrs appends the scopes granted and which ScopeClaims of ti, the
+// issuer that accepted the token, it carries (m is its claim set): a claim
+// that is absent is told from a scope that is missing.
+func scopeAttrs(a []slog.Attr, c *claims.Claims, ti *trust, m map[string]any) []slog.Attr {
 	present, absent := []string{}, []string{}
-	for _, name := range v.trustOf(c).scopeClaims {
+	for _, name := range ti.scopeClaims {
 		if val, ok := claims.LookupMap(m, name); ok && val != nil {
 			present = append(present, name)
 		} else {
@@ -297,15 +299,16 @@ func (v *Validator) issuerNames() []string {
 // holds a scope the route wants, the refusal log says so.
 var scopeClaimNames = [...]string{"permissions", "roles", "scp", "scope"}
 
-// scopeHint returns, for a scope refusal, which claims outside
-// Config.ScopeClaims hold scopes of the route's requirement, such as
-// "permissions holds read:users; add it to Config.ScopeClaims", or "". It
-// names only scopes the route wants, never another value of the claim.
-func (v *Validator) scopeHint(m map[string]any, alternatives []string) string {
+// scopeHint returns, for a scope refusal, which claims outside the
+// ScopeClaims of ti (the issuer that accepted the token) hold scopes of the
+// route's requirement, such as "permissions holds read:users; add it to
+// Config.ScopeClaims", or "". It names only scopes the route wants, never
+// another value of the claim.
+func scopeHint(m map[string]any, ti *trust, alternatives []string) string {
 	wanted := strings.Fields(scopeChallenge(alternatives))
 	var hints []string
 	for _, name := range scopeClaimNames {
-		if slices.Contains(v.cfg.scopeClaims(), name) {
+		if slices.Contains(ti.scopeClaims, name) {
 			continue
 		}
 		var held []string

@@ -206,3 +206,30 @@ func TestLazyKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestResolvedIssuerRulesAfterPipeline: the steps after the pipeline
+// (step-up here) read the rules of the issuer that accepted the token,
+// also for an issuer added at run time, as for one listed in ExtraIssuers:
+// its ACRClaim, not Config's.
+func TestResolvedIssuerRulesAfterPipeline(t *testing.T) {
+	a, b := hgKit(t), hgKit(t)
+	rules := middleware.Issuer{Audiences: []string{hgAPIB}, ACRClaim: "acrs"}
+	res := &hgResolver{}
+	res.set(b.URL, &rules)
+	listed := rules
+	listed.Issuer = b.URL
+	for name, cfg := range map[string]middleware.Config{
+		"resolved": {ResolveIssuer: res.resolve},
+		"listed":   {ExtraIssuers: []middleware.Issuer{listed}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := hgReady(t, a, cfg)
+			tok := hgToken(b, middlewaretest.Spec{Audience: []string{hgAPIB}, Claims: map[string]any{"acrs": []string{"c2"}}})
+			hgWaitIssuer(t, v, b, tok)
+			_, err := v.Check(hgRequest(tok), middleware.Policy{ACRValues: []string{"c2"}})
+			hgWant(t, err)
+			_, err = v.Check(hgRequest(tok), middleware.Policy{ACRValues: []string{"c3"}})
+			hgWant(t, err, middleware.ErrInsufficientUserAuthentication, middleware.ErrACRNotAccepted)
+		})
+	}
+}

@@ -11,7 +11,7 @@ import (
 // Config.ACRClaim) and an "auth_time" within p.MaxAge, with Config.Leeway
 // of clock skew. A refusal carries every requirement of the route, so that
 // the client asks for all of them at once (RFC 9470 §4).
-func (v *Validator) checkUserAuthentication(c *claims.Claims, p Policy) *Error {
+func (v *Validator) checkUserAuthentication(c *claims.Claims, ti *trust, p Policy) *Error {
 	if len(p.ACRValues) == 0 && p.MaxAge <= 0 {
 		return nil
 	}
@@ -19,7 +19,7 @@ func (v *Validator) checkUserAuthentication(c *claims.Claims, p Policy) *Error {
 	switch {
 	case c.Machine:
 		reason = ErrMachineToken
-	case len(p.ACRValues) > 0 && !anyIn(v.acrValues(c), p.ACRValues):
+	case len(p.ACRValues) > 0 && !anyIn(acrValues(c, ti), p.ACRValues):
 		reason = ErrACRNotAccepted
 	case p.MaxAge > 0 && !v.recentEnough(c, p):
 		reason = ErrAuthenticationTooOld
@@ -33,10 +33,10 @@ func (v *Validator) checkUserAuthentication(c *claims.Claims, p Policy) *Error {
 }
 
 // acrValues returns the token's authentication context classes, read from
-// the ACRClaim of its issuer (Config.ACRClaim by default): a string or an
-// array of strings.
-func (v *Validator) acrValues(c *claims.Claims) []string {
-	name := v.trustOf(c).acrClaim
+// the ACRClaim of ti, the issuer that accepted it (Config.ACRClaim by
+// default): a string or an array of strings.
+func acrValues(c *claims.Claims, ti *trust) []string {
+	name := ti.acrClaim
 	if name == "acr" {
 		if c.ACR == "" {
 			return nil

@@ -263,6 +263,7 @@ func (v *Validator) validate(ctx context.Context, token string, pr *presentation
 		if err := v.checkSender(ctx, ct.trust, ct.cnf, token, pr); err != nil {
 			return nil, v.refusedClaims(err, checks.Binding, ct.claims)
 		}
+		pr.judged = ct.trust
 		return v.hook(ctx, copyClaims(ct.claims))
 	}
 	if !compactJWS(token) {
@@ -307,6 +308,7 @@ func (v *Validator) validate(ctx context.Context, token string, pr *presentation
 	} else {
 		handOut(c)
 	}
+	pr.judged = ti
 	return v.hook(ctx, c)
 }
 

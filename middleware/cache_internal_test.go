@@ -388,19 +388,19 @@ func TestTokenCacheValidator(t *testing.T) {
 		v := ktReady(t, kit, Config{Now: clock.now})
 		tok := kit.Token(middlewaretest.Spec{IssuedAt: t0, Lifetime: 2 * time.Minute})
 		ktWant(t, ktValidate(v, tok))
-		// Directly on the cache hit path: checkTimes.
+		// Directly on the cache hit path: checkTimesAt.
 		ct, ok := v.cache.get(tok, t0.Add(time.Minute))
 		if !ok {
 			t.Fatal("miss")
 		}
 		clock.set(t0.Add(2*time.Minute + DefaultLeeway))
-		if err := v.checkTimes(ct.claims, expRequired); err == nil {
+		if err := checkTimesAt(v.cfg.now(), v.cfg.leeway(), ct.claims, expRequired); err == nil {
 			t.Error("checkTimes accepted an expired token")
 		}
 		c2 := *ct.claims
 		c2.ExpiresAt = t0.Add(time.Hour)
 		c2.NotBefore = t0.Add(time.Hour)
-		if err := v.checkTimes(&c2, expRequired); err == nil {
+		if err := checkTimesAt(v.cfg.now(), v.cfg.leeway(), &c2, expRequired); err == nil {
 			t.Error("checkTimes accepted a token not valid yet")
 		}
 	})

@@ -225,15 +225,16 @@ func (v *Validator) WaitReady(ctx context.Context) error {
 // compact JWS is an opaque token, resolved by its source (introspection or
 // Config.LookupToken, see validateOpaque) and then held to the same rules
 // as a JWT from the issuer on; without a source it is refused as
-// malformed. For a compact JWS, the steps, in order: the token is parsed (parseToken), its header checked,
-// its kind told (access token or not), it is routed to its issuer by "iss",
-// the issuer's keys looked up by "kid" (waiting, within bounds, for a
-// fetch), the signature verified, exp, nbf and iat checked, then how the
-// token is bound (binding.go: a token bound to a DPoP key or a client
-// certificate is refused, since a bearer token comes with no proof), its
-// audience and client, and last Config.Validate. A token seen before skips
-// the steps up to the binding (see the token cache); the cache is asked
-// first, before the kind of the token is told.
+// malformed. For a compact JWS, the steps, in order: the token is parsed
+// (parseToken), its header checked, it is routed to its issuer by "iss"
+// and held to that issuer's algorithms, its kind told (access token or
+// not), the issuer's keys looked up by "kid" (waiting, within bounds, for
+// a fetch), the signature verified and the key's own issuer matched,
+// exp, nbf and iat checked, then how the token is bound (binding.go: a
+// token bound to a DPoP key or a client certificate is refused, since a
+// bearer token comes with no proof), its audience, client and required
+// claims, and last Config.Validate. A token seen before skips the steps up
+// to the binding (see the token cache); the cache is asked first.
 //
 // The claims returned are the caller's own: changing them changes no other
 // request's.
@@ -563,13 +564,8 @@ func (v *Validator) hook(ctx context.Context, c *claims.Claims) (*claims.Claims,
 	return c, nil
 }
 
-// checkTimes checks exp and nbf again for a cached token. An opaque token
-// may have no exp (expOptional): a zero ExpiresAt is then not checked.
-func (v *Validator) checkTimes(c *claims.Claims, exp expRule) error {
-	return checkTimesAt(v.cfg.now(), v.cfg.leeway(), c, exp)
-}
-
-// checkTimesAt is checkTimes at now.
+// checkTimesAt checks exp and nbf of cached claims again, at now. An opaque
+// token may have no exp (expOptional): a zero ExpiresAt is then not checked.
 func checkTimesAt(now time.Time, leeway time.Duration, c *claims.Claims, exp expRule) error {
 	if (exp == expRequired || !c.ExpiresAt.IsZero()) && !now.Before(c.ExpiresAt.Add(leeway)) {
 		return invalidToken(ErrTokenExpired, nil)

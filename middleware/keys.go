@@ -197,6 +197,7 @@ func newRound() *fetchRound { return &fetchRound{done: make(chan struct{})} }
 // other.
 type issuerKeys struct {
 	issuer     string
+	resolved   bool   // of Config.ResolveIssuer: not named in KeyFetchEvents
 	configured string // JWKS URL from the config, empty to discover
 	cfg        *Config
 	client     *http.Client

@@ -49,8 +49,9 @@ type RequestEvent struct {
 	// by Config.AllowUnauthenticatedPreflight.
 	Anonymous bool
 	// Issuer is the issuer of a verified token, one of the configured
-	// trusted issuers exactly as configured (the request was accepted, or
-	// refused by the route's requirements); "" otherwise.
+	// trusted issuers exactly as configured (a template for its tenants;
+	// the request was accepted, or refused by the route's requirements);
+	// "" otherwise, and for an issuer of Config.ResolveIssuer.
 	Issuer string
 	// Duration is how long the decision took.
 	Duration time.Duration
@@ -58,7 +59,9 @@ type RequestEvent struct {
 
 // KeyFetchEvent is one fetch of an issuer's keys.
 type KeyFetchEvent struct {
-	// Issuer is the issuer whose keys were fetched, as configured.
+	// Issuer is the issuer whose keys were fetched, as configured (a
+	// template for all its tenants); "" for an issuer of
+	// Config.ResolveIssuer, as in RequestEvent.
 	Issuer string
 	// Err is why the fetch failed (matching [ErrDiscoveryFailed],
 	// [ErrJWKSUnusable], [ErrFetchTimeout], ...), or nil.
@@ -126,7 +129,11 @@ func (v *Validator) reportRequest(ctx context.Context, start time.Time, c *claim
 // unless the validator was stopped during it.
 func (ik *issuerKeys) observeKeyFetch(ctx context.Context, start time.Time, err error) {
 	if f := ik.cfg.Observer.KeyFetch; f != nil && ctx.Err() == nil {
-		f(ctx, KeyFetchEvent{Issuer: ik.issuer, Err: err, Duration: time.Since(start), Ready: ik.set.Load() != nil})
+		ev := KeyFetchEvent{Issuer: ik.issuer, Err: err, Duration: time.Since(start), Ready: ik.set.Load() != nil}
+		if ik.resolved { // its name came from a token, as in reportRequest
+			ev.Issuer = ""
+		}
+		f(ctx, ev)
 	}
 }
 

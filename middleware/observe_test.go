@@ -79,10 +79,19 @@ func (o *obsRecorder) fetch(t *testing.T) middleware.KeyFetchEvent {
 }
 
 func TestObserverRequests(t *testing.T) {
-	kit := hgKit(t)
+	kit, resolved := hgKit(t), hgKit(t)
 	rec := newObsRecorder()
-	v := hgReady(t, kit, middleware.Config{Observer: rec.observer()})
+	template := kit.EntraIssuer(middleware.TenantPlaceholder, false)
+	tenant := middlewaretest.EntraTenantID()
+	res := &hgResolver{}
+	res.set(resolved.URL, &middleware.Issuer{})
+	v := hgReady(t, kit, middleware.Config{
+		Observer:      rec.observer(),
+		ExtraIssuers:  []middleware.Issuer{{Issuer: template, JWKSURL: kit.JWKSURL(), Tenants: []string{tenant}}},
+		ResolveIssuer: res.resolve,
+	})
 	reader := hgToken(kit, middlewaretest.Spec{Scopes: []string{"read:users"}})
+	ofTenant := hgToken(kit, middlewaretest.Spec{Profile: middlewaretest.Entra, Tenant: tenant})
 	other := "https://evil.example.test"
 	cases := []struct {
 		name      string
@@ -95,6 +104,8 @@ func TestObserverRequests(t *testing.T) {
 		{"accepted", hgRequest(reader), middleware.Policy{}, nil, false, kit.URL},
 		{"scope missing: valid token", hgRequest(reader), middleware.ScopePolicy("admin"), middleware.ErrInsufficientScope, false, kit.URL},
 		{"expired", hgRequest(hgToken(kit, middlewaretest.Spec{IssuedAt: hgNow.Add(-2 * time.Hour)})), middleware.Policy{}, middleware.ErrTokenExpired, false, ""},
+		{"a tenant: its template", hgRequest(ofTenant), middleware.Policy{}, nil, false, template},
+		{"a resolved issuer is not reported", hgRequest(hgToken(resolved, middlewaretest.Spec{})), middleware.Policy{}, nil, false, ""},
 		{"untrusted issuer is not reported", hgRequest(hgToken(kit, middlewaretest.Spec{Claims: map[string]any{"iss": other}})), middleware.Policy{}, middleware.ErrInvalidIssuer, false, ""},
 		{"no token", hgRequest(""), middleware.Policy{}, middleware.ErrNoToken, false, ""},
 		{"optional without token", hgRequest(""), middleware.Policy{Optional: true}, nil, true, ""},
@@ -136,6 +147,21 @@ func TestObserverKeyFetch(t *testing.T) {
 		hgNew(t, kit, middleware.Config{Observer: rec.observer()})
 		if e := rec.fetch(t); e.Issuer != kit.URL || !errors.Is(e.Err, middleware.ErrDiscoveryFailed) || e.Ready {
 			t.Errorf("event %+v", e)
+		}
+	})
+	t.Run("a resolved issuer is not named", func(t *testing.T) {
+		kit, resolved := hgKit(t), hgKit(t)
+		rec := newObsRecorder()
+		res := &hgResolver{}
+		res.set(resolved.URL, &middleware.Issuer{})
+		v := hgReady(t, kit, middleware.Config{Observer: rec.observer(), ResolveIssuer: res.resolve})
+		if e := rec.fetch(t); e.Issuer != kit.URL {
+			t.Fatalf("configured issuer's event %+v", e)
+		}
+		_, err := v.ValidateToken(t.Context(), hgToken(resolved, middlewaretest.Spec{}))
+		hgWant(t, err)
+		if e := rec.fetch(t); e.Issuer != "" || e.Err != nil || !e.Ready {
+			t.Errorf("resolved issuer's event %+v", e)
 		}
 	})
 }

@@ -139,6 +139,7 @@ func (v *Validator) resolveNew(ctx context.Context, iss string) (*trust, error) 
 	ti := newTrust(&v.cfg, is, v.client)
 	kctx, cancel := context.WithCancel(v.ctx)
 	ti.keys = newIssuerKeys(&v.cfg, v.client, *is)
+	ti.keys.resolved = true
 	ti.stop = cancel
 	go ti.keys.run(kctx)
 	r.live[iss] = r.lru.PushFront(ti)

@@ -29,10 +29,11 @@ const (
 	// DefaultRefreshInterval is how often the issuer's JWKS is refreshed.
 	DefaultRefreshInterval = 15 * time.Minute
 	// DefaultMinRefreshInterval is the least time between the starts of two
-	// JWKS fetches of one issuer, whatever causes them (tokens with an
-	// unknown "kid", retries after a failure). A flood of forged kids causes
-	// at most one fetch per interval; a key published by a rotation is found
-	// within about this long.
+	// JWKS fetches of one issuer asked for by tokens with an unknown "kid"
+	// (the fetches at start-up, the periodic ones and retries after a
+	// failure come on top). A flood of forged kids causes at most one fetch
+	// per interval; a key published by a rotation is found within about
+	// this long.
 	DefaultMinRefreshInterval = time.Second
 	// DefaultKeyWait is the longest a request waits for keys: the first
 	// fetch after start-up, or a fetch for an unknown kid. A request whose
@@ -281,7 +282,9 @@ type Config struct {
 	RefreshInterval time.Duration
 
 	// MinRefreshInterval is the least time between the starts of two JWKS
-	// fetches of one issuer, whatever causes them. Optional, default
+	// fetches of one issuer asked for by tokens with an unknown key id (the
+	// fetches at start-up, the periodic ones and retries come on top).
+	// Optional, default
 	// [DefaultMinRefreshInterval]. Fetches asked for by unknown key ids
 	// space out further while they find no new key (up to
 	// [MaxKeyFetchBackoff] times). A request with an unknown key id waits

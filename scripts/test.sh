@@ -46,7 +46,7 @@ for m in $modules; do (cd "$m" && staticcheck ./...); done
 
 step "go test -race"
 # The Redis replay store's tests start Debian's redis-server on a loopback
-# port; internal/interop starts oidc-provider and Authlib; internal/release
+# port; internal/interop starts oidc-provider, Authlib and Ory Hydra; internal/release
 # builds a module proxy from this tree and installs every published module
 # from it, outside the repository.
 for m in $modules; do

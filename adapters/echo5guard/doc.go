@@ -35,7 +35,7 @@
 //	claim requirement not met   403  Bearer error="insufficient_claims", error_description="...", claim="...", claim_values="..."
 //	issuer keys not obtained    503  Retry-After: N
 //
-// An accepted request may carry a fresh DPoP-Nonce (RFC 9449 §8) when the
+// An accepted request may carry a fresh DPoP-Nonce (RFC 9449 §9) when the
 // validator issues server nonces and one is due.
 //
 // Routes may require claim values ([Guard.RequireClaim], Policy.Claims)

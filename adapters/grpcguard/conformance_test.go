@@ -74,6 +74,35 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// TestOpaqueConformance runs the suite's cases of opaque tokens (RFC 7662
+// introspection beside JWTs of the same issuer: the same answers for both)
+// as gRPC calls.
+func TestOpaqueConformance(t *testing.T) {
+	iss := middlewaretest.NewIssuer()
+	t.Cleanup(iss.Close)
+	iss.AddClient(middlewaretest.Client{ID: "grpc-rs", Secret: "grpc-rs-secret"})
+	v := newValidator(t, iss, middleware.Config{
+		Introspection: &middleware.Introspection{ClientID: "grpc-rs", ClientSecret: "grpc-rs-secret", CacheTTL: time.Minute},
+	})
+	ready(t, v)
+	g, err := grpcguard.New(v, conformanceConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPKI(t)
+	conn := dial(t, p, guarded(t, p, g), nil)
+	for _, c := range conformance.OpaqueCases(iss) {
+		t.Run(c.Name, func(t *testing.T) {
+			path, _, _ := strings.Cut(c.Path, "?")
+			m, ok := routes[c.Method+" "+path]
+			if !ok {
+				t.Fatalf("no method for %s %s", c.Method, path)
+			}
+			checkCase(t, c, call(t, conn, m, lowerKeys(c.Header)))
+		})
+	}
+}
+
 // TestResourceConformance runs the suite's cases of a validator with
 // Config.Resource (every challenge carries resource_metadata, RFC 9728
 // §5.1) and its step-up routes (RFC 9470 §3: Unauthenticated, with

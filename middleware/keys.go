@@ -52,7 +52,7 @@ const (
 	// up to this multiple. A fetch that finds a new key, or a kid seen
 	// twice before a fetch could look for it (as the tokens of a key just
 	// published are), brings the interval back to MinRefreshInterval.
-	MaxKeyFetchBackoff = 8
+	MaxKeyFetchBackoff = 1 << maxBackoffShift // 8
 	// maxRetryInterval bounds the wait before a failed fetch is retried, so
 	// that keys are picked up again soon after an issuer comes back.
 	maxRetryInterval = 2 * time.Second
@@ -421,7 +421,7 @@ func (ik *issuerKeys) candidatesFor(ctx context.Context, kid string, hasKid bool
 	return candidates{}, invalidToken(ErrUnknownKey, nil)
 }
 
-// maxBackoffShift is log2(MaxKeyFetchBackoff) (a test holds them together).
+// maxBackoffShift is log2(MaxKeyFetchBackoff).
 const maxBackoffShift = 3
 
 // askedInterval is the least time between the starts of two fetches asked

@@ -97,12 +97,6 @@ func (c *kbClock) gaps() []time.Duration {
 	return g
 }
 
-func TestMaxKeyFetchBackoffShift(t *testing.T) {
-	if 1<<maxBackoffShift != MaxKeyFetchBackoff {
-		t.Fatalf("maxBackoffShift %d does not match MaxKeyFetchBackoff %d", maxBackoffShift, MaxKeyFetchBackoff)
-	}
-}
-
 // TestUnknownKidBackoff: a stream of distinct unknown kids (one every
 // 100 ms for 60 s) causes fetches at least MinRefreshInterval apart, the
 // interval doubling while they find no new key, up to MaxKeyFetchBackoff

@@ -102,7 +102,9 @@ if ! command -v wrk >/dev/null; then
 	if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 	$sudo apt-get install -y wrk >/dev/null 2>&1 || { $sudo apt-get update >/dev/null && $sudo apt-get install -y wrk >/dev/null; }
 fi
-for s in noauth handwritten auth0 bearerguard probe; do
+servers="noauth handwritten auth0 bearerguard"
+[ -z "${WRK_PROBES:-}" ] || servers="$servers probe"
+for s in $servers; do
 	go build -o "$OUT/$s" "./cmd/$s"
 done
 

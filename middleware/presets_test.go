@@ -118,8 +118,16 @@ func TestPresetEntraMultiTenant(t *testing.T) {
 		{name: "a tenant that is a path", token: tok("x/../"+t1, false, middlewaretest.Spec{Claims: map[string]any{"tid": "x/../" + t1}}), want: middleware.ErrInvalidIssuer},
 		{name: "ver of the v2.0 issuer", token: tok(t1, false, middlewaretest.Spec{Claims: map[string]any{"ver": "1.0"}}), want: middleware.ErrNotAccessToken,
 			drop: func(is *middleware.Issuer) { is.RequiredClaims = nil }},
+		{name: "ver of the v1.0 issuer", token: tok(t1, true, middlewaretest.Spec{Claims: map[string]any{"ver": "2.0"}}), want: middleware.ErrNotAccessToken,
+			drop: func(is *middleware.Issuer) { delete(is.RequiredClaims, "ver") }},
 		{name: "RS256 only", token: tok(t1, false, middlewaretest.Spec{Alg: "ES256"}), want: middleware.ErrUnsupportedAlgorithm,
 			drop: func(is *middleware.Issuer) { is.Algorithms = nil }},
+		{name: "application roles are scopes", token: tok(t1, false, middlewaretest.Spec{Machine: true, Scopes: []string{"read"}}),
+			policy: middleware.ScopePolicy("read"),
+			drop:   func(is *middleware.Issuer) { is.ScopeClaims = nil }, without: middleware.ErrInsufficientScope},
+		{name: "authentication contexts in acrs", token: tok(t1, false, middlewaretest.Spec{Claims: map[string]any{"acrs": []string{"c1"}}}),
+			policy: middleware.Policy{ACRValues: []string{"c1"}},
+			drop:   func(is *middleware.Issuer) { is.ACRClaim = "" }, without: middleware.ErrACRNotAccepted},
 	})
 	t.Run("a key naming another issuer", func(t *testing.T) {
 		other := hgKitAll(t)
@@ -196,6 +204,9 @@ func TestPresetAuth0(t *testing.T) {
 		{name: "permissions are not scopes", token: tok(kit.URL+"/", middlewaretest.Spec{Claims: map[string]any{"scope": nil, "permissions": []string{"read"}}}),
 			policy: middleware.ScopePolicy("read"), want: middleware.ErrInsufficientScope,
 			drop: func(is *middleware.Issuer) { is.ScopeClaims = []string{"permissions"} }},
+		{name: "scopes in scope only", token: tok(kit.URL+"/", middlewaretest.Spec{Claims: map[string]any{"scope": nil, "scp": "read"}}),
+			policy: middleware.ScopePolicy("read"), want: middleware.ErrInsufficientScope,
+			drop: func(is *middleware.Issuer) { is.ScopeClaims = nil }},
 	})
 }
 
@@ -212,6 +223,11 @@ func TestPresetCognito(t *testing.T) {
 		{name: "client_id of the app clients", token: tok(middlewaretest.Spec{ClientID: "other"}), want: middleware.ErrInvalidAudience,
 			drop: func(is *middleware.Issuer) { is.ClientIDs = append(is.ClientIDs, "other") }},
 		{name: "an ID token", token: hgToken(kit, middlewaretest.Spec{Profile: middlewaretest.Cognito, Kind: middlewaretest.IDToken}), want: middleware.ErrNotAccessToken},
+		{name: "RS256 only", token: tok(middlewaretest.Spec{Alg: "ES256"}), want: middleware.ErrUnsupportedAlgorithm,
+			drop: func(is *middleware.Issuer) { is.Algorithms = nil }},
+		{name: "scopes in scope only", token: tok(middlewaretest.Spec{Claims: map[string]any{"scope": nil, "scp": "read"}}),
+			policy: middleware.ScopePolicy("read"), want: middleware.ErrInsufficientScope,
+			drop: func(is *middleware.Issuer) { is.ScopeClaims = nil }},
 	})
 }
 
@@ -227,6 +243,9 @@ func TestPresetKeycloak(t *testing.T) {
 			drop: func(is *middleware.Issuer) { is.Audiences = append(is.Audiences, "account") }},
 		{name: "typ Bearer", token: tok(middlewaretest.Spec{Claims: map[string]any{"typ": nil}}), want: middleware.ErrNotAccessToken,
 			drop: func(is *middleware.Issuer) { is.RequiredClaims = nil }},
+		{name: "scopes in scope only", token: tok(middlewaretest.Spec{Claims: map[string]any{"scope": nil, "scp": "read"}}),
+			policy: middleware.ScopePolicy("read"), want: middleware.ErrInsufficientScope,
+			drop: func(is *middleware.Issuer) { is.ScopeClaims = nil }},
 	})
 }
 
@@ -261,6 +280,9 @@ func TestPresetLogto(t *testing.T) {
 			drop: func(is *middleware.Issuer) { is.AccessTokenType = middleware.TokenTypeDefault }},
 		{name: "ES384 or RS256", token: tok(middlewaretest.Spec{Alg: "ES256"}), want: middleware.ErrUnsupportedAlgorithm,
 			drop: func(is *middleware.Issuer) { is.Algorithms = nil }},
+		{name: "scopes in scope only", token: tok(middlewaretest.Spec{Claims: map[string]any{"scope": nil, "scp": "read"}}),
+			policy: middleware.ScopePolicy("read"), want: middleware.ErrInsufficientScope,
+			drop: func(is *middleware.Issuer) { is.ScopeClaims = nil }},
 	})
 }
 
@@ -270,6 +292,9 @@ func TestPresetZitadel(t *testing.T) {
 	hgPresetCheck(t, preset, []string{hgToken(kit, middlewaretest.Spec{})}, []hgRule{
 		{name: "RS256 only", token: hgToken(kit, middlewaretest.Spec{Alg: "ES256"}), want: middleware.ErrUnsupportedAlgorithm,
 			drop: func(is *middleware.Issuer) { is.Algorithms = nil }},
+		{name: "scopes in scope only", token: hgToken(kit, middlewaretest.Spec{Claims: map[string]any{"scope": nil, "scp": "read"}}),
+			policy: middleware.ScopePolicy("read"), want: middleware.ErrInsufficientScope,
+			drop: func(is *middleware.Issuer) { is.ScopeClaims = nil }},
 	})
 }
 

@@ -188,3 +188,12 @@ func TestResolvedIssuersLRU(t *testing.T) {
 		t.Errorf("gone: a %v, b %v; want only b", held[a].gone.Load(), held[b].gone.Load())
 	}
 }
+
+// TestResolverDefaultBound: without MaxResolvedIssuers, at most
+// DefaultMaxResolvedIssuers issuers added at run time are held.
+func TestResolverDefaultBound(t *testing.T) {
+	r := newResolver(&Config{ResolveIssuer: func(context.Context, string) (*Issuer, error) { return nil, nil }})
+	if r.max != DefaultMaxResolvedIssuers {
+		t.Errorf("resolver holds %d issuers, want DefaultMaxResolvedIssuers (%d)", r.max, DefaultMaxResolvedIssuers)
+	}
+}

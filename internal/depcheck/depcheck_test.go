@@ -219,7 +219,7 @@ func TestRootModuleGraph(t *testing.T) {
 		t.Fatalf("the go command is needed to read the module graph: %v", err)
 	}
 	cmd := exec.Command(goCmd, "mod", "graph")
-	cmd.Env = append(os.Environ(), "GOWORK=off")
+	cmd.Env = rootModuleEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -317,7 +317,7 @@ func TestWorkspace(t *testing.T) {
 				Replace []struct{ Old, New modVersion }
 			}
 			goJSON(t, filepath.Join(root, dir), &mod, "mod", "edit", "-json")
-			if want := path.Join(module, filepath.ToSlash(dir)); mod.Module.Path != want && !(dir == "." && mod.Module.Path == module) {
+			if want := path.Join(module, filepath.ToSlash(dir)); mod.Module.Path != want {
 				t.Errorf("module %s in %s, want %s", mod.Module.Path, dir, want)
 			}
 			for _, r := range mod.Replace {

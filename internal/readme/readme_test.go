@@ -8,9 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	// Aliased: snippets_test.go declares the list snippets.
+	mdsnippets "github.com/bearerguard/bearerguard/internal/snippets"
 )
 
-// normalize drops indentation and blank lines.
+// normalize drops indentation and blank lines of a source file, as
+// [mdsnippets.Blocks] does for each block, so that both sides compare line
+// for line.
 func normalize(text string) []string {
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(text))
@@ -22,25 +27,8 @@ func normalize(text string) []string {
 	return out
 }
 
-// goBlocks returns the ```go fenced blocks of a Markdown document.
-func goBlocks(md string) []string {
-	var blocks []string
-	var cur []string
-	in := false
-	for _, l := range strings.Split(md, "\n") {
-		switch {
-		case !in && strings.TrimSpace(l) == "```go":
-			in, cur = true, nil
-		case in && strings.TrimSpace(l) == "```":
-			in = false
-			blocks = append(blocks, strings.Join(cur, "\n"))
-		case in:
-			cur = append(cur, l)
-		}
-	}
-	return blocks
-}
-
+// containsSeq reports whether needle appears in hay as consecutive whole
+// lines.
 func containsSeq(hay, needle []string) bool {
 	for i := 0; i+len(needle) <= len(hay); i++ {
 		match := true
@@ -76,13 +64,13 @@ func TestReadmeSnippetsCompile(t *testing.T) {
 		}
 		hay = append(hay, normalize(string(src))...)
 	}
-	blocks := goBlocks(string(md))
+	blocks := mdsnippets.Blocks(string(md), "```go")
 	if len(blocks) < 5 {
 		t.Fatalf("found %d Go blocks in README.md; the parser is broken or the README lost its examples", len(blocks))
 	}
 	for i, b := range blocks {
-		if !containsSeq(hay, normalize(b)) {
-			t.Errorf("README Go block %d is not in snippets_test.go (so it is not compiled):\n%s", i+1, b)
+		if !containsSeq(hay, b) {
+			t.Errorf("README Go block %d is not in snippets_test.go (so it is not compiled):\n%s", i+1, strings.Join(b, "\n"))
 		}
 	}
 }

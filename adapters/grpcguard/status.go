@@ -61,17 +61,16 @@ func (g *Guard) refuse(ctx context.Context, e *middleware.Error) error {
 	md := metadata.MD{}
 	for _, k := range [...]string{"WWW-Authenticate", "DPoP-Nonce", "Retry-After"} {
 		if v := h.Get(k); v != "" {
-			md[lower[k]] = []string{v}
+			md.Set(k, v) // lowercased, as gRPC metadata keys are
 		}
 	}
 	_ = grpc.SetTrailer(ctx, md)
-	return &refusal{e: e, st: refusalStatus(e)}
+	return &refusal{e: e, st: refusalStatus(e, h.Get("Retry-After"))}
 }
 
-var lower = map[string]string{"WWW-Authenticate": "www-authenticate", "DPoP-Nonce": "dpop-nonce", "Retry-After": "retry-after"}
-
-// refusalStatus is the status of e (see [Guard.Check]).
-func refusalStatus(e *middleware.Error) *status.Status {
+// refusalStatus is the status of e (see [Guard.Check]); retryAfter is the
+// Retry-After the core sets for it (whole seconds), "" if none.
+func refusalStatus(e *middleware.Error, retryAfter string) *status.Status {
 	b := e.Body()
 	info := &errdetails.ErrorInfo{Reason: b.Error, Domain: ErrorDomain}
 	meta := map[string]string{}
@@ -88,18 +87,11 @@ func refusalStatus(e *middleware.Error) *status.Status {
 	}
 	st := status.New(Code(e.Status), e.Description)
 	details := []protoadapt.MessageV1{info}
-	if e.Status == http.StatusServiceUnavailable {
-		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retryDelay(e.RetryAfter))})
+	if secs, err := strconv.Atoi(retryAfter); err == nil {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(time.Duration(secs) * time.Second)})
 	}
 	if ds, err := st.WithDetails(details...); err == nil {
 		st = ds
 	}
 	return st
-}
-
-// retryDelay is d in whole seconds, rounded up, at least one: the value of
-// the Retry-After header the net/http middleware sends.
-func retryDelay(d time.Duration) time.Duration {
-	secs := (d + time.Second - 1) / time.Second
-	return max(secs, 1) * time.Second
 }

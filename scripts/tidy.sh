@@ -17,8 +17,15 @@ base=github.com/bearerguard/bearerguard
 # The version the modules require of each other: the one go.work replaces.
 version=$(go work edit -json | sed -n 's/.*"Version": "\(v[^"]*\)".*/\1/p' | head -1)
 [ -n "$version" ] || { echo "tidy.sh: go.work replaces no version of $base" >&2; exit 1; }
-modules=$(go work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p')
+workspace=$(go work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p')
+modules=$workspace
 [ $# -gt 0 ] && modules="$*"
+
+# The module path of each workspace directory, read once: "dir path" lines.
+paths=$(for other in $workspace; do
+  other=${other#./}
+  echo "$other $(cd "$other" && go mod edit -json | sed -n 's/^\t\t"Path": "\(.*\)"/\1/p' | head -1)"
+done)
 
 for d in $modules; do
   d=${d#./}
@@ -26,14 +33,11 @@ for d in $modules; do
   mod="$d/go.mod"
   cp "$mod" "$mod.orig"
   trap 'mv "$mod.orig" "$mod"' ERR
-  for other in $(go work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p'); do
-    other=${other#./}
+  while read -r other path; do
     [ "$other" = "$d" ] && continue
-    [ "$other" = "." ] && [ "$d" = "." ] && continue
-    path=$(cd "$other" && go mod edit -json | sed -n 's/^\t\t"Path": "\(.*\)"/\1/p' | head -1)
     rel=$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$root/$other" "$root/$d")
     (cd "$d" && go mod edit -replace="$path=$rel")
-  done
+  done <<<"$paths"
   (cd "$d" && GOWORK=off GOFLAGS=-mod=mod go mod tidy)
   # No go.mod keeps a replace (internal/depcheck, TestWorkspace).
   (cd "$d" && go mod edit -json |

@@ -36,6 +36,7 @@ for d in $modules; do
   while read -r other path; do
     [ "$other" = "$d" ] && continue
     rel=$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$root/$other" "$root/$d")
+    case $rel in .*) ;; *) rel=./$rel ;; esac # a local directory, for go mod edit
     (cd "$d" && go mod edit -replace="$path=$rel")
   done <<<"$paths"
   (cd "$d" && GOWORK=off GOFLAGS=-mod=mod go mod tidy)

@@ -77,7 +77,8 @@ func EntraMultiTenant(allow func(tenant string) bool, audiences ...string) []Iss
 // scopes; tokens are typed "JWT" and signed with RS256 by default (change
 // Algorithms if the tenant signs with PS256). The domains publish the
 // same keys: a token verifies under the rules of the domain it names
-// only.
+// only. Each issuer has its own lists: changing one's rules leaves the
+// others'.
 func Auth0(audiences []string, domains ...string) []Issuer {
 	out := make([]Issuer, 0, len(domains))
 	for _, d := range domains {
@@ -85,7 +86,7 @@ func Auth0(audiences []string, domains ...string) []Issuer {
 		out = append(out, Issuer{
 			Issuer:      "https://" + d + "/",
 			JWKSURL:     "https://" + d + "/.well-known/jwks.json",
-			Audiences:   audiences,
+			Audiences:   slices.Clone(audiences),
 			Algorithms:  []string{"RS256"},
 			ScopeClaims: []string{"scope"},
 		})

@@ -332,3 +332,13 @@ func TestEntraMultiTenantListsApart(t *testing.T) {
 		t.Errorf("v1.0 issuer changed with the v2.0 one: %v %v %v", v1.Audiences, v1.Algorithms, v1.ScopeClaims)
 	}
 }
+
+// TestAuth0DomainsListsApart: the issuers of an Auth0 tenant's domains
+// share no list, as EntraMultiTenant's templates do not.
+func TestAuth0DomainsListsApart(t *testing.T) {
+	is := middleware.Auth0([]string{"https://api.example.test"}, "a.auth0.com", "login.example.test")
+	is[0].Audiences[0], is[0].Algorithms[0], is[0].ScopeClaims[0] = "changed", "PS256", "changed"
+	if is[1].Audiences[0] != "https://api.example.test" || is[1].Algorithms[0] != "RS256" || is[1].ScopeClaims[0] != "scope" {
+		t.Errorf("the second domain's issuer changed with the first: %v %v %v", is[1].Audiences, is[1].Algorithms, is[1].ScopeClaims)
+	}
+}

@@ -408,9 +408,6 @@ func (l *fetchLog) sinceLast() time.Duration {
 	return time.Since(l.last)
 }
 
-// pollInterval is how often bounded waits look again.
-const pollInterval = 20 * time.Millisecond
-
 // eventually calls cond every pollInterval until it returns true or
 // timeout has passed, and reports whether it returned true.
 func eventually(timeout time.Duration, cond func() bool) bool {

@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,12 +48,8 @@ type Hydra struct {
 	// AdminURL is the admin API's base URL.
 	AdminURL string
 
-	t    testing.TB
-	logs logBuffer
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	t testing.TB
+	process
 }
 
 // HydraClient is a client_credentials client registered at Hydra.
@@ -81,6 +76,7 @@ func StartHydra(t testing.TB) *Hydra {
 		AdminURL:         "http://127.0.0.1:" + strconv.Itoa(admin),
 		IntrospectionURL: "http://127.0.0.1:" + strconv.Itoa(admin) + "/admin/oauth2/introspect",
 		t:                t,
+		process:          process{name: "hydra"},
 	}
 	cmd := exec.Command(bin, "serve", "all", "--dev", "--sqa-opt-out")
 	cmd.Env = append(os.Environ(),
@@ -92,28 +88,8 @@ func StartHydra(t testing.TB) *Hydra {
 		"STRATEGIES_ACCESS_TOKEN=opaque",
 		"LOG_LEVEL=warn",
 	)
-	cmd.Stdout = &h.logs
-	cmd.Stderr = &h.logs
-	setProcAttr(cmd)
-	fmt.Fprintf(&h.logs, "--- interop: starting hydra on ports %d (public) and %d (admin)\n", public, admin)
-	t.Cleanup(func() {
-		h.Stop()
-		if t.Failed() {
-			t.Logf("interop: hydra server log:\n%s", h.logs.String())
-		}
-	})
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("interop: start hydra: %v", err)
-	}
-	done := make(chan struct{})
-	h.mu.Lock()
-	h.cmd, h.done = cmd, done
-	h.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		fmt.Fprintf(&h.logs, "--- interop: hydra exited: %v\n", err)
-		close(done)
-	}()
+	h.stopAtCleanup(t)
+	_, done := h.start(t, cmd, fmt.Sprintf("on ports %d (public) and %d (admin)", public, admin))
 	if err := h.waitReady(done); err != nil {
 		h.Stop()
 		t.Fatalf("interop: hydra not ready: %v (server log follows)", err)
@@ -123,7 +99,7 @@ func StartHydra(t testing.TB) *Hydra {
 
 func (h *Hydra) waitReady(done <-chan struct{}) error {
 	deadline := time.Now().Add(ReadyTimeout)
-	tick := time.NewTicker(pollEvery)
+	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	var lastErr error
 	for {
@@ -172,26 +148,9 @@ func (h *Hydra) waitReady(done <-chan struct{}) error {
 	}
 }
 
-// pollEvery is how often StartHydra looks again.
-const pollEvery = 20 * time.Millisecond
-
 // Stop kills the Hydra process and waits until it has exited. Its clients
 // and tokens are gone: Hydra cannot be started again.
-func (h *Hydra) Stop() {
-	h.mu.Lock()
-	cmd, done := h.cmd, h.done
-	h.cmd, h.done = nil, nil
-	h.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	killProcess(cmd)
-	select {
-	case <-done:
-	case <-time.After(ReadyTimeout):
-		h.t.Errorf("interop: hydra (pid %d) did not exit after kill", cmd.Process.Pid)
-	}
-}
+func (h *Hydra) Stop() { h.stop(h.t) }
 
 // CreateClient registers a client_credentials client through the admin API
 // (client_secret_basic), allowed scopes and audiences, and returns it with
@@ -275,16 +234,7 @@ func (h *Hydra) Token(t testing.TB, c HydraClient, scopes, audiences []string) s
 // issued to, and fails the test unless Hydra answers 200.
 func (h *Hydra) Revoke(t testing.TB, c HydraClient, token string) {
 	t.Helper()
-	// postForm reads no field of its Server.
-	resp, err := (&Server{}).postForm(h.RevocationURL, c.Credentials, Basic, url.Values{"token": {token}, "token_type_hint": {"access_token"}})
-	if err != nil {
-		t.Fatalf("interop: hydra revocation: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("interop: hydra revocation: status %d: %s", resp.StatusCode, body)
-	}
+	revoke(t, h.name, h.RevocationURL, c.Credentials, token)
 }
 
 // Logs returns everything the Hydra process has printed so far.

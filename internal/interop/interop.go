@@ -72,6 +72,9 @@ const ReadyTimeout = 30 * time.Second
 // requestTimeout bounds every HTTP exchange the harness makes.
 const requestTimeout = 10 * time.Second
 
+// pollInterval is how often bounded waits look again.
+const pollInterval = 20 * time.Millisecond
+
 // Resource identifiers known to both servers. The oidc-provider server signs
 // tokens for ResourceRS256 with RS256 and for ResourceES256 with ES256; the
 // Authlib server signs everything with RS256.
@@ -191,11 +194,8 @@ type Server struct {
 	stateDir string // keys that survive a restart
 	port     int
 	authURL  string
-	logs     logBuffer
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	process
 }
 
 // StartOIDCProvider starts an oidc-provider server on a free loopback port
@@ -262,6 +262,7 @@ func newServer(t testing.TB, k kind, port int) *Server {
 		IntrospectionClient: apiClient,
 		t:                   t,
 		kind:                k,
+		process:             process{name: k.String()},
 		dir:                 dir,
 		stateDir:            t.TempDir(),
 		port:                port,
@@ -270,12 +271,7 @@ func newServer(t testing.TB, k kind, port int) *Server {
 		s.setURLs("http://127.0.0.1:" + strconv.Itoa(port))
 	}
 	// Registered after TempDir, so it runs before the directory is removed.
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("interop: %s server log:\n%s", s.kind, s.logs.String())
-		}
-	})
+	s.stopAtCleanup(t)
 	return s
 }
 
@@ -316,11 +312,6 @@ func (s *Server) Logs() string { return s.logs.String() }
 func (s *Server) Start() {
 	t := s.t
 	t.Helper()
-	s.mu.Lock()
-	if s.cmd != nil {
-		s.mu.Unlock()
-		return
-	}
 	var cmd *exec.Cmd
 	args := []string{"--port", strconv.Itoa(s.port), "--state", s.stateDir}
 	switch s.kind {
@@ -331,24 +322,10 @@ func (s *Server) Start() {
 	}
 	cmd.Dir = s.dir
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
-	cmd.Stdout = &s.logs
-	cmd.Stderr = &s.logs
-	setProcAttr(cmd)
-	offset := s.logs.Len()
-	fmt.Fprintf(&s.logs, "--- interop: starting %s on port %d\n", s.kind, s.port)
-	if err := cmd.Start(); err != nil {
-		s.mu.Unlock()
-		t.Fatalf("interop: start %s: %v", s.kind, err)
+	offset, done := s.start(t, cmd, "on port "+strconv.Itoa(s.port))
+	if done == nil {
+		return // running already
 	}
-	done := make(chan struct{})
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		fmt.Fprintf(&s.logs, "--- interop: %s exited: %v\n", s.kind, err)
-		close(done)
-	}()
-
 	if err := s.waitReady(offset, done); err != nil {
 		s.Stop()
 		t.Fatalf("interop: %s not ready: %v (server log follows)", s.kind, err)
@@ -359,7 +336,7 @@ var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:(\d+))\n
 
 func (s *Server) waitReady(offset int, done <-chan struct{}) error {
 	deadline := time.Now().Add(ReadyTimeout)
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
 		if m := listeningRE.FindStringSubmatch(s.logs.From(offset)); m != nil {
@@ -433,21 +410,7 @@ func (s *Server) applyMetadata(md *metadata) error {
 
 // Stop kills the server process, as in an issuer outage, and waits until it
 // has exited and its port is closed. Stopping a stopped server is a no-op.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd, s.done = nil, nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	killProcess(cmd)
-	select {
-	case <-done:
-	case <-time.After(ReadyTimeout):
-		s.t.Errorf("interop: %s (pid %d) did not exit after kill", s.kind, cmd.Process.Pid)
-	}
-}
+func (s *Server) Stop() { s.stop(s.t) }
 
 // FetchToken runs the client_credentials grant for c with golang.org/x/oauth2,
 // authenticating as style says. params go into the token request as they are,
@@ -508,7 +471,7 @@ func looksLikeJWS(token string) bool { return strings.Count(token, ".") == 2 }
 // section 2.2). It fails the test unless the server answers 200 with JSON.
 func (s *Server) Introspect(t testing.TB, token string, style AuthStyle) map[string]any {
 	t.Helper()
-	resp, err := s.postForm(s.IntrospectionURL, s.IntrospectionClient, style, url.Values{"token": {token}})
+	resp, err := postForm(s.IntrospectionURL, s.IntrospectionClient, style, url.Values{"token": {token}})
 	if err != nil {
 		t.Fatalf("interop: %s introspection: %v", s.kind, err)
 	}
@@ -525,19 +488,27 @@ func (s *Server) Introspect(t testing.TB, token string, style AuthStyle) map[str
 // server answers 200.
 func (s *Server) Revoke(t testing.TB, token string) {
 	t.Helper()
-	resp, err := s.postForm(s.RevocationURL, s.OpaqueClient, Basic, url.Values{"token": {token}, "token_type_hint": {"access_token"}})
+	revoke(t, s.name, s.RevocationURL, s.OpaqueClient, token)
+}
+
+// revoke revokes token at target, the RFC 7009 revocation endpoint of the
+// server called name, as client c (client_secret_basic), and fails the test
+// unless the server answers 200.
+func revoke(t testing.TB, name, target string, c Credentials, token string) {
+	t.Helper()
+	resp, err := postForm(target, c, Basic, url.Values{"token": {token}, "token_type_hint": {"access_token"}})
 	if err != nil {
-		t.Fatalf("interop: %s revocation: %v", s.kind, err)
+		t.Fatalf("interop: %s revocation: %v", name, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("interop: %s revocation: status %d: %s", s.kind, resp.StatusCode, body)
+		t.Fatalf("interop: %s revocation: status %d: %s", name, resp.StatusCode, body)
 	}
 }
 
 // postForm posts form to target as client c, authenticated as style says.
-func (s *Server) postForm(target string, c Credentials, style AuthStyle, form url.Values) (*http.Response, error) {
+func postForm(target string, c Credentials, style AuthStyle, form url.Values) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	form = maps.Clone(form)
 	var req *http.Request
@@ -929,6 +900,77 @@ func packageDir(t testing.TB) string {
 			t.Fatalf("interop: no go.mod above %s", wd)
 		}
 	}
+}
+
+// process is a server's child process: its output and, while it runs, its
+// command and a channel closed once it has exited.
+type process struct {
+	name string // the server's name in log lines and messages
+	logs logBuffer
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+}
+
+// start starts cmd in a process group of its own, its output going to the
+// log after a line naming the server and where (for example "on port 8080"),
+// and returns the log offset of that line and a channel closed once cmd has
+// exited. If the process is running already, start starts nothing and
+// returns a nil channel. It fails the test if cmd cannot be started.
+func (p *process) start(t testing.TB, cmd *exec.Cmd, where string) (offset int, done <-chan struct{}) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		return 0, nil
+	}
+	cmd.Stdout = &p.logs
+	cmd.Stderr = &p.logs
+	setProcAttr(cmd)
+	offset = p.logs.Len()
+	fmt.Fprintf(&p.logs, "--- interop: starting %s %s\n", p.name, where)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("interop: start %s: %v", p.name, err)
+	}
+	exited := make(chan struct{})
+	p.cmd, p.done = cmd, exited
+	go func() {
+		err := cmd.Wait()
+		fmt.Fprintf(&p.logs, "--- interop: %s exited: %v\n", p.name, err)
+		close(exited)
+	}()
+	return offset, exited
+}
+
+// stop kills the process (its group, by PID) and waits at most ReadyTimeout
+// until it has exited, failing the test if it has not. Stopping a stopped
+// process is a no-op.
+func (p *process) stop(t testing.TB) {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.cmd, p.done = nil, nil
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	killProcess(cmd)
+	select {
+	case <-done:
+	case <-time.After(ReadyTimeout):
+		t.Errorf("interop: %s (pid %d) did not exit after kill", p.name, cmd.Process.Pid)
+	}
+}
+
+// stopAtCleanup stops the process when t's test ends and, if it failed,
+// logs everything the process printed.
+func (p *process) stopAtCleanup(t testing.TB) {
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("interop: %s server log:\n%s", p.name, p.logs.String())
+		}
+	})
 }
 
 // logBuffer collects a child's output; safe for concurrent use.

@@ -63,7 +63,7 @@ func wantInactive(t *testing.T, s *Server, token string) {
 // checks the HTTP status and the OAuth error code of the answer.
 func wantIntrospectionStatus(t *testing.T, s *Server, c Credentials, style AuthStyle, token string, status int, code string) {
 	t.Helper()
-	resp, err := s.postForm(s.IntrospectionURL, c, style, url.Values{"token": {token}})
+	resp, err := postForm(s.IntrospectionURL, c, style, url.Values{"token": {token}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestOIDCProviderIntrospection(t *testing.T) {
 	t.Run("other clients answered inactive", func(t *testing.T) {
 		token := s.OpaqueToken(t, nil, nil)
 		for _, c := range []Credentials{s.OpaqueClient, s.BasicClient} {
-			resp, err := s.postForm(s.IntrospectionURL, c, Basic, url.Values{"token": {token}})
+			resp, err := postForm(s.IntrospectionURL, c, Basic, url.Values{"token": {token}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -200,7 +200,7 @@ func TestOIDCProviderIntrospection(t *testing.T) {
 	})
 	t.Run("revocation by another client refused", func(t *testing.T) {
 		token := s.OpaqueToken(t, []string{ScopeRead}, nil)
-		resp, err := s.postForm(s.RevocationURL, s.BasicClient, Basic, url.Values{"token": {token}})
+		resp, err := postForm(s.RevocationURL, s.BasicClient, Basic, url.Values{"token": {token}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,7 +31,9 @@ const (
 	// KeyFetchDurationMetric is the duration of the fetches (s).
 	KeyFetchDurationMetric = "bearerguard.keys.fetch.duration"
 	// KeysReadyMetric is 1 for an issuer whose keys are held, 0 for one
-	// whose keys have not been obtained yet ({issuer}), by IssuerKey.
+	// whose keys have not been obtained yet ({issuer}), by IssuerKey: the
+	// configured issuers (issuers added by Config.ResolveIssuer are counted
+	// in the fetch metrics, without IssuerKey, and have no gauge).
 	KeysReadyMetric = "bearerguard.keys.ready"
 	// IntrospectionsMetric counts calls to the introspection endpoint
 	// ({request}), by ResultKey ("active", "inactive", "failure") and
@@ -60,8 +62,9 @@ const (
 	// "insufficient_scope" (see [ErrorType]); OpenTelemetry's error.type.
 	ErrorTypeKey = attribute.Key("error.type")
 	// IssuerKey is the trusted issuer, as configured: the issuer of a
-	// verified token, or the issuer whose keys were fetched. Refusals of
-	// tokens not verified have none.
+	// verified token, or the issuer whose keys were fetched (a template for
+	// its tenants). Refusals of tokens not verified, and issuers added by
+	// Config.ResolveIssuer, have none.
 	IssuerKey = attribute.Key("bearerguard.issuer")
 )
 
@@ -204,6 +207,9 @@ func (r *recorder) keyFetch(ctx context.Context, e middleware.KeyFetchEvent) {
 	o := r.opts(k)
 	r.fetches.Add(ctx, 1, o.add...)
 	r.fetchDuration.Record(ctx, e.Duration.Seconds(), o.rec...)
+	if e.Issuer == "" {
+		return // an issuer added by ResolveIssuer: not a configured one, no gauge of its own
+	}
 	r.mu.Lock()
 	r.ready[e.Issuer] = e.Ready
 	r.mu.Unlock()

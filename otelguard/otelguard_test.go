@@ -190,6 +190,41 @@ func TestKeys(t *testing.T) {
 	}
 }
 
+// TestKeysResolvedIssuer: an issuer added by ResolveIssuer has its fetches
+// counted without an issuer and no readiness gauge: only configured
+// issuers become labels.
+func TestKeysResolvedIssuer(t *testing.T) {
+	other := middlewaretest.NewIssuer()
+	t.Cleanup(other.Close)
+	h := newHarness(t, middleware.Config{
+		ResolveIssuer: func(_ context.Context, iss string) (*middleware.Issuer, error) {
+			if iss != other.URL {
+				return nil, nil
+			}
+			return &middleware.Issuer{Issuer: iss, Audiences: []string{audience}}, nil
+		},
+	})
+	tok := other.Token(middlewaretest.Spec{Audience: []string{audience}})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := h.v.ValidateToken(t.Context(), tok)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the resolved issuer's token: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ms := h.collect(t)
+	if got := counts(t, ms[otelguard.KeyFetchesMetric]); got["bearerguard.result=success"] < 1 {
+		t.Errorf("fetches %v: the resolved issuer's is not counted without an issuer", got)
+	}
+	if got := counts(t, ms[otelguard.KeysReadyMetric]); len(got) != 1 || got["bearerguard.issuer="+h.iss.URL] != 1 {
+		t.Errorf("ready %v, want the configured issuer only", got)
+	}
+}
+
 func TestIntrospectionAndReplay(t *testing.T) {
 	h := newHarness(t, middleware.Config{
 		Introspection: &middleware.Introspection{ClientID: "rs", ClientSecret: "rs-secret-0123456789"},

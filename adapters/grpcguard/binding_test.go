@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/bearerguard/bearerguard/adapters/grpcguard"
+	"github.com/bearerguard/bearerguard/internal/conformance"
 	"github.com/bearerguard/bearerguard/middleware"
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 	"google.golang.org/grpc/codes"
@@ -25,7 +26,7 @@ func TestDPoP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPKI(t)
+	p := conformance.NewTestPKI(t)
 	conn := dial(t, p, guarded(t, p, g), nil)
 
 	key := middlewaretest.NewDPoPKey("ES256")
@@ -91,7 +92,7 @@ func TestDPoPNonce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPKI(t)
+	p := conformance.NewTestPKI(t)
 	conn := dial(t, p, guarded(t, p, g), nil)
 	key := middlewaretest.NewDPoPKey("ES256")
 	bound := iss.Token(middlewaretest.Spec{JKT: key.Thumbprint()})
@@ -123,16 +124,17 @@ func TestCertificateBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPKI(t)
+	p := conformance.NewTestPKI(t)
 	addr := guarded(t, p, g)
-	token := bearer(iss.Token(middlewaretest.Spec{CertThumbprint: middlewaretest.CertThumbprint(p.client.Leaf)}))
+	client, client2 := p.ClientCert(t, "client-1"), p.ClientCert(t, "client-2")
+	token := bearer(iss.Token(middlewaretest.Spec{CertThumbprint: middlewaretest.CertThumbprint(client.Leaf)}))
 	for _, c := range []struct {
 		name string
 		conn func() codes.Code
 		want codes.Code
 	}{
-		{"the certificate", func() codes.Code { return call(t, dial(t, p, addr, &p.client), "Me", token).st.Code() }, codes.OK},
-		{"another certificate", func() codes.Code { return call(t, dial(t, p, addr, &p.client2), "Me", token).st.Code() }, codes.Unauthenticated},
+		{"the certificate", func() codes.Code { return call(t, dial(t, p, addr, &client), "Me", token).st.Code() }, codes.OK},
+		{"another certificate", func() codes.Code { return call(t, dial(t, p, addr, &client2), "Me", token).st.Code() }, codes.Unauthenticated},
 		{"no certificate", func() codes.Code { return call(t, dial(t, p, addr, nil), "Me", token).st.Code() }, codes.Unauthenticated},
 	} {
 		t.Run(c.name, func(t *testing.T) {

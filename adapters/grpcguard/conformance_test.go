@@ -60,7 +60,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPKI(t)
+	p := conformance.NewTestPKI(t)
 	conn := dial(t, p, guarded(t, p, g), nil)
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
@@ -89,7 +89,7 @@ func TestOpaqueConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPKI(t)
+	p := conformance.NewTestPKI(t)
 	conn := dial(t, p, guarded(t, p, g), nil)
 	for _, c := range conformance.OpaqueCases(iss) {
 		t.Run(c.Name, func(t *testing.T) {
@@ -121,7 +121,7 @@ func TestResourceConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPKI(t)
+	p := conformance.NewTestPKI(t)
 	conn := dial(t, p, guarded(t, p, g), nil)
 	for _, c := range cases {
 		if c.Path == conformance.MetadataPath {
@@ -158,7 +158,7 @@ func TestUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPKI(t)
+	p := conformance.NewTestPKI(t)
 	conn := dial(t, p, guarded(t, p, g), nil)
 	token := bearer(down.Token(middlewaretest.Spec{Scopes: []string{"read:users"}}))
 	for _, m := range []string{"Me", "ListUsers", "Optional"} {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bearerguard/bearerguard/adapters/grpcguard"
+	"github.com/bearerguard/bearerguard/internal/conformance"
 	"github.com/bearerguard/bearerguard/middleware"
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
@@ -65,7 +66,7 @@ func TestMethods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPKI(t)
+	p := conformance.NewTestPKI(t)
 	conn := dial(t, p, guarded(t, p, g), nil)
 	reader := bearer(iss.Token(middlewaretest.Spec{Scopes: []string{"read:users"}}))
 	for _, c := range []struct {
@@ -102,7 +103,7 @@ func TestStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPKI(t)
+	p := conformance.NewTestPKI(t)
 	conn := dial(t, p, guarded(t, p, g), nil)
 	res := watch(t, conn, bearer(iss.Token(middlewaretest.Spec{})))
 	if res.st.Code() != codes.OK || res.body["sub"] != "user-123" {
@@ -135,7 +136,7 @@ func TestAuthFunc(t *testing.T) {
 		seen <- err
 		return res, err
 	}
-	p := newPKI(t)
+	p := conformance.NewTestPKI(t)
 	addr := serve(t, p,
 		grpc.ChainUnaryInterceptor(record, auth.UnaryServerInterceptor(g.AuthFunc())),
 		grpc.StreamInterceptor(auth.StreamServerInterceptor(g.AuthFunc())))
@@ -208,7 +209,7 @@ func TestPlaintext(t *testing.T) {
 			t.Errorf("htu %s: %v (%q), want %v", c.htu, res.st.Code(), res.st.Message(), c.want)
 		}
 	}
-	other, _ := selfSigned(t, "client", false)
+	other := conformance.NewTestPKI(t).ClientCert(t, "client")
 	certBound := bearer(iss.Token(middlewaretest.Spec{CertThumbprint: middlewaretest.CertThumbprint(other.Leaf)}))
 	if res := call(t, conn, "Me", certBound); res.st.Code() != codes.Unauthenticated {
 		t.Errorf("certificate-bound token without TLS: %v, want Unauthenticated", res.st.Code())

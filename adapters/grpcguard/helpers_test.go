@@ -2,13 +2,7 @@ package grpcguard_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -16,6 +10,7 @@ import (
 
 	"github.com/bearerguard/bearerguard/adapters/grpcguard"
 	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/internal/conformance"
 	"github.com/bearerguard/bearerguard/middleware"
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -111,65 +106,17 @@ func testConfig() grpcguard.Config {
 	}
 }
 
-// pki is the loopback TLS of a test: a server certificate for localhost
-// and two self-signed client certificates.
-type pki struct {
-	roots           *x509.CertPool
-	server          tls.Certificate
-	client, client2 tls.Certificate
-}
-
-func newPKI(t testing.TB) *pki {
-	t.Helper()
-	server, leaf := selfSigned(t, "localhost", true)
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
-	c1, _ := selfSigned(t, "client-1", false)
-	c2, _ := selfSigned(t, "client-2", false)
-	return &pki{roots: roots, server: server, client: c1, client2: c2}
-}
-
-// selfSigned returns a self-signed ECDSA certificate for name.
-func selfSigned(t testing.TB, name string, server bool) (tls.Certificate, *x509.Certificate) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		IsCA:         server, BasicConstraintsValid: true,
-	}
-	if server {
-		tmpl.DNSNames = []string{name}
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k, Leaf: leaf}, leaf
-}
-
-// serve starts a gRPC server over loopback TLS with the test service and
-// opts, stopped when t ends, and returns its address. Client certificates
-// are requested, not verified: RFC 8705 §2.2 allows self-signed ones.
-func serve(t testing.TB, p *pki, opts ...grpc.ServerOption) string {
+// serve starts a gRPC server over loopback TLS, with p's server
+// certificate, the test service and opts, stopped when t ends, and returns
+// its address. Client certificates are requested, not verified: RFC 8705
+// §2.2 allows self-signed ones.
+func serve(t testing.TB, p *conformance.TestPKI, opts ...grpc.ServerOption) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{p.server}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS13})
+	creds := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{p.Server}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS13})
 	srv := grpc.NewServer(append(opts, grpc.Creds(creds))...)
 	srv.RegisterService(serviceDesc(), struct{}{})
 	done := make(chan struct{})
@@ -178,11 +125,11 @@ func serve(t testing.TB, p *pki, opts ...grpc.ServerOption) string {
 	return lis.Addr().String()
 }
 
-// dial returns a client of the server at addr with the :authority
-// [authority], presenting cert if not nil, closed when t ends.
-func dial(t testing.TB, p *pki, addr string, cert *tls.Certificate) *grpc.ClientConn {
+// dial returns a client of the server at addr, trusting p's CA, with the
+// :authority [authority], presenting cert if not nil, closed when t ends.
+func dial(t testing.TB, p *conformance.TestPKI, addr string, cert *tls.Certificate) *grpc.ClientConn {
 	t.Helper()
-	cfg := &tls.Config{RootCAs: p.roots, ServerName: "localhost", MinVersion: tls.VersionTLS13}
+	cfg := &tls.Config{RootCAs: p.Pool, ServerName: authority, MinVersion: tls.VersionTLS13}
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}
@@ -291,7 +238,7 @@ func ready(t testing.TB, v *middleware.Validator) {
 }
 
 // guarded starts the test service behind g's interceptors.
-func guarded(t testing.TB, p *pki, g *grpcguard.Guard, opts ...grpc.ServerOption) string {
+func guarded(t testing.TB, p *conformance.TestPKI, g *grpcguard.Guard, opts ...grpc.ServerOption) string {
 	t.Helper()
 	return serve(t, p, append(opts, grpc.UnaryInterceptor(g.UnaryServerInterceptor()), grpc.StreamInterceptor(g.StreamServerInterceptor()))...)
 }

@@ -137,7 +137,7 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 	})
 	t.Run("sources", func(t *testing.T) { runSources(t, iss, build) })
 	t.Run("opaque", func(t *testing.T) { runOpaque(t, iss, build) })
-	t.Run("dpop and mtls", func(t *testing.T) { runDPoP(t, iss, build) })
+	t.Run("dpop and mtls", func(t *testing.T) { runDPoP(t, iss, proxyMTLS, build, DPoPCases) })
 	t.Run("mtls over TLS", func(t *testing.T) { runMTLS(t, iss, h) })
 	t.Run("dpop nonces", func(t *testing.T) { runDPoPNonce(t, iss, build) })
 	t.Run("issuer down", func(t *testing.T) {

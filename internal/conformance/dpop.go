@@ -2,13 +2,8 @@ package conformance
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -60,11 +55,15 @@ func (r refusal) onDPoP(name, method, path string, h http.Header) Case {
 	return c
 }
 
-// runDPoP runs [DPoPCases] against the app build makes for a validator of
-// iss with DPoP allowed and certificate-bound tokens read from a proxy's
-// header, in process and over a socket. Each run gets fresh proofs: a
-// proof is accepted once.
-func runDPoP(t *testing.T, iss *middlewaretest.Issuer, build func(v *middleware.Validator) http.Handler) {
+// proxyMTLS is the MTLS of the validator of [DPoPCases]: certificates of
+// certificate-bound tokens read from a proxy's header.
+var proxyMTLS = middleware.MTLS{CertificateHeader: certHeader, CertificateHeaderFormat: "pem-urlencoded"}
+
+// runDPoP runs the cases cases makes for iss against the app build makes
+// for a validator of iss with DPoP allowed (DPoP.PublicBaseURL [dpopBase])
+// and mtls as its MTLS, in process and over a socket. cases is called for
+// each run, so that each run gets fresh proofs: a proof is accepted once.
+func runDPoP(t *testing.T, iss *middlewaretest.Issuer, mtls middleware.MTLS, build func(v *middleware.Validator) http.Handler, cases func(testing.TB, *middlewaretest.Issuer) []Case) {
 	t.Helper()
 	v, err := middleware.New(t.Context(), middleware.Config{
 		Issuer:             iss.URL,
@@ -73,7 +72,7 @@ func runDPoP(t *testing.T, iss *middlewaretest.Issuer, build func(v *middleware.
 		KeyWait:            10 * time.Second,
 		MinRefreshInterval: 100 * time.Millisecond,
 		DPoP:               middleware.DPoP{Mode: middleware.DPoPAllowed, PublicBaseURL: dpopBase},
-		MTLS:               middleware.MTLS{CertificateHeader: certHeader, CertificateHeaderFormat: "pem-urlencoded"},
+		MTLS:               mtls,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -84,8 +83,8 @@ func runDPoP(t *testing.T, iss *middlewaretest.Issuer, build func(v *middleware.
 		t.Fatalf("keys of the test issuer not obtained: %v", err)
 	}
 	h := build(v)
-	t.Run("handler", func(t *testing.T) { RunHandler(t, h, DPoPCases(t, iss)) })
-	t.Run("socket", func(t *testing.T) { RunURL(t, httptestServer(t, h), DPoPCases(t, iss)) })
+	t.Run("handler", func(t *testing.T) { RunHandler(t, h, cases(t, iss)) })
+	t.Run("socket", func(t *testing.T) { RunURL(t, httptestServer(t, h), cases(t, iss)) })
 }
 
 // DPoPCases returns the cases of sender-constrained tokens for an app whose
@@ -108,7 +107,8 @@ func DPoPCases(t testing.TB, iss *middlewaretest.Issuer) []Case {
 	used := proof(bound, "/me", "GET")
 	writer := iss.Token(middlewaretest.Spec{JKT: key.Thumbprint(), Scopes: []string{"write:users"}})
 
-	cert, other := clientCert(t), clientCert(t)
+	pki := NewTestPKI(t)
+	cert, other := pki.ClientCert(t, "client").Leaf, pki.ClientCert(t, "other").Leaf
 	certBound := iss.Token(middlewaretest.Spec{CertThumbprint: middlewaretest.CertThumbprint(cert)})
 	withCert := func(c *x509.Certificate) http.Header {
 		h := bearer(certBound)
@@ -132,28 +132,4 @@ func DPoPCases(t testing.TB, iss *middlewaretest.Issuer) []Case {
 		otherClientCert.onDPoP("mTLS: another certificate", "GET", "/me", withCert(other)),
 		senderConstraint.onDPoP("mTLS: no certificate", "GET", "/me", withCert(nil)),
 	}
-}
-
-// clientCert returns a self-signed client certificate.
-func clientCert(t testing.TB) *x509.Certificate {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "client"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }

@@ -1,10 +1,8 @@
 package conformance
 
 import (
-	"context"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/bearerguard/bearerguard/middleware"
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
@@ -30,25 +28,7 @@ func RunMounted(t *testing.T, build func(v *middleware.Validator) http.Handler) 
 	t.Helper()
 	iss := middlewaretest.NewIssuer()
 	t.Cleanup(iss.Close)
-	v, err := middleware.New(t.Context(), middleware.Config{
-		Issuer:             iss.URL,
-		Audiences:          []string{Audience},
-		HTTPClient:         iss.Client(),
-		KeyWait:            10 * time.Second,
-		MinRefreshInterval: 100 * time.Millisecond,
-		DPoP:               middleware.DPoP{Mode: middleware.DPoPAllowed, PublicBaseURL: dpopBase},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wait, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := v.WaitReady(wait); err != nil {
-		t.Fatalf("keys of the test issuer not obtained: %v", err)
-	}
-	h := build(v)
-	t.Run("handler", func(t *testing.T) { RunHandler(t, h, MountedCases(t, iss)) })
-	t.Run("socket", func(t *testing.T) { RunURL(t, httptestServer(t, h), MountedCases(t, iss)) })
+	runDPoP(t, iss, middleware.MTLS{}, build, MountedCases)
 }
 
 // MountedCases returns the cases of [RunMounted] for a validator that

@@ -13,94 +13,114 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
 
-// testPKI is a test CA with the certificates the real-TLS mTLS cases use:
-// the server's for 127.0.0.1 and two clients', all ECDSA P-256 and valid
-// for a few minutes around now.
-type testPKI struct {
-	pool             *x509.CertPool // the CA, for both sides
-	server           tls.Certificate
-	clientA, clientB tls.Certificate
-	leafA            *x509.Certificate
+// TestPKI is a certificate authority made for one test, with a server
+// certificate it issued for 127.0.0.1 and localhost. Keys are ECDSA P-256;
+// certificates are valid from an hour before [NewTestPKI] to an hour
+// after. Its methods are safe for concurrent use.
+type TestPKI struct {
+	// Pool holds the CA's certificate alone: the RootCAs of a client, the
+	// ClientCAs of a server that verifies client certificates.
+	Pool *x509.CertPool
+	// Server is the server certificate, with its Leaf: IP address
+	// 127.0.0.1 and DNS name "localhost", for server authentication.
+	Server tls.Certificate
+
+	ca                  *x509.Certificate
+	key                 *ecdsa.PrivateKey
+	notBefore, notAfter time.Time
+	serial              atomic.Int64 // of the last certificate made
 }
 
-func newTestPKI(t testing.TB) *testPKI {
+// NewTestPKI returns a new CA with its server certificate. It fails t if
+// a key or a certificate cannot be made.
+func NewTestPKI(t testing.TB) *TestPKI {
 	t.Helper()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	serial := int64(0)
 	now := time.Now()
-	template := func(cn string) *x509.Certificate {
-		serial++
-		return &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: cn},
-			NotBefore:    now.Add(-time.Minute),
-			NotAfter:     now.Add(10 * time.Minute),
-		}
-	}
-	caKey := key()
-	caTmpl := template("bearerguard conformance CA")
-	caTmpl.IsCA = true
-	caTmpl.BasicConstraintsValid = true
-	caTmpl.KeyUsage = x509.KeyUsageCertSign
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	p := &TestPKI{Pool: x509.NewCertPool(), key: newKey(t), notBefore: now.Add(-time.Hour), notAfter: now.Add(time.Hour)}
+	tmpl := p.template("bearerguard test CA")
+	tmpl.IsCA = true
+	tmpl.BasicConstraintsValid = true
+	tmpl.KeyUsage = x509.KeyUsageCertSign
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, p.key.Public(), p.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
+	if p.ca, err = x509.ParseCertificate(der); err != nil {
 		t.Fatal(err)
 	}
-	issue := func(tmpl *x509.Certificate) (tls.Certificate, *x509.Certificate) {
-		k := key()
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, k.Public(), caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaf, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k, Leaf: leaf}, leaf
-	}
-	p := &testPKI{pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
-	srv := template("127.0.0.1")
-	srv.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	srv.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	p.server, _ = issue(srv)
-	clientTmpl := func(cn string) *x509.Certificate {
-		tmpl := template(cn)
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-		return tmpl
-	}
-	p.clientA, p.leafA = issue(clientTmpl("client A"))
-	p.clientB, _ = issue(clientTmpl("client B"))
+	p.Pool.AddCert(p.ca)
+	tmpl = p.template("localhost")
+	tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+	tmpl.DNSNames = []string{"localhost"}
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	p.Server = p.issue(t, tmpl)
 	return p
+}
+
+// ClientCert returns a new client certificate of the CA, with its Leaf,
+// for the common name cn. Its SHA-256 hash is what a token bound to it
+// carries (RFC 8705 §3.1).
+func (p *TestPKI) ClientCert(t testing.TB, cn string) tls.Certificate {
+	t.Helper()
+	tmpl := p.template(cn)
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	return p.issue(t, tmpl)
+}
+
+// template returns a certificate template for cn with the next serial
+// number and p's validity.
+func (p *TestPKI) template(cn string) *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber: big.NewInt(p.serial.Add(1)),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    p.notBefore,
+		NotAfter:     p.notAfter,
+	}
+}
+
+// issue returns the certificate of tmpl, signed by the CA, for a new key.
+func (p *TestPKI) issue(t testing.TB, tmpl *x509.Certificate) tls.Certificate {
+	t.Helper()
+	k := newKey(t)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, k.Public(), p.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k, Leaf: leaf}
+}
+
+// newKey returns a new ECDSA P-256 key.
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // serve starts an HTTPS server on loopback running h that asks for a
 // client certificate of the CA but takes connections without one. It is
 // closed when the test ends.
-func (p *testPKI) serve(t testing.TB, h http.Handler) *httptest.Server {
+func (p *TestPKI) serve(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()
 	s := httptest.NewUnstartedServer(h)
 	s.TLS = &tls.Config{
-		Certificates: []tls.Certificate{p.server},
+		Certificates: []tls.Certificate{p.Server},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
-		ClientCAs:    p.pool,
+		ClientCAs:    p.Pool,
 		MinVersion:   tls.VersionTLS12,
 	}
 	s.StartTLS()
@@ -110,9 +130,9 @@ func (p *testPKI) serve(t testing.TB, h http.Handler) *httptest.Server {
 
 // client returns an HTTPS client trusting only the CA and presenting cert
 // (none if nil). Its idle connections are closed when the test ends.
-func (p *testPKI) client(t testing.TB, cert *tls.Certificate) *http.Client {
+func (p *TestPKI) client(t testing.TB, cert *tls.Certificate) *http.Client {
 	t.Helper()
-	cfg := &tls.Config{RootCAs: p.pool, MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{RootCAs: p.Pool, MinVersion: tls.VersionTLS12}
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}
@@ -130,10 +150,11 @@ func (p *testPKI) client(t testing.TB, cert *tls.Certificate) *http.Client {
 // is the connection's: a client without one is refused even while A's
 // connection to the same server is open.
 func runMTLS(t *testing.T, iss *middlewaretest.Issuer, h http.Handler) {
-	pki := newTestPKI(t)
-	bound := iss.Token(middlewaretest.Spec{CertThumbprint: middlewaretest.CertThumbprint(pki.leafA)})
+	pki := NewTestPKI(t)
+	certA, certB := pki.ClientCert(t, "client A"), pki.ClientCert(t, "client B")
+	bound := iss.Token(middlewaretest.Spec{CertThumbprint: middlewaretest.CertThumbprint(certA.Leaf)})
 	unbound := iss.Token(middlewaretest.Spec{})
-	withA, withB, without := pki.client(t, &pki.clientA), pki.client(t, &pki.clientB), pki.client(t, nil)
+	withA, withB, without := pki.client(t, &certA), pki.client(t, &certB), pki.client(t, nil)
 	url := pki.serve(t, h).URL + "/me"
 	for _, tc := range []struct {
 		name   string

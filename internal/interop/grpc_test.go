@@ -7,16 +7,9 @@ package interop
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -28,6 +21,7 @@ import (
 
 	"github.com/bearerguard/bearerguard/adapters/grpcguard"
 	"github.com/bearerguard/bearerguard/claims"
+	"github.com/bearerguard/bearerguard/internal/conformance"
 	"github.com/bearerguard/bearerguard/middleware"
 )
 
@@ -66,45 +60,14 @@ func grpcUsers() *grpc.ServiceDesc {
 	return sd
 }
 
-// grpcTLS returns a server TLS config with a self-signed ECDSA certificate
-// for [grpcAuthority], made for this test, and a client TLS config that
-// trusts only that certificate.
-func grpcTLS(t *testing.T) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: grpcAuthority},
-		DNSNames:     []string{grpcAuthority},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13},
-		&tls.Config{RootCAs: roots, ServerName: grpcAuthority, MinVersion: tls.VersionTLS13}
-}
-
-// grpcGuarded serves the test service behind g on 127.0.0.1 over TLS and
-// returns a client of it; both are stopped when t ends.
+// grpcGuarded serves the test service behind g on 127.0.0.1 over TLS, with
+// a certificate of a test CA for [grpcAuthority], and returns a client of
+// it that trusts only that CA; both are stopped when t ends.
 func grpcGuarded(t *testing.T, g *grpcguard.Guard) *grpc.ClientConn {
 	t.Helper()
-	serverTLS, clientTLS := grpcTLS(t)
+	pki := conformance.NewTestPKI(t)
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{pki.Server}, MinVersion: tls.VersionTLS13}
+	clientTLS := &tls.Config{RootCAs: pki.Pool, ServerName: grpcAuthority, MinVersion: tls.VersionTLS13}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

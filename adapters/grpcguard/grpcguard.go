@@ -179,6 +179,9 @@ func (g *Guard) check(ctx context.Context, method string) (context.Context, erro
 		}
 		return nil, g.refuse(ctx, e)
 	}
+	// SetSuccessHeaders sets nothing unless the request has exactly one
+	// DPoP proof: its own test, repeated here to skip successNonce's
+	// header map on every other call.
 	if len(r.Header["Dpop"]) == 1 {
 		g.successNonce(ctx, r)
 	}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -59,25 +62,50 @@ func TestFuzzNames(t *testing.T) {
 }
 
 // TestRealRuns runs go test -fuzz on throwaway targets: a crasher must fail
-// the smoke run and leave its reproducer, a clean target must pass.
+// the smoke run and leave its reproducer under testdata/fuzz/FuzzTarget,
+// which corpusFiles and grew must see; a clean target must pass and leave
+// none.
 func TestRealRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test -fuzz")
 	}
-	if _, err := exec.LookPath("go"); err != nil {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
 		t.Skip("no go command")
 	}
+	// go test -fuzz also keeps the throwaway module's interesting inputs
+	// in the build cache, under the module's path: remove them before and
+	// after, so that no run sees another's and none is left behind.
+	gocache, err := exec.Command(goCmd, "env", "GOCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fuzzCache := filepath.Join(strings.TrimSpace(string(gocache)), "fuzz", "example.com", "fz")
+	if err := os.RemoveAll(fuzzCache); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(fuzzCache); err != nil {
+			t.Error(err)
+		}
+	})
 	tests := []struct {
-		name string
-		body string
-		want outcome
+		name       string
+		body       string
+		want       outcome
+		reproducer bool
 	}{
-		{"clean", `		_ = len(b)`, passed},
-		{"crasher", `		if len(b) > 0 && b[0] == 'x' { t.Fatal("found x") }`, failed},
+		{"clean", `		_ = len(b)`, passed, false},
+		{"crasher", `		if len(b) > 0 && b[0] == 'x' { t.Fatal("found x") }`, failed, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeModule(t, tt.body)
+			corpus := filepath.Join(dir, "testdata", "fuzz", "FuzzTarget")
+			before, err := corpusFiles(corpus)
+			if err != nil {
+				t.Fatal(err)
+			}
 			targets, err := list(dir)
 			if err != nil {
 				t.Fatal(err)
@@ -91,6 +119,21 @@ func TestRealRuns(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Fatalf("outcome = %v, want %v; output:\n%s", got, tt.want, out)
+			}
+			// What is on disk, read without corpusFiles.
+			entries, err := os.ReadDir(corpus)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal(err)
+			}
+			if written := len(entries) > 0; written != tt.reproducer {
+				t.Fatalf("files under testdata/fuzz/FuzzTarget: %d, want a reproducer: %v", len(entries), tt.reproducer)
+			}
+			after, err := corpusFiles(corpus)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := grew(before, after); g != tt.reproducer {
+				t.Errorf("grew(corpusFiles before, after) = %v, want %v", g, tt.reproducer)
 			}
 		})
 	}

@@ -243,7 +243,7 @@ func TestDPoPOpaqueOIDCProvider(t *testing.T) {
 	})
 	key := NewDPoPKey(t)
 	token := s.DPoPToken(t, key, s.OpaqueClient, []string{ScopeRead}, resource(ResourceOpaque))
-	if strings.Count(token, ".") == 2 {
+	if looksLikeJWS(token) {
 		t.Fatalf("oidc-provider issued a JWT for %s, want an opaque token", ResourceOpaque)
 	}
 	// What the endpoint says of it: the RFC 9449 §6.2 answer.

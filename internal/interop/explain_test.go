@@ -2,8 +2,6 @@ package interop
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
 	"errors"
 	"net/url"
 	"os/exec"
@@ -11,9 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // The exit codes of cmd/bearerguard (its usage text).
@@ -89,24 +84,6 @@ func TestExplainOIDCProvider(t *testing.T) {
 	s := StartOIDCProvider(t)
 	token := s.ClientCredentialsToken(t, s.BasicClient, Basic, []string{ScopeRead}, url.Values{"resource": {ResourceRS256}})
 
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A token of a key the issuer does not publish.
-	forge := func(issuer string) string {
-		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-			"iss": issuer, "aud": ResourceRS256, "sub": "x", "client_id": "x",
-			"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
-		})
-		tok.Header["kid"], tok.Header["typ"] = "not-published", "at+jwt"
-		signed, err := tok.SignedString(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return signed
-	}
-	unknownKid := forge(s.Issuer)
 	down := NewOIDCProviderStopped(t)
 	bin := buildExplain(t)
 
@@ -124,8 +101,8 @@ func TestExplainOIDCProvider(t *testing.T) {
 		{name: "wrong audience", token: token, audience: ResourceES256, code: exitRefused, failed: "audience", status: "401 Unauthorized"},
 		{name: "missing scope", token: token, audience: ResourceRS256, scope: ScopeWrite, code: exitRefused, failed: "scope", status: "403 Forbidden"},
 		{name: "ID token", token: s.IDToken(t), audience: s.BasicClient.ID, code: exitRefused, failed: "type", status: "401 Unauthorized"},
-		{name: "unknown kid", token: unknownKid, audience: ResourceRS256, code: exitRefused, failed: "key", status: "401 Unauthorized"},
-		{name: "issuer down", issuer: down.Issuer, token: forge(down.Issuer), audience: ResourceRS256, code: exitUnavailable, failed: "key", status: "503 Service Unavailable"},
+		{name: "unknown kid", token: forgedToken(t, s.Issuer, ResourceRS256), audience: ResourceRS256, code: exitRefused, failed: "key", status: "401 Unauthorized"},
+		{name: "issuer down", issuer: down.Issuer, token: forgedToken(t, down.Issuer, ResourceRS256), audience: ResourceRS256, code: exitUnavailable, failed: "key", status: "503 Service Unavailable"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -111,6 +111,11 @@ func build(ctx context.Context, impl string, kit *middlewaretest.Issuer, jwksURL
 }
 
 // proxy serves kit's JWKS, counts requests, and can answer 503 or hang.
+// A hang holds every request until gate is closed, at the end of the
+// outage. kit.SetDelay cannot stand in for it: a request waits the delay
+// in force when it arrived, and nothing but kit.Close ends that wait
+// early, so a fetch that began late in the outage would still hang after
+// it, and the figures outside outages would take in the outage.
 type proxy struct {
 	*httptest.Server
 	n    atomic.Int64

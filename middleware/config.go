@@ -516,7 +516,10 @@ type ReplayStore interface {
 	// proof key (base64url), ".", and base64url(SHA-256(jti)): a store
 	// can bound what one DPoP key holds by the part before the ".", as the
 	// in-memory default does ([ErrReplayKeyLimit]). An error matching
-	// ErrReplayKeyLimit is answered as such, still with 503.
+	// ErrReplayKeyLimit is answered as such, still with 503. An error with
+	// a method RetryAfter() time.Duration (in its chain, as errors.As
+	// finds it) sets the answer's Retry-After, rounded up to whole
+	// seconds, at least one; else it is one second.
 	Add(ctx context.Context, key string, until time.Time) (added bool, err error)
 }
 

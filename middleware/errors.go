@@ -279,13 +279,14 @@ var (
 	// the proof was used before is unknown: the request is refused (fail
 	// closed), with 503 and Retry-After.
 	ErrReplayStoreFailed = errors.New("bearerguard: DPoP replay store failed")
-	// ErrReplayKeyLimit: the in-memory DPoP replay store already holds as
-	// many unexpired proof identifiers of the request's DPoP key as one key
-	// may (a sixteenth of the store), so this key's new proofs are refused
-	// until some expire, while other keys are served. It comes with
-	// ErrReplayStoreFailed: 503 with Retry-After, the time until the key's
-	// oldest identifiers expire. The token and the proof are not at fault,
-	// so it is not a 401.
+	// ErrReplayKeyLimit: the DPoP replay store already holds as many
+	// unexpired proof identifiers of the request's DPoP key as one key may
+	// (in memory, a sixteenth of the store; the Redis store of
+	// replay/redisstore, its Options.MaxProofsPerKey), so this key's new
+	// proofs are refused until some expire, while other keys are served.
+	// It comes with ErrReplayStoreFailed: 503 with Retry-After, the time
+	// until the key's oldest identifiers expire. The token and the proof
+	// are not at fault, so it is not a 401.
 	ErrReplayKeyLimit = errors.New("bearerguard: DPoP key over its share of the replay store")
 )
 

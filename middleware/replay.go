@@ -59,15 +59,17 @@ type replayRefusal struct {
 	retry time.Duration
 }
 
-func (e *replayRefusal) Error() string { return e.err.Error() }
-func (e *replayRefusal) Unwrap() error { return e.err }
+func (e *replayRefusal) Error() string             { return e.err.Error() }
+func (e *replayRefusal) Unwrap() error             { return e.err }
+func (e *replayRefusal) RetryAfter() time.Duration { return e.retry }
 
 // replayRetry returns the Retry-After of a request refused because the
-// replay store returned err.
+// replay store returned err: that of an error in its chain with a method
+// RetryAfter() time.Duration (ReplayStore), else one second.
 func replayRetry(err error) time.Duration {
-	var r *replayRefusal
+	var r interface{ RetryAfter() time.Duration }
 	if errors.As(err, &r) {
-		return r.retry
+		return r.RetryAfter()
 	}
 	return time.Second
 }

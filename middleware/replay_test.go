@@ -149,3 +149,43 @@ func TestReplayStoreKeyLimit(t *testing.T) {
 	_, err := h.v.Check(r, middleware.Policy{})
 	hgWant(t, err, middleware.ErrReplayStoreFailed, middleware.ErrReplayKeyLimit)
 }
+
+// retryAfterError is a ReplayStore error that says when to try again, as
+// replay/redisstore's key-limit error does.
+type retryAfterError struct{ retry time.Duration }
+
+func (e retryAfterError) Error() string             { return "store busy" }
+func (e retryAfterError) Unwrap() error             { return middleware.ErrReplayKeyLimit }
+func (e retryAfterError) RetryAfter() time.Duration { return e.retry }
+
+// TestReplayStoreRetryAfter: an error of a DPoP.ReplayStore with a method
+// RetryAfter() time.Duration, even wrapped, sets Retry-After, rounded up to
+// whole seconds and at least one; any other error gets one second.
+func TestReplayStoreRetryAfter(t *testing.T) {
+	kit := hgKit(t)
+	key := middlewaretest.NewDPoPKey("ES256")
+	token := hgToken(kit, middlewaretest.Spec{JKT: key.Thumbprint()})
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{retryAfterError{2500 * time.Millisecond}, "3"},
+		{fmt.Errorf("wrapped: %w", retryAfterError{40 * time.Second}), "40"},
+		{retryAfterError{10 * time.Millisecond}, "1"},
+		{retryAfterError{-time.Second}, "1"},
+		{errors.New("store down"), "1"},
+	} {
+		h := hgNewHarness(t, kit, hgWithNow(middleware.Config{DPoP: middleware.DPoP{
+			Mode: middleware.DPoPAllowed,
+			ReplayStore: hgReplayFunc(func(context.Context, string, time.Time) (bool, error) {
+				return false, tc.err
+			}),
+		}}))
+		h.waitReady(t)
+		r := hgDPoPRequest(token, hgProof(key, token, middlewaretest.Proof{}))
+		w := h.serve(t, h.v.Authenticate, r, middleware.ErrReplayStoreFailed)
+		if got := w.Header().Get("Retry-After"); got != tc.want {
+			t.Errorf("store error %v: Retry-After %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}

@@ -4,40 +4,49 @@
 //
 // It is a module of its own, github.com/bearerguard/bearerguard/replay/redisstore,
 // so that an application without Redis does not get a Redis client in its
-// go.sum. It depends on github.com/redis/go-redis/v9 and nothing else.
+// go.sum. It depends on github.com/redis/go-redis/v9 and bearerguard's
+// middleware package (for middleware.ErrReplayKeyLimit).
 //
-// Each Add is one command and so one round trip:
+// # Layout and commands
 //
-//	SET <prefix><key> 1 NX PXAT <until in Unix milliseconds>
+// bearerguard's keys are "<thumbprint>.<jti hash>": the RFC 7638 thumbprint
+// of the proof's key and a hash of its jti. Each thumbprint has one sorted
+// set, named <prefix><thumbprint>, whose members are its jti hashes, each
+// scored by the time it expires. Each Add is one round trip, a Lua script
+// (EVALSHA) that Redis runs atomically: it reads Redis's clock, drops the
+// set's expired members, answers "replay" if the jti hash is still there,
+// refuses the proof if the set holds Options.MaxProofsPerKey members, and
+// else adds it and keeps the set alive until its last member expires. The
+// check-and-record is thus atomic across any number of replicas, expiry
+// follows one clock (Redis's), and the store needs no cleanup. Any error
+// (Redis down, a timeout, a refused command) is returned as it is;
+// bearerguard answers such a request with 503 and never accepts it (fail
+// closed).
 //
-// Redis sets the key only if it is absent and drops it at until, so the
-// check-and-record is atomic across any number of replicas and the store
-// needs no cleanup. Any error (Redis down, a timeout, a refused command) is
-// returned as it is; bearerguard answers such a request with 503 and never
-// accepts it (fail closed).
+// The store works with a single Redis server (5.0 or later: the script
+// reads TIME), a Sentinel-managed primary or a Redis Cluster (anything that
+// is a redis.UniversalClient): the script touches one key, so each DPoP
+// key's set lives on one node. It relies on the primary for consistency:
+// with asynchronous replication, a failover can lose proofs written just
+// before it, and a proof replayed in that moment could be accepted once.
 //
-// The store works with a single Redis server, a Sentinel-managed primary or a
-// Redis Cluster (anything that is a redis.UniversalClient): each key lives on
-// one node. It relies on the primary for consistency: with asynchronous
-// replication, a failover can lose keys written just before it, and a proof
-// replayed in that moment could be accepted once.
+// # Memory, eviction and the bound per DPoP key
 //
-// # Memory and eviction
+// A recorded proof costs about 135 bytes of Redis memory (its member and
+// score in the set; TestMemoryPerProof), for as long as bearerguard asks
+// (by default at most two minutes). Give Redis a maxmemory with the
+// noeviction policy: a full Redis then refuses the script's writes, and
+// bearerguard answers 503. Any eviction policy (allkeys-lru, volatile-ttl,
+// ...) would drop recorded proofs before they expire, and a dropped proof
+// can be replayed.
 //
-// Each recorded proof is one Redis key of about 100 bytes (the prefix, the
-// proof key's thumbprint and a hash of its jti) with an expiry: roughly 200
-// bytes of Redis memory, for as long as bearerguard asks (by default at most
-// two minutes). Give Redis a maxmemory with the noeviction policy: a full
-// Redis then refuses the SET, and bearerguard answers 503. Any eviction
-// policy (allkeys-lru, volatile-ttl, ...) would drop recorded proofs before
-// they expire, and a dropped proof can be replayed.
-//
-// Unlike bearerguard's in-memory store, this store sets no bound per DPoP
-// key: one client flooding with fresh proofs costs Redis memory, not other
-// clients' service, until Redis is full, and then every replica answers 503
-// to every DPoP request until keys expire. Bound the request rate per client
-// in front of the API (a rate limiter keyed by client or token) if that
-// matters. A per-key bound here would need a count per key and time slot
-// kept in the same hash slot as the proof keys, checked and updated by a
-// script in the same round trip; it is not done.
+// One DPoP key holds at most Options.MaxProofsPerKey unexpired proofs
+// (DefaultMaxProofsPerKey, 100 000: about 14 MB, and about 830 proofs a
+// second sustained across all replicas with a two-minute window). A client
+// flooding with fresh proofs of its key is then refused with
+// middleware.ErrReplayKeyLimit, which bearerguard answers with 503 and a
+// Retry-After until the key's oldest proof expires, while other clients
+// are served. Each DPoP key needs a token bound to it from the issuer, so
+// only holders of many such tokens can still fill Redis; bound the request
+// rate per client in front of the API if that matters.
 package redisstore

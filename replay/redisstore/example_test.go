@@ -24,7 +24,7 @@ func Example() {
 
 	ctx := context.Background()
 	until := time.Now().Add(2 * time.Minute) // the proof window: 1 min lifetime, 30 s leeway either side
-	added, err := store.Add(ctx, "thumbprint:jti", until)
+	added, err := store.Add(ctx, "thumbprint.jti-hash", until)
 	switch {
 	case err != nil:
 		fmt.Println("refuse the request with 503:", err)

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -72,7 +73,13 @@ func (k *proofKey) proof(t *testing.T, path, token string) string {
 // validator.
 func replica(t *testing.T, iss *middlewaretest.Issuer, redisAddr string) http.Handler {
 	t.Helper()
-	store := New(newClient(t, redisAddr), Options{Timeout: 300 * time.Millisecond})
+	return replicaWith(t, iss, redisAddr, Options{Timeout: 300 * time.Millisecond})
+}
+
+// replicaWith is replica with the store's options.
+func replicaWith(t *testing.T, iss *middlewaretest.Issuer, redisAddr string, opts Options) http.Handler {
+	t.Helper()
+	store := New(newClient(t, redisAddr), opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	v, err := middleware.New(ctx, middleware.Config{
@@ -100,12 +107,18 @@ func replica(t *testing.T, iss *middlewaretest.Issuer, redisAddr string) http.Ha
 
 func call(t *testing.T, h http.Handler, token, proof string) int {
 	t.Helper()
+	return callRecorded(t, h, token, proof).Code
+}
+
+// callRecorded is call with the whole answer.
+func callRecorded(t *testing.T, h http.Handler, token, proof string) *httptest.ResponseRecorder {
+	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, "/me", nil)
 	req.Header.Set("Authorization", "DPoP "+token)
 	req.Header.Set("DPoP", proof)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	return rec.Code
+	return rec
 }
 
 // TestReplicasShareRedis: a proof accepted by one replica is refused by the
@@ -158,5 +171,49 @@ func TestReplicasShareRedis(t *testing.T) {
 	}
 	if code := call(t, two, token, p3); code != http.StatusUnauthorized {
 		t.Fatalf("replica two, Redis back, replay: %d, want 401", code)
+	}
+}
+
+// TestReplicasKeyLimit: replicas sharing a store with MaxProofsPerKey share
+// the bound. A client whose DPoP key holds that many proofs gets 503 with a
+// Retry-After from either replica (not 401: its token and proof are good),
+// while another client is served; its replays are still 401.
+func TestReplicasKeyLimit(t *testing.T) {
+	r := startRedis(t)
+	iss := middlewaretest.NewIssuer()
+	t.Cleanup(iss.Close)
+	opts := Options{Timeout: 300 * time.Millisecond, MaxProofsPerKey: 2}
+	one, two := replicaWith(t, iss, r.Addr(), opts), replicaWith(t, iss, r.Addr(), opts)
+	flood, honest := newProofKey(t), newProofKey(t)
+	tokenFor := func(k *proofKey) string {
+		return iss.Token(middlewaretest.Spec{
+			Alg: "ES256", Machine: true,
+			Claims: map[string]any{"cnf": map[string]any{"jkt": k.thumbprint}},
+		})
+	}
+	ft, ht := tokenFor(flood), tokenFor(honest)
+
+	p1 := flood.proof(t, "/me", ft)
+	if code := call(t, one, ft, p1); code != http.StatusNoContent {
+		t.Fatalf("first proof: %d, want 204", code)
+	}
+	if code := call(t, two, ft, flood.proof(t, "/me", ft)); code != http.StatusNoContent {
+		t.Fatalf("second proof: %d, want 204", code)
+	}
+	for name, h := range map[string]http.Handler{"one": one, "two": two} {
+		rec := callRecorded(t, h, ft, flood.proof(t, "/me", ft))
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("replica %s, proof over the bound: %d, want 503", name, rec.Code)
+		}
+		secs, err := strconv.Atoi(rec.Header().Get("Retry-After"))
+		if err != nil || secs < 30 || secs > 180 { // until its first proof expires, about ProofLifetime and the leeway away
+			t.Fatalf("replica %s: Retry-After %q, want 30 to 180 seconds", name, rec.Header().Get("Retry-After"))
+		}
+	}
+	if code := call(t, two, ft, p1); code != http.StatusUnauthorized {
+		t.Fatalf("replayed proof over the bound: %d, want 401", code)
+	}
+	if code := call(t, two, ht, honest.proof(t, "/me", ht)); code != http.StatusNoContent {
+		t.Fatalf("another client: %d, want 204", code)
 	}
 }

@@ -30,6 +30,11 @@
 #   WRK_PROBES=1       also load cmd/probe, parts of the cached server: the
 #                      claims handed on and nothing checked (probe-floor),
 #                      Validator.Check and nothing handed on (probe-check)
+#   WRK_BASE=commit    also load cmd/bearerguard as it was at that commit
+#                      (built in a temporary git worktree), cached and
+#                      uncached, in every round next to today's: issue 20
+#                      asks to keep the loopback figures of its starting
+#                      point, WRK_BASE=75b52de
 #   SKIP_BENCH=1, SKIP_MEMORY=1, SKIP_WRK=1   leave a part out
 #   OUT=dir            where raw results go (default: a new temporary dir)
 set -euo pipefail
@@ -107,6 +112,13 @@ servers="noauth handwritten auth0 bearerguard"
 for s in $servers; do
 	go build -o "$OUT/$s" "./cmd/$s"
 done
+if [ -n "${WRK_BASE:-}" ]; then
+	base_tree="$OUT/base-tree"
+	git -C "$root" worktree add --detach --force "$base_tree" "$WRK_BASE" >/dev/null
+	(cd "$base_tree/bench" && go build -o "$OUT/bearerguard-base" ./cmd/bearerguard)
+	git -C "$root" worktree remove --force "$base_tree"
+	echo "base: cmd/bearerguard at $(git -C "$root" rev-parse --short "$WRK_BASE")"
+fi
 
 server_cpu=""
 client_cpu=""
@@ -204,6 +216,7 @@ for round in $(seq "$WRK_ROUNDS"); do
 		# ratios within a round compare runs a few seconds apart.
 		run_one noauth noauth
 		run_one bearerguard-cached bearerguard -cache=true
+		[ -z "${WRK_BASE:-}" ] || run_one bearerguard-base-cached bearerguard-base -cache=true
 		if [ -n "${WRK_PROBES:-}" ]; then
 			run_one probe-floor probe -mode=floor
 			run_one probe-check probe -mode=check
@@ -211,6 +224,7 @@ for round in $(seq "$WRK_ROUNDS"); do
 		run_one handwritten handwritten
 		run_one auth0-v3 auth0
 		run_one bearerguard-uncached bearerguard -cache=false
+		[ -z "${WRK_BASE:-}" ] || run_one bearerguard-base-uncached bearerguard-base -cache=false
 	} | tee -a "$OUT/wrk.txt"
 done
 echo
@@ -243,10 +257,14 @@ END {
 	print "| per-round ratio (median [lowest–highest]) | value | target (issue 20) |"
 	print "|---|---:|---|"
 	pr("bearerguard-cached", "noauth", "≥ 0.94")
+	pr("bearerguard-base-cached", "noauth", "")
+	pr("bearerguard-cached", "bearerguard-base-cached", "≥ 1 (kept)")
 	pr("probe-floor", "noauth", "")
 	pr("probe-check", "noauth", "")
 	pr("bearerguard-uncached", "handwritten", "≥ 1.12")
 	pr("bearerguard-uncached", "auth0-v3", "about 2")
+	pr("bearerguard-base-uncached", "handwritten", "")
+	pr("bearerguard-uncached", "bearerguard-base-uncached", "≥ 1 (kept)")
 }
 function pr(a, b, target,   i, list, lo, hi, x) {
 	if (!(a in rps)) return

@@ -29,7 +29,9 @@
 #   WRK_PIN=1          with 2+ CPUs: server on CPU 0, wrk on CPU 1 (taskset)
 #   WRK_PROBES=1       also load cmd/probe, parts of the cached server: the
 #                      claims handed on and nothing checked (probe-floor),
-#                      Validator.Check and nothing handed on (probe-check)
+#                      Validator.Check and nothing handed on (probe-check),
+#                      and the least a caching middleware can do
+#                      (probe-minimal)
 #   WRK_BASE=commit    also load cmd/bearerguard as it was at that commit
 #                      (built in a temporary git worktree), cached and
 #                      uncached, in every round next to today's: issue 20
@@ -220,6 +222,7 @@ for round in $(seq "$WRK_ROUNDS"); do
 		if [ -n "${WRK_PROBES:-}" ]; then
 			run_one probe-floor probe -mode=floor
 			run_one probe-check probe -mode=check
+			run_one probe-minimal probe -mode=minimal
 		fi
 		run_one handwritten handwritten
 		run_one auth0-v3 auth0
@@ -261,6 +264,7 @@ END {
 	pr("bearerguard-cached", "bearerguard-base-cached", "≥ 1 (kept)")
 	pr("probe-floor", "noauth", "")
 	pr("probe-check", "noauth", "")
+	pr("probe-minimal", "noauth", "")
 	pr("bearerguard-uncached", "handwritten", "≥ 1.12")
 	pr("bearerguard-uncached", "auth0-v3", "about 2")
 	pr("bearerguard-base-uncached", "handwritten", "")

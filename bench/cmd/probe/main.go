@@ -6,7 +6,13 @@
 //     of cached claims in the request's context, and nothing is checked:
 //     what any middleware that hands a handler claims it may change pays;
 //   - -mode=check: bearerguard's Validator.Check on every request, with the
-//     token cache, and the same body written without handing the claims on.
+//     token cache, and the same body written without handing the claims on;
+//   - -mode=minimal: the least a caching middleware can do and still hand
+//     on claims: the Bearer header read, one map lookup of the whole token
+//     under a mutex, exp and the scope checked, a private copy of the
+//     claims (payload and scope list) in the request's context. No key
+//     rotation, no strict syntax, no refusal answers: a ceiling for the
+//     cached figure, not a middleware.
 package main
 
 import (
@@ -14,6 +20,10 @@ import (
 	"errors"
 	"flag"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/bearerguard/bearerguard/bench"
 	"github.com/bearerguard/bearerguard/claims"
@@ -21,7 +31,7 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "floor", "floor or check")
+	mode := flag.String("mode", "floor", "floor, check or minimal")
 	bench.RunServer(func(ctx context.Context, f *bench.Fixture, alg string) (http.Handler, error) {
 		v, err := f.Bearerguard(ctx, 0)
 		if err != nil {
@@ -40,6 +50,33 @@ func main() {
 				own := *c
 				bench.Hello.ServeHTTP(w, r.WithContext(claims.NewContext(r.Context(), &own)))
 			}), nil
+		case "minimal":
+			r, _ := http.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Authorization", "Bearer "+f.Tokens[alg])
+			c, err := v.Check(r, p)
+			if err != nil {
+				return nil, err
+			}
+			var mu sync.Mutex
+			cache := map[string]*claims.Claims{f.Tokens[alg]: c}
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h := r.Header["Authorization"]
+				if len(h) != 1 || len(h[0]) < 7 || !strings.EqualFold(h[0][:7], "Bearer ") {
+					http.Error(w, "refused", http.StatusUnauthorized)
+					return
+				}
+				mu.Lock()
+				cc, ok := cache[h[0][7:]]
+				mu.Unlock()
+				if !ok || !time.Now().Before(cc.ExpiresAt) || !slices.Contains(cc.Scopes, bench.Scope) {
+					http.Error(w, "refused", http.StatusUnauthorized)
+					return
+				}
+				own := *cc
+				own.Payload = slices.Clone(cc.Payload)
+				own.Scopes = slices.Clone(cc.Scopes)
+				bench.Hello.ServeHTTP(w, r.WithContext(claims.NewContext(r.Context(), &own)))
+			}), nil
 		case "check":
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				c, err := v.Check(r, p)
@@ -50,6 +87,6 @@ func main() {
 				w.Write([]byte(c.Subject))
 			}), nil
 		}
-		return nil, errors.New("probe: -mode must be floor or check")
+		return nil, errors.New("probe: -mode must be floor, check or minimal")
 	})
 }

@@ -23,6 +23,15 @@
 // bearerguard answers such a request with 503 and never accepts it (fail
 // closed).
 //
+// The script costs Redis about 35 µs of CPU time a proof on a 2-core KVM
+// guest, against about 3 µs for one SET (BenchmarkAdd), so one Redis core
+// records some 30 000 proofs a second. With a negative
+// Options.MaxProofsPerKey there is no bound per DPoP key, and each proof is
+// one key of its own, <prefix><thumbprint>.<jti hash>, recorded by
+// SET NX PXAT and dropped by Redis at its until. Replicas sharing a Prefix
+// must agree on the choice: the two layouts do not see each other's
+// records.
+//
 // The store works with a single Redis server (5.0 or later: the script
 // reads TIME), a Sentinel-managed primary or a Redis Cluster (anything that
 // is a redis.UniversalClient): the script touches one key, so each DPoP
@@ -33,7 +42,8 @@
 // # Memory, eviction and the bound per DPoP key
 //
 // A recorded proof costs about 135 bytes of Redis memory (its member and
-// score in the set; TestMemoryPerProof), for as long as bearerguard asks
+// score in the set; TestMemoryPerProof; about 200 as a key of its own
+// without the bound), for as long as bearerguard asks
 // (by default at most two minutes). Give Redis a maxmemory with the
 // noeviction policy: a full Redis then refuses the script's writes, and
 // bearerguard answers 503. Any eviction policy (allkeys-lru, volatile-ttl,

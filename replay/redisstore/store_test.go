@@ -90,6 +90,44 @@ func TestPrefixSeparatesStores(t *testing.T) {
 	}
 }
 
+// TestUnboundedLayout: with no bound per DPoP key, each proof is a key of
+// its own, namespaced, set by one SET NX PXAT and dropped by Redis at until.
+func TestUnboundedLayout(t *testing.T) {
+	r := startRedis(t)
+	c := newClient(t, r.Addr())
+	var sent int
+	c.AddHook(countHook{&sent})
+	s := New(c, Options{MaxProofsPerKey: -1})
+	until := time.Now().Add(time.Minute)
+	mustAdd(t, s, "thumb.jti-1", until, true)
+	admin := newClient(t, r.Addr())
+	before := commandCalls(t, admin)
+	sent = 0
+	mustAdd(t, s, "thumb.jti-1", until, false)
+	mustAdd(t, s, "thumb.jti-2", until, true)
+	if got := commandsSince(t, admin, before); sent != 2 || len(got) != 1 || got["set"] != 2 {
+		t.Fatalf("2 Adds sent %d commands and ran %v, want 2 set", sent, got)
+	}
+	ctx := context.Background()
+	if v, err := admin.Get(ctx, DefaultPrefix+"thumb.jti-1").Result(); err != nil || v != "1" {
+		t.Fatalf("GET %sthumb.jti-1 = %q, %v; want \"1\"", DefaultPrefix, v, err)
+	}
+	at, err := admin.PExpireTime(ctx, DefaultPrefix+"thumb.jti-1").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Duration(until.UnixMilli()) * time.Millisecond; at != want {
+		t.Fatalf("PEXPIRETIME = %v, want %v (until)", at, want)
+	}
+	if n, _ := admin.Exists(ctx, DefaultPrefix+"thumb").Result(); n != 0 {
+		t.Fatal("a sorted set exists without a bound")
+	}
+	past := time.Now().Add(-time.Second)
+	mustAdd(t, s, "thumb.past", past, true)
+	mustAdd(t, s, "thumb.past", past, true)
+	mustAdd(t, s, "thumb.ancient", time.Unix(-10, 0), true)
+}
+
 func TestAddHonoursUntil(t *testing.T) {
 	r := startRedis(t)
 	s := New(newClient(t, r.Addr()), Options{})
@@ -226,25 +264,42 @@ func TestTimeoutBoundsAdd(t *testing.T) {
 // commandCalls reads INFO commandstats: calls per command, without INFO's own.
 func commandCalls(t testing.TB, c *redis.Client) map[string]int {
 	t.Helper()
+	calls, _ := commandStats(t, c)
+	return calls
+}
+
+// commandStats reads INFO commandstats: calls and microseconds of server
+// time per command, without INFO's own.
+func commandStats(t testing.TB, c *redis.Client) (calls, usec map[string]int) {
+	t.Helper()
 	info, err := c.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := map[string]int{}
+	calls, usec = map[string]int{}, map[string]int{}
 	for line := range strings.SplitSeq(info, "\r\n") {
 		name, rest, ok := strings.Cut(line, ":")
 		name, isCmd := strings.CutPrefix(name, "cmdstat_")
 		if !ok || !isCmd || name == "info" {
 			continue
 		}
-		v, _, _ := strings.Cut(strings.TrimPrefix(rest, "calls="), ",")
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			t.Fatalf("commandstats line %q: %v", line, err)
+		for field := range strings.SplitSeq(rest, ",") {
+			k, v, _ := strings.Cut(field, "=")
+			if k != "calls" && k != "usec" {
+				continue
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("commandstats line %q: %v", line, err)
+			}
+			if k == "calls" {
+				calls[name] = n
+			} else {
+				usec[name] = n
+			}
 		}
-		calls[name] = n
 	}
-	return calls
+	return calls, usec
 }
 
 // commandsSince is what the server ran since before, by command.
@@ -290,35 +345,44 @@ func TestAddIsOneCommand(t *testing.T) {
 
 // BenchmarkAdd reports ns/op for an Add against a real loopback Redis, with
 // from a go-redis hook the commands the client sent (round trips) per Add,
-// and from the server's INFO commandstats the scripts it ran per Add: 1
-// each. The keys are spread over 64 DPoP keys.
+// and from the server's INFO commandstats the server time each Add took:
+// with the default bound per DPoP key (one script) and with none (one SET).
+// The keys are spread over 64 DPoP keys, each proof valid for a minute from
+// when it is added.
 func BenchmarkAdd(b *testing.B) {
 	r := startRedis(b)
-	c := newClient(b, r.Addr())
-	var sent int
-	c.AddHook(countHook{&sent})
-	s := New(c, Options{})
-	ctx := context.Background()
-	until := time.Now().Add(time.Hour)
-	if _, err := s.Add(ctx, "warm.up", until); err != nil {
-		b.Fatal(err)
+	for _, bc := range []struct {
+		name  string
+		limit int
+		cmd   string
+	}{{"bound=default", 0, "evalsha"}, {"bound=none", -1, "set"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := newClient(b, r.Addr())
+			var sent int
+			c.AddHook(countHook{&sent})
+			s := New(c, Options{MaxProofsPerKey: bc.limit, Prefix: bc.name + ":"})
+			ctx := context.Background()
+			if _, err := s.Add(ctx, "warm.up", time.Now().Add(time.Minute)); err != nil {
+				b.Fatal(err)
+			}
+			admin := newClient(b, r.Addr())
+			before, usec := commandStats(b, admin)
+			sent = 0
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if _, err := s.Add(ctx, strconv.Itoa(i%64)+"."+strconv.Itoa(i), time.Now().Add(time.Minute)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			after, usecAfter := commandStats(b, admin)
+			if n := after[bc.cmd] - before[bc.cmd]; n != sent || n != b.N {
+				b.Fatalf("%d Adds: client sent %d commands, server ran %d %s", b.N, sent, n, bc.cmd)
+			}
+			b.ReportMetric(float64(sent)/float64(b.N), "round-trips/op")
+			b.ReportMetric(float64(usecAfter[bc.cmd]-usec[bc.cmd])/float64(b.N), "redis-µs/op")
+		})
 	}
-	admin := newClient(b, r.Addr())
-	before := commandCalls(b, admin)
-	sent = 0
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		if _, err := s.Add(ctx, strconv.Itoa(i%64)+"."+strconv.Itoa(i), until); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	ran := commandsSince(b, admin, before)
-	if ran["evalsha"] != sent {
-		b.Fatalf("client sent %d commands, server ran %v", sent, ran)
-	}
-	b.ReportMetric(float64(ran["evalsha"])/float64(b.N), "scripts/op")
-	b.ReportMetric(float64(sent)/float64(b.N), "round-trips/op")
 }
 
 // countHook counts the commands the client sends, one per round trip for a

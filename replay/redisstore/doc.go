@@ -33,17 +33,26 @@
 // records.
 //
 // The store works with a single Redis server (5.0 or later: the script
-// reads TIME), a Sentinel-managed primary or a Redis Cluster (anything that
+// reads TIME; 6.2 or later without the bound, for SET's PXAT), a
+// Sentinel-managed primary or a Redis Cluster (anything that
 // is a redis.UniversalClient): the script touches one key, so each DPoP
 // key's set lives on one node. It relies on the primary for consistency:
 // with asynchronous replication, a failover can lose proofs written just
 // before it, and a proof replayed in that moment could be accepted once.
 //
+// Redis forgets a proof at its until by Redis's clock, while a replica
+// accepts the proof until then by its own: a replica whose clock runs d
+// behind Redis's accepts a replay in the last d of each proof's window.
+// Keep the clocks of the replicas and of Redis synchronised (NTP).
+//
 // # Memory, eviction and the bound per DPoP key
 //
-// A recorded proof costs about 135 bytes of Redis memory (its member and
-// score in the set; TestMemoryPerProof; about 200 as a key of its own
-// without the bound), for as long as bearerguard asks
+// A recorded proof costs 80 to 240 bytes of Redis memory, by how many
+// proofs its DPoP key holds: about 240 for a key holding one (the set and
+// its expiry are then the proof's alone), 80 for ten (a compact set), 135
+// to 145 for large sets (TestMemoryPerProof: 100 000 in one set); about
+// 200 as a key of its own without the bound. It stays for as long as
+// bearerguard asks
 // (by default at most two minutes). Give Redis a maxmemory with the
 // noeviction policy: a full Redis then refuses the script's writes, and
 // bearerguard answers 503. Any eviction policy (allkeys-lru, volatile-ttl,

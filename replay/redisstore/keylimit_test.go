@@ -143,3 +143,45 @@ func TestMemoryPerProof(t *testing.T) {
 		t.Fatalf("MEMORY USAGE = %d bytes, want about 14 MB (12 to 15)", used)
 	}
 }
+
+// TestSetLivesWithItsLastProof: a proof with an earlier until (a client
+// chooses iat within the leeway) added after one with a later until does
+// not shorten the set's life, which would drop the later proof early and
+// let it be replayed.
+func TestSetLivesWithItsLastProof(t *testing.T) {
+	r := startRedis(t)
+	s := New(newClient(t, r.Addr()), Options{})
+	mustAdd(t, s, "k.late", time.Now().Add(3*time.Second), true)
+	early := time.Now().Add(300 * time.Millisecond)
+	mustAdd(t, s, "k.early", early, true)
+	time.Sleep(time.Until(early) + 300*time.Millisecond)
+	mustAdd(t, s, "k.late", time.Now().Add(3*time.Second), false)
+	mustAdd(t, s, "k.early", time.Now().Add(time.Second), true) // expired, so new again
+}
+
+// TestReplayWithPastUntil: a recorded proof presented again with an until
+// already past is still a replay; only a proof recorded nowhere is let
+// through with such an until, recording nothing.
+func TestReplayWithPastUntil(t *testing.T) {
+	r := startRedis(t)
+	for _, limit := range []int{0, 1} { // under the bound, and at it
+		s := New(newClient(t, r.Addr()), Options{MaxProofsPerKey: limit, Prefix: fmt.Sprintf("limit-%d:", limit)})
+		mustAdd(t, s, "k.a", time.Now().Add(time.Minute), true)
+		mustAdd(t, s, "k.a", time.Now().Add(-time.Second), false)
+		mustAdd(t, s, "k.b", time.Now().Add(-time.Second), true)
+		mustAdd(t, s, "k.b", time.Now().Add(-time.Second), true)
+	}
+}
+
+// TestKeyWithoutDot: a key without "." is a DPoP key of its own, as in the
+// in-memory store: two such keys do not share a bound.
+func TestKeyWithoutDot(t *testing.T) {
+	r := startRedis(t)
+	s := New(newClient(t, r.Addr()), Options{MaxProofsPerKey: 1})
+	until := time.Now().Add(time.Minute)
+	mustAdd(t, s, "alpha", until, true)
+	mustAdd(t, s, "beta", until, true)
+	mustAdd(t, s, "alpha", until, false)
+	added, err := addErr(t, s, "alpha.x", until)
+	wantKeyLimit(t, added, err, time.Minute)
+}

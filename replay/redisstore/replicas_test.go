@@ -22,8 +22,6 @@ import (
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
 
-var _ middleware.ReplayStore = (*Store)(nil)
-
 const apiURL = "https://api.example.test"
 
 // proofKey is a client's DPoP key.

@@ -59,6 +59,8 @@ type Options struct {
 	MaxProofsPerKey int
 }
 
+var _ middleware.ReplayStore = (*Store)(nil)
+
 // Store records keys in Redis until a given time. It is safe for concurrent
 // use; several Store values, in one process or in many, that use the same
 // Redis and Prefix share their records.
@@ -120,7 +122,7 @@ if redis.call('ZADD', KEYS[1], 'NX', untilMs, ARGV[1]) == 0 then
 	return 0
 end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 or now + ttl < untilMs then
+if now + ttl < untilMs then
 	redis.call('PEXPIREAT', KEYS[1], untilMs)
 end
 return 1
@@ -131,12 +133,12 @@ return 1
 // before (a replay). A key is "thumbprint.jti-hash", as bearerguard makes
 // them: each thumbprint has one sorted set in Redis, named by the prefix
 // and the thumbprint, whose members are the jti hashes, scored by when
-// they expire; a key without "." is a member of the set named by the
-// prefix alone. Add is one round trip, a script run atomically by Redis
+// they expire (a key without "." is a thumbprint of its own, with an
+// empty member). Add is one round trip, a script run atomically by Redis
 // (EVALSHA; the first Add after Redis starts also loads it), which drops
 // the set's expired members by Redis's clock and then checks and records
 // the key. An until that has already passed records nothing, so such a
-// key is never refused later.
+// key is never refused later (unless it is recorded with a later until).
 //
 // A key whose thumbprint already holds Options.MaxProofsPerKey unexpired
 // keys is refused with an error that matches middleware.ErrReplayKeyLimit
@@ -183,10 +185,7 @@ func (s *Store) Add(ctx context.Context, key string, until time.Time) (added boo
 
 // run records key with addScript, in the sorted set of its thumbprint.
 func (s *Store) run(ctx context.Context, key string, until time.Time) (bool, error) {
-	thumb, member, ok := strings.Cut(key, ".")
-	if !ok {
-		thumb, member = "", key
-	}
+	thumb, member, _ := strings.Cut(key, ".")
 	v, err := addScript.Run(ctx, s.client, []string{s.prefix + thumb}, member, until.UnixMilli(), s.limit).Result()
 	if err != nil {
 		return false, err
@@ -225,7 +224,7 @@ func answer(v any) (bool, error) {
 		if len(v) == 2 {
 			if code, ok := v[0].(int64); ok && code == -1 {
 				if ms, ok := v[1].(int64); ok {
-					return false, &keyLimitError{retry: time.Duration(max(ms, 0)) * time.Millisecond}
+					return false, &keyLimitError{retry: time.Duration(ms) * time.Millisecond}
 				}
 			}
 		}

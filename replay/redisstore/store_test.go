@@ -12,15 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// replayStore is bearerguard's middleware.ReplayStore, copied here so that
-// the method set is checked before the core has it. Once the core lands, the
-// package asserts var _ middleware.ReplayStore = (*Store)(nil) instead.
-type replayStore interface {
-	Add(ctx context.Context, key string, until time.Time) (added bool, err error)
-}
-
-var _ replayStore = (*Store)(nil)
-
 func newClient(t testing.TB, addr string) *redis.Client {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: addr})

@@ -21,13 +21,7 @@ func TestDPoP(t *testing.T) {
 	iss := middlewaretest.NewIssuer()
 	t.Cleanup(iss.Close)
 	v := newValidator(t, iss, middleware.Config{DPoP: middleware.DPoP{Mode: middleware.DPoPAllowed}})
-	ready(t, v)
-	g, err := grpcguard.New(v, testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := conformance.NewTestPKI(t)
-	conn := dial(t, p, guarded(t, p, g), nil)
+	conn := connect(t, v, testConfig())
 
 	key := middlewaretest.NewDPoPKey("ES256")
 	bound := iss.Token(middlewaretest.Spec{JKT: key.Thumbprint(), Scopes: []string{"read:users"}})
@@ -87,13 +81,7 @@ func TestDPoPNonce(t *testing.T) {
 	iss := middlewaretest.NewIssuer()
 	t.Cleanup(iss.Close)
 	v := newValidator(t, iss, middleware.Config{DPoP: middleware.DPoP{Mode: middleware.DPoPRequired, NonceSecrets: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}}})
-	ready(t, v)
-	g, err := grpcguard.New(v, testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := conformance.NewTestPKI(t)
-	conn := dial(t, p, guarded(t, p, g), nil)
+	conn := connect(t, v, testConfig())
 	key := middlewaretest.NewDPoPKey("ES256")
 	bound := iss.Token(middlewaretest.Spec{JKT: key.Thumbprint()})
 	md := func(nonce string) metadata.MD {

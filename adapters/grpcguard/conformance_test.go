@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -55,23 +54,8 @@ func TestConformance(t *testing.T) {
 	t.Cleanup(iss.Close)
 	cases := append(conformance.Cases(iss), conformance.ClaimCases(iss)...)
 	v := newValidator(t, iss, middleware.Config{})
-	ready(t, v)
-	g, err := grpcguard.New(v, conformanceConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := conformance.NewTestPKI(t)
-	conn := dial(t, p, guarded(t, p, g), nil)
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			path, _, _ := strings.Cut(c.Path, "?")
-			m, ok := routes[c.Method+" "+path]
-			if !ok {
-				t.Fatalf("no method for %s %s", c.Method, path)
-			}
-			checkCase(t, c, call(t, conn, m, lowerKeys(c.Header)))
-		})
-	}
+	conn := connect(t, v, conformanceConfig())
+	runCases(t, conn, cases)
 }
 
 // TestOpaqueConformance runs the suite's cases of opaque tokens (RFC 7662
@@ -84,23 +68,8 @@ func TestOpaqueConformance(t *testing.T) {
 	v := newValidator(t, iss, middleware.Config{
 		Introspection: &middleware.Introspection{ClientID: "grpc-rs", ClientSecret: "grpc-rs-secret", CacheTTL: time.Minute},
 	})
-	ready(t, v)
-	g, err := grpcguard.New(v, conformanceConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := conformance.NewTestPKI(t)
-	conn := dial(t, p, guarded(t, p, g), nil)
-	for _, c := range conformance.OpaqueCases(iss) {
-		t.Run(c.Name, func(t *testing.T) {
-			path, _, _ := strings.Cut(c.Path, "?")
-			m, ok := routes[c.Method+" "+path]
-			if !ok {
-				t.Fatalf("no method for %s %s", c.Method, path)
-			}
-			checkCase(t, c, call(t, conn, m, lowerKeys(c.Header)))
-		})
-	}
+	conn := connect(t, v, conformanceConfig())
+	runCases(t, conn, conformance.OpaqueCases(iss))
 }
 
 // TestResourceConformance runs the suite's cases of a validator with
@@ -116,13 +85,7 @@ func TestResourceConformance(t *testing.T) {
 		Resource:         conformance.Audience,
 		ResourceMetadata: middleware.ResourceMetadata{ScopesSupported: []string{"read:users", "write:users"}},
 	})
-	ready(t, v)
-	g, err := grpcguard.New(v, conformanceConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := conformance.NewTestPKI(t)
-	conn := dial(t, p, guarded(t, p, g), nil)
+	conn := connect(t, v, conformanceConfig())
 	for _, c := range cases {
 		if c.Path == conformance.MetadataPath {
 			continue

@@ -59,15 +59,9 @@ func TestMethods(t *testing.T) {
 	iss := middlewaretest.NewIssuer()
 	t.Cleanup(iss.Close)
 	v := newValidator(t, iss, middleware.Config{})
-	ready(t, v)
 	cfg := testConfig()
 	cfg.Default = middleware.ScopePolicy("admin")
-	g, err := grpcguard.New(v, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := conformance.NewTestPKI(t)
-	conn := dial(t, p, guarded(t, p, g), nil)
+	conn := connect(t, v, cfg)
 	reader := bearer(iss.Token(middlewaretest.Spec{Scopes: []string{"read:users"}}))
 	for _, c := range []struct {
 		name, method string
@@ -98,13 +92,7 @@ func TestStream(t *testing.T) {
 	iss := middlewaretest.NewIssuer()
 	t.Cleanup(iss.Close)
 	v := newValidator(t, iss, middleware.Config{})
-	ready(t, v)
-	g, err := grpcguard.New(v, testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := conformance.NewTestPKI(t)
-	conn := dial(t, p, guarded(t, p, g), nil)
+	conn := connect(t, v, testConfig())
 	res := watch(t, conn, bearer(iss.Token(middlewaretest.Spec{})))
 	if res.st.Code() != codes.OK || res.body["sub"] != "user-123" {
 		t.Fatalf("with token: %v %v", res.st.Code(), res.body)

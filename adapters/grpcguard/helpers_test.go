@@ -243,6 +243,35 @@ func guarded(t testing.TB, p *conformance.TestPKI, g *grpcguard.Guard, opts ...g
 	return serve(t, p, append(opts, grpc.UnaryInterceptor(g.UnaryServerInterceptor()), grpc.StreamInterceptor(g.StreamServerInterceptor()))...)
 }
 
+// connect waits for v's keys, serves the test service behind a Guard of
+// v with cfg, and returns a client connection to it.
+func connect(t testing.TB, v *middleware.Validator, cfg grpcguard.Config) *grpc.ClientConn {
+	t.Helper()
+	ready(t, v)
+	g, err := grpcguard.New(v, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := conformance.NewTestPKI(t)
+	return dial(t, p, guarded(t, p, g), nil)
+}
+
+// runCases runs conformance cases as calls on conn, each to the method of
+// its route.
+func runCases(t *testing.T, conn *grpc.ClientConn, cases []conformance.Case) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			path, _, _ := strings.Cut(c.Path, "?")
+			m, ok := routes[c.Method+" "+path]
+			if !ok {
+				t.Fatalf("no method for %s %s", c.Method, path)
+			}
+			checkCase(t, c, call(t, conn, m, lowerKeys(c.Header)))
+		})
+	}
+}
+
 // bearer is the metadata of a Bearer token.
 func bearer(token string) metadata.MD { return metadata.Pairs("authorization", "Bearer "+token) }
 

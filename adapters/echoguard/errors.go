@@ -4,7 +4,8 @@ import "github.com/bearerguard/bearerguard/middleware"
 
 // The names below are those of package middleware, so that an application
 // can answer like the library and tell refusals apart without importing
-// package middleware under an alias (labstack's own middleware package takes that name in an Echo application). They are the same values:
+// package middleware under an alias (labstack's own middleware package
+// takes that name in an Echo application). They are the same values:
 // errors.Is matches either name.
 
 // ClaimRequirement is a requirement on the values of one claim, for

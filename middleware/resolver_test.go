@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/bearerguard/bearerguard/claims"
 	"github.com/bearerguard/bearerguard/middleware"
 	"github.com/bearerguard/bearerguard/middleware/middlewaretest"
 )
@@ -124,6 +125,9 @@ func TestResolveIssuerAnswers(t *testing.T) {
 	}{
 		{name: "another issuer's settings", is: &middleware.Issuer{Issuer: a.URL, Audiences: []string{hgAudience}}, want: []error{middleware.ErrInvalidIssuer}},
 		{name: "an opaque-token source", is: &middleware.Issuer{Audiences: []string{hgAudience}, OpaqueTokenPrefix: "x"}, want: []error{middleware.ErrInvalidIssuer}},
+		{name: "an introspection endpoint", is: &middleware.Issuer{Audiences: []string{hgAudience}, Introspection: &middleware.Introspection{ClientID: "rs", ClientSecret: "secret"}}, want: []error{middleware.ErrInvalidIssuer}},
+		{name: "a token lookup", is: &middleware.Issuer{Audiences: []string{hgAudience}, LookupToken: func(context.Context, string) (*claims.Claims, error) { return &claims.Claims{}, nil }}, want: []error{middleware.ErrInvalidIssuer}},
+		{name: "opaque only", is: &middleware.Issuer{Audiences: []string{hgAudience}, OpaqueOnly: true}, want: []error{middleware.ErrInvalidIssuer}},
 		{name: "a bad JWKS URL", is: &middleware.Issuer{JWKSURL: "ftp://x", Audiences: []string{hgAudience}}, want: []error{middleware.ErrInvalidIssuer}},
 		{name: "failing", err: errors.New("store down"), want: []error{middleware.ErrKeysUnavailable, middleware.ErrResolverFailed}},
 		{name: "its own answer", err: middleware.NewError(middleware.ErrInvalidToken, "tenant suspended", nil), want: []error{middleware.ErrClaimsRejected}},

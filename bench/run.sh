@@ -271,7 +271,7 @@ END {
 	pr("bearerguard-uncached", "bearerguard-base-uncached", "≥ 1 (kept)")
 }
 function pr(a, b, target,   i, list, lo, hi, x) {
-	if (!(a in rps)) return
+	if (!(a in rps) || !(b in rps)) return
 	list = ""; lo = ""; hi = ""
 	for (i = 1; i <= round; i++) if ((a, i) in v && (b, i) in v && v[b, i] > 0) {
 		x = v[a, i] / v[b, i]; list = list " " x

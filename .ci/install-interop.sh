@@ -3,7 +3,8 @@
 # oidc-provider from npm (pinned by its package-lock.json) and Debian's
 # Authlib and Flask for /usr/bin/python3; Ory Hydra, built from the Go
 # module proxy; and Debian's redis-server, which the tests of
-# replay/redisstore start on a loopback port. Safe to run again.
+# replay/redisstore start on a loopback port; and Debian's gcc, which
+# go test -race and Hydra's SQLite need (cgo). Safe to run again.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,15 +43,18 @@ if ! command -v redis-server >/dev/null; then
   redis-server --version
 fi
 
+# A C compiler: go test -race needs cgo, and so does Hydra's SQLite below.
+# Without one the go command turns cgo off and -race fails.
+if ! command -v gcc >/dev/null; then
+  apt_install gcc libc6-dev
+fi
+
 # Ory Hydra, built from the Go module proxy at the version
 # internal/interop/testdata/hydra/go.mod pins (a tool module outside the
 # workspace), with SQLite, which its in-memory database needs (cgo).
 # Rebuilt only when that go.mod or go.sum is newer than the binary.
 hydra="$root/internal/interop/testdata/hydra"
 if [ ! -x "$hydra/bin/hydra" ] || [ "$hydra/go.mod" -nt "$hydra/bin/hydra" ] || [ "$hydra/go.sum" -nt "$hydra/bin/hydra" ]; then
-  if ! command -v gcc >/dev/null; then
-    apt_install gcc libc6-dev
-  fi
   start=$(date +%s)
   (cd "$hydra" && GOWORK=off CGO_ENABLED=1 go build -trimpath -tags sqlite,sqlite_omit_load_extension -o bin/hydra github.com/ory/hydra/v2)
   echo "install-interop: built Ory Hydra in $(($(date +%s) - start))s"

@@ -3,7 +3,7 @@
 # README tells contributors to run. It installs what a fresh machine lacks:
 # the interop servers' dependencies (npm ci, Debian's python3-authlib,
 # python3-flask and redis-server, and Ory Hydra built from the Go module
-# proxy, with Debian's gcc and libc6-dev for its cgo SQLite; see
+# proxy; Debian's gcc and libc6-dev, for -race and Hydra's cgo SQLite; see
 # .ci/install-interop.sh) and staticcheck.
 #
 #   bash scripts/test.sh              # everything, as CI runs it

@@ -81,9 +81,9 @@ type Case struct {
 // validator that also introspects opaque tokens (and one whose
 // introspection endpoint fails: 503 with Retry-After), then [DPoPCases]
 // with a validator that accepts DPoP and certificate-bound tokens, then
-// [DPoPNonceCases] with one that requires server nonces, then
-// certificate-bound tokens over real TLS connections (runMTLS),
-// then the refusals of a validator whose issuer is down and of one whose
+// certificate-bound tokens over real TLS connections (runMTLS), then
+// [DPoPNonceCases] with a validator that requires server nonces, then the
+// refusals of a validator whose issuer is down and of one whose
 // issuer serves a broken JWK Set: 503 with Retry-After for any token of
 // that issuer, while requests without a token get their usual answers.
 // [RunMounted] is run apart, with an app that mounts a route the way the

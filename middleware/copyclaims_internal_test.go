@@ -54,3 +54,30 @@ func TestCopyClaimsSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyClaimsAllocs holds copyClaims' promise: one allocation for a
+// payload of up to 2 KiB and up to six audience and scope entries, a second
+// one beyond either.
+func TestCopyClaimsAllocs(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage instrumentation changes allocation counts")
+	}
+	for _, tc := range []struct {
+		payload, lists int
+		want           float64
+	}{
+		{0, 3, 1}, {1, 3, 1}, {256, 3, 1}, {257, 3, 1}, {512, 0, 1}, {513, 3, 1},
+		{1024, 3, 1}, {1025, 3, 1}, {2048, 3, 1}, {2049, 3, 2}, {100, 4, 2},
+	} {
+		src := &claims.Claims{Subject: "s", Payload: bytes.Repeat([]byte{'p'}, tc.payload)}
+		for i := range tc.lists {
+			src.Audience = append(src.Audience, fmt.Sprint("aud", i))
+			src.Scopes = append(src.Scopes, fmt.Sprint("scope", i))
+		}
+		var sink *claims.Claims
+		if got := testing.AllocsPerRun(100, func() { sink = copyClaims(src) }); got != tc.want {
+			t.Errorf("payload %d bytes, %d audiences and %d scopes: %v allocations, want %v", tc.payload, tc.lists, tc.lists, got, tc.want)
+		}
+		_ = sink
+	}
+}

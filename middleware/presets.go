@@ -27,7 +27,7 @@ func Entra(tenantID string, audiences ...string) Issuer {
 	return Issuer{
 		Issuer:         iss,
 		JWKSURL:        "https://login.microsoftonline.com/" + tenantID + "/discovery/v2.0/keys",
-		Audiences:      audiences,
+		Audiences:      slices.Clone(audiences),
 		Algorithms:     []string{"RS256"},
 		ScopeClaims:    []string{"scp", "roles"},
 		ACRClaim:       "acrs",
@@ -52,7 +52,7 @@ func EntraMultiTenant(allow func(tenant string) bool, audiences ...string) []Iss
 		Issuer:         "https://login.microsoftonline.com/" + TenantPlaceholder + "/v2.0",
 		JWKSURL:        keys,
 		AllowTenant:    allow,
-		Audiences:      audiences,
+		Audiences:      slices.Clone(audiences),
 		Algorithms:     []string{"RS256"},
 		ScopeClaims:    []string{"scp", "roles"},
 		ACRClaim:       "acrs",
@@ -126,7 +126,7 @@ func Keycloak(baseURL, realm string, audiences ...string) Issuer {
 	return Issuer{
 		Issuer:         iss,
 		JWKSURL:        iss + "/protocol/openid-connect/certs",
-		Audiences:      audiences,
+		Audiences:      slices.Clone(audiences),
 		ScopeClaims:    []string{"scope"},
 		RequiredClaims: map[string]string{"typ": "Bearer"},
 	}

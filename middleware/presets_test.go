@@ -331,6 +331,13 @@ func TestEntraMultiTenantListsApart(t *testing.T) {
 	if v1.Audiences[0] != "api://a" || v1.Algorithms[0] != "RS256" || v1.ScopeClaims[0] != "scp" {
 		t.Errorf("v1.0 issuer changed with the v2.0 one: %v %v %v", v1.Audiences, v1.Algorithms, v1.ScopeClaims)
 	}
+	// Nor do they share the caller's list.
+	auds := []string{"api://a"}
+	is = middleware.EntraMultiTenant(nil, auds...)
+	auds[0] = "api://changed"
+	if is[0].Audiences[0] != "api://a" || is[1].Audiences[0] != "api://a" {
+		t.Errorf("the issuers changed with the caller's audiences: %v %v", is[0].Audiences, is[1].Audiences)
+	}
 }
 
 // TestAuth0DomainsListsApart: the issuers of an Auth0 tenant's domains
@@ -340,5 +347,11 @@ func TestAuth0DomainsListsApart(t *testing.T) {
 	is[0].Audiences[0], is[0].Algorithms[0], is[0].ScopeClaims[0] = "changed", "PS256", "changed"
 	if is[1].Audiences[0] != "https://api.example.test" || is[1].Algorithms[0] != "RS256" || is[1].ScopeClaims[0] != "scope" {
 		t.Errorf("the second domain's issuer changed with the first: %v %v %v", is[1].Audiences, is[1].Algorithms, is[1].ScopeClaims)
+	}
+	auds := []string{"https://api.example.test"}
+	is = middleware.Auth0(auds, "a.auth0.com")
+	auds[0] = "changed"
+	if is[0].Audiences[0] != "https://api.example.test" {
+		t.Errorf("the issuer changed with the caller's audiences: %v", is[0].Audiences)
 	}
 }

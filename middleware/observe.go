@@ -60,8 +60,10 @@ type RequestEvent struct {
 // KeyFetchEvent is one fetch of an issuer's keys.
 type KeyFetchEvent struct {
 	// Issuer is the issuer whose keys were fetched, as configured (a
-	// template for all its tenants); "" for an issuer of
-	// Config.ResolveIssuer, as in RequestEvent.
+	// template for all its tenants; templates that share one JWKSURL share
+	// their keys and are reported under the first of them, as
+	// EntraMultiTenant's v1.0 template under its v2.0 one); "" for an
+	// issuer of Config.ResolveIssuer, as in RequestEvent.
 	Issuer string
 	// Err is why the fetch failed (matching [ErrDiscoveryFailed],
 	// [ErrJWKSUnusable], [ErrFetchTimeout], ...), or nil.

@@ -32,8 +32,9 @@ const (
 	KeyFetchDurationMetric = "bearerguard.keys.fetch.duration"
 	// KeysReadyMetric is 1 for an issuer whose keys are held, 0 for one
 	// whose keys have not been obtained yet ({issuer}), by IssuerKey: the
-	// configured issuers (issuers added by Config.ResolveIssuer are counted
-	// in the fetch metrics, without IssuerKey, and have no gauge).
+	// configured issuers, templates sharing one JWKSURL under the first of
+	// them, as in KeyFetchEvent (issuers added by Config.ResolveIssuer are
+	// counted in the fetch metrics, without IssuerKey, and have no gauge).
 	KeysReadyMetric = "bearerguard.keys.ready"
 	// IntrospectionsMetric counts calls to the introspection endpoint
 	// ({request}), by ResultKey ("active", "inactive", "failure") and

@@ -37,9 +37,10 @@ type presentation struct {
 	tls        *tls.ConnectionState
 	certHeader []string // the values of MTLS.CertificateHeader, if configured
 	lookup     lookup   // the token cache lookup made during extraction, if any
-	// judged is set by validate when it accepts the token: the rules of
-	// the issuer that accepted it, which the steps after the pipeline
-	// (step-up, the refusal log) read, as resolved at run time or not.
+	// judged is set by validate as soon as it knows the token's issuer:
+	// the rules the token is judged by, which the steps after the
+	// pipeline (step-up) and the refusal log read, as resolved at run
+	// time or not; nil for a token refused before its issuer was known.
 	judged *trust
 }
 

@@ -226,9 +226,10 @@ func (v *Validator) dpopMode(p Policy) DPoPMode {
 // [Error] made outside [Validator.Check] does not.
 func (m DPoPMode) dpopOn() bool { return m == DPoPAllowed || m == DPoPRequired }
 
-// check returns the decision for r under p. On a refusal, the claims are
-// those of the token when the token itself was valid (the route's
-// requirements refused it), else nil.
+// check returns the decision for r under p, with the rules the token was
+// judged by (presentation.judged). On a refusal, the claims are those of
+// the token when the token itself was valid (the route's requirements
+// refused it), else nil.
 func (v *Validator) check(r *http.Request, p Policy, sc *schemes) (*claims.Claims, *trust, *Error) {
 	if v.cfg.AllowUnauthenticatedPreflight && isPreflight(r) {
 		return nil, nil, nil // Config.AllowUnauthenticatedPreflight
@@ -249,7 +250,7 @@ func (v *Validator) check(r *http.Request, p Policy, sc *schemes) (*claims.Claim
 	pr.lookup = l
 	c, err := v.validate(r.Context(), token, &pr)
 	if err != nil {
-		return nil, nil, requestError(err)
+		return nil, pr.judged, requestError(err)
 	}
 	ti := pr.judged
 	if e := v.checkUserAuthentication(c, ti, p); e != nil {

@@ -428,3 +428,34 @@ func TestRefusalLogDiagnosis(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalLogIssuerRules: a token refused by the rules of its issuer is
+// logged with that issuer's rules, not Config's, also for an issuer added
+// at run time by ResolveIssuer, as for one listed in ExtraIssuers.
+func TestRefusalLogIssuerRules(t *testing.T) {
+	a, b := hgKit(t), hgKit(t)
+	rules := middleware.Issuer{Audiences: []string{hgAPIB}}
+	res := &hgResolver{}
+	res.set(b.URL, &rules)
+	listed := rules
+	listed.Issuer = b.URL
+	for name, cfg := range map[string]middleware.Config{
+		"resolved": {ResolveIssuer: res.resolve},
+		"listed":   {ExtraIssuers: []middleware.Issuer{listed}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var l hgLog
+			cfg.Logger = l.logger(slog.LevelDebug)
+			v := hgReady(t, a, cfg)
+			hgWaitIssuer(t, v, b, hgToken(b, middlewaretest.Spec{Audience: []string{hgAPIB}}))
+			tok := hgToken(b, middlewaretest.Spec{Audience: []string{"https://other.example.test"}})
+			rec := hgOneRefusal(t, &l, v.Authenticate(hgOK), hgRequest(tok))
+			if got := hgField(rec, "check"); got != "audience" {
+				t.Fatalf("check %v, want audience", got)
+			}
+			if got := hgStrings(hgField(rec, "want.aud")); !slices.Equal(got, []string{hgAPIB}) {
+				t.Errorf("want.aud = %q, want the issuer's %q", got, hgAPIB)
+			}
+		})
+	}
+}

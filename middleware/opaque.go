@@ -124,10 +124,10 @@ func (v *Validator) bindOpaque(ctx context.Context, r *opaqueResult, token strin
 	if err != nil {
 		return nil, err
 	}
+	pr.judged = r.trust
 	if err := v.checkSender(ctx, r.trust, r.cnf, token, pr); err != nil {
 		return nil, v.refusedClaims(err, checks.Binding, c)
 	}
-	pr.judged = r.trust
 	return v.hook(ctx, c)
 }
 

@@ -258,13 +258,13 @@ func (v *Validator) validate(ctx context.Context, token string, pr *presentation
 		ct, ok, err = v.cached(token)
 	}
 	if ok || err != nil {
+		pr.judged = ct.trust
 		if err != nil {
 			return nil, err
 		}
 		if err := v.checkSender(ctx, ct.trust, ct.cnf, token, pr); err != nil {
 			return nil, v.refusedClaims(err, checks.Binding, ct.claims)
 		}
-		pr.judged = ct.trust
 		return v.hook(ctx, copyClaims(ct.claims))
 	}
 	if !compactJWS(token) {
@@ -281,6 +281,7 @@ func (v *Validator) validate(ctx context.Context, token string, pr *presentation
 	if err != nil {
 		return nil, v.refused(err, checks.Issuer, &t)
 	}
+	pr.judged = ti
 	if err := ti.checkAlg(&t); err != nil {
 		return nil, v.refused(err, checks.Header, &t)
 	}
@@ -309,7 +310,6 @@ func (v *Validator) validate(ctx context.Context, token string, pr *presentation
 	} else {
 		handOut(c)
 	}
-	pr.judged = ti
 	return v.hook(ctx, c)
 }
 
@@ -399,7 +399,9 @@ func (ti *trust) checkAudience(p *payload, rule AudienceRule) error {
 
 // cached returns the cache entry of a token verified before, if the cache
 // holds it and the key that verified it is still its issuer's. exp and nbf
-// are checked again. Its claims are the cache's: hand out copies.
+// are checked again: a token they refuse comes with its entry, whose trust
+// names the rules that refused it. Its claims are the cache's: hand out
+// copies.
 func (v *Validator) cached(token string) (cachedToken, bool, error) {
 	if v.cache == nil {
 		return cachedToken{}, false, nil
@@ -413,7 +415,7 @@ func (v *Validator) cached(token string) (cachedToken, bool, error) {
 		return cachedToken{}, false, nil // the key left or changed: verify again
 	}
 	if err := checkTimesAt(now, v.cfg.leeway(), ct.claims, expRequired); err != nil {
-		return cachedToken{}, false, v.refusedClaims(err, checks.Times, ct.claims)
+		return ct, false, v.refusedClaims(err, checks.Times, ct.claims) // ct: the rules that refused it
 	}
 	return ct, true, nil
 }

@@ -19,11 +19,13 @@ import (
 // loopback ratio to no authentication (bench/README.md) that is ours.
 //   - part=check: Validator.Check alone;
 //   - part=middleware: RequireScope around a handler that reads the claims;
-//   - part=floor: what any middleware handing claims to the handler must
-//     do: a copy of cached claims put in the request's context;
+//   - part=floor: less than any middleware handing claims to the handler
+//     pays: a shallow copy of cached claims (lists and payload shared) put
+//     in the request's context;
 //   - part=minimal: the least a caching middleware can do (bench/cmd/probe
 //     -mode=minimal): the header read, one map lookup under a mutex, exp
-//     and the scope checked, the claims copied into the context.
+//     and the scope checked, the claims copied into the context with their
+//     own payload and scopes (the audience list shared).
 //
 // Each part reads the token from its own copy of the header string, as a
 // server's requests do, so the cache compares the whole token.

@@ -2,15 +2,17 @@
 // does, to tell where the cached loopback figure goes (see ../../run.sh,
 // WRK_PROBES=1, and bench/README.md):
 //
-//   - -mode=floor: the protected handler (bench.Hello) gets a private copy
-//     of cached claims in the request's context, and nothing is checked:
-//     what any middleware that hands a handler claims it may change pays;
+//   - -mode=floor: the protected handler (bench.Hello) gets a shallow copy
+//     of cached claims (the struct; its lists and payload still shared) in
+//     the request's context, and nothing is checked: less than any
+//     middleware that hands on claims pays, as it keeps nothing apart;
 //   - -mode=check: bearerguard's Validator.Check on every request, with the
 //     token cache, and the same body written without handing the claims on;
 //   - -mode=minimal: the least a caching middleware can do and still hand
 //     on claims: the Bearer header read, one map lookup of the whole token
-//     under a mutex, exp and the scope checked, a private copy of the
-//     claims (payload and scope list) in the request's context. No key
+//     under a mutex, exp and the scope checked, a copy of the claims with
+//     their own payload and scope list (the audience list still shared) in
+//     the request's context. No key
 //     rotation, no strict syntax, no refusal answers: a ceiling for the
 //     cached figure, not a middleware.
 package main

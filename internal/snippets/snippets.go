@@ -31,11 +31,9 @@ func Check(t testing.TB, readme, src, tag string) {
 	if len(blocks) == 0 {
 		t.Fatalf("%s has no %s block", readme, fence)
 	}
-	// Whole lines only: each side framed by newlines, so that a block line
-	// cannot match the mere end or start of a source line.
-	hay := "\n" + strings.Join(normalize(string(code)), "\n") + "\n"
+	lines := Lines(string(code))
 	for i, b := range blocks {
-		if !strings.Contains(hay, "\n"+strings.Join(b, "\n")+"\n") {
+		if !Holds(lines, b) {
 			t.Errorf("%s block %d (%s) is not in %s:\n%s", readme, i+1, fence, src, strings.Join(b, "\n"))
 		}
 	}
@@ -60,6 +58,17 @@ func Blocks(md, fence string) [][]string {
 	}
 	return blocks
 }
+
+// Holds reports whether block appears in lines as consecutive whole lines.
+func Holds(lines, block []string) bool {
+	// Each side framed by newlines, so that a block line cannot match the
+	// mere end or start of a source line.
+	return strings.Contains("\n"+strings.Join(lines, "\n")+"\n", "\n"+strings.Join(block, "\n")+"\n")
+}
+
+// Lines returns the lines of a source text as [Blocks] returns a block's:
+// without indentation and blank lines.
+func Lines(text string) []string { return normalize(text) }
 
 // normalize drops indentation and blank lines.
 func normalize(text string) []string {

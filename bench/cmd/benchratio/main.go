@@ -164,8 +164,15 @@ func main() {
 			if measured && strings.Contains(impl, "bearerguard") {
 				ownText = fmt.Sprintf("%.0f", own)
 			}
-			fmt.Printf("| %s | %s | %.0f | %s | %.3f | %.0f | %s | %.0f | %s | %s |\n",
-				alg, impl, ns, rangeText, apart, allocs, ownText, bytes, target, met)
+			nsText, apartText, allocsText, bytesText := "–", "–", "–", "–"
+			if len(v["ns/op"]) > 0 { // BenchmarkVerify ran
+				nsText, apartText = fmt.Sprintf("%.0f", ns), fmt.Sprintf("%.3f", apart)
+			}
+			if measured {
+				allocsText, bytesText = fmt.Sprintf("%.0f", allocs), fmt.Sprintf("%.0f", bytes)
+			}
+			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+				alg, impl, nsText, rangeText, apartText, allocsText, ownText, bytesText, target, met)
 		}
 	}
 }

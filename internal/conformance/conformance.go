@@ -154,13 +154,7 @@ func Run(t *testing.T, build func(v *middleware.Validator) http.Handler) {
 // ResourceMetadata ResourceCases expects.
 func newValidator(t *testing.T, ctx context.Context, iss *middlewaretest.Issuer, keyWait time.Duration, resource bool) *middleware.Validator {
 	t.Helper()
-	cfg := middleware.Config{
-		Issuer:             iss.URL,
-		Audiences:          []string{Audience},
-		HTTPClient:         iss.Client(),
-		KeyWait:            keyWait,
-		MinRefreshInterval: 100 * time.Millisecond,
-	}
+	cfg := suiteConfig(iss, keyWait)
 	if resource {
 		cfg.Resource = Audience
 		cfg.ResourceMetadata.ScopesSupported = []string{"read:users", "write:users"}
@@ -204,6 +198,39 @@ const (
 
 // httptestServer starts a server for h, closed when t ends, and returns
 // its URL.
+// suiteConfig is the Config every validator of the suite starts from: iss
+// trusted for Audience through its own client, a short MinRefreshInterval
+// and the given KeyWait.
+func suiteConfig(iss *middlewaretest.Issuer, keyWait time.Duration) middleware.Config {
+	return middleware.Config{
+		Issuer:             iss.URL,
+		Audiences:          []string{Audience},
+		HTTPClient:         iss.Client(),
+		KeyWait:            keyWait,
+		MinRefreshInterval: 100 * time.Millisecond,
+	}
+}
+
+// runWith runs the cases that cases returns against the app build makes
+// for a validator of cfg, once its keys are obtained: in process, then
+// over a socket. cases is called for each run, so that a run may get
+// fresh proofs (a proof is accepted once).
+func runWith(t *testing.T, cfg middleware.Config, build func(v *middleware.Validator) http.Handler, cases func() []Case) {
+	t.Helper()
+	v, err := middleware.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := v.WaitReady(wait); err != nil {
+		t.Fatalf("keys of the test issuer not obtained: %v", err)
+	}
+	h := build(v)
+	t.Run("handler", func(t *testing.T) { RunHandler(t, h, cases()) })
+	t.Run("socket", func(t *testing.T) { RunURL(t, httptestServer(t, h), cases()) })
+}
+
 func httptestServer(t *testing.T, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

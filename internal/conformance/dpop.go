@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
@@ -65,26 +64,10 @@ var proxyMTLS = middleware.MTLS{CertificateHeader: certHeader, CertificateHeader
 // each run, so that each run gets fresh proofs: a proof is accepted once.
 func runDPoP(t *testing.T, iss *middlewaretest.Issuer, mtls middleware.MTLS, build func(v *middleware.Validator) http.Handler, cases func(testing.TB, *middlewaretest.Issuer) []Case) {
 	t.Helper()
-	v, err := middleware.New(t.Context(), middleware.Config{
-		Issuer:             iss.URL,
-		Audiences:          []string{Audience},
-		HTTPClient:         iss.Client(),
-		KeyWait:            10 * time.Second,
-		MinRefreshInterval: 100 * time.Millisecond,
-		DPoP:               middleware.DPoP{Mode: middleware.DPoPAllowed, PublicBaseURL: dpopBase},
-		MTLS:               mtls,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wait, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := v.WaitReady(wait); err != nil {
-		t.Fatalf("keys of the test issuer not obtained: %v", err)
-	}
-	h := build(v)
-	t.Run("handler", func(t *testing.T) { RunHandler(t, h, cases(t, iss)) })
-	t.Run("socket", func(t *testing.T) { RunURL(t, httptestServer(t, h), cases(t, iss)) })
+	cfg := suiteConfig(iss, 10*time.Second)
+	cfg.DPoP = middleware.DPoP{Mode: middleware.DPoPAllowed, PublicBaseURL: dpopBase}
+	cfg.MTLS = mtls
+	runWith(t, cfg, build, func() []Case { return cases(t, iss) })
 }
 
 // DPoPCases returns the cases of sender-constrained tokens for an app whose

@@ -24,15 +24,10 @@ var useNonce = refusal{status: 401, code: "use_dpop_nonce", desc: "the DPoP proo
 // nonceConfig is the Config of a validator of iss requiring nonces minted
 // with secret, whose clock stands still at now.
 func nonceConfig(iss *middlewaretest.Issuer, secret []byte, now time.Time) middleware.Config {
-	return middleware.Config{
-		Issuer:             iss.URL,
-		Audiences:          []string{Audience},
-		HTTPClient:         iss.Client(),
-		KeyWait:            10 * time.Second,
-		MinRefreshInterval: 100 * time.Millisecond,
-		Now:                func() time.Time { return now },
-		DPoP:               middleware.DPoP{Mode: middleware.DPoPAllowed, PublicBaseURL: dpopBase, NonceSecrets: [][]byte{secret}},
-	}
+	cfg := suiteConfig(iss, 10*time.Second)
+	cfg.Now = func() time.Time { return now }
+	cfg.DPoP = middleware.DPoP{Mode: middleware.DPoPAllowed, PublicBaseURL: dpopBase, NonceSecrets: [][]byte{secret}}
+	return cfg
 }
 
 // runDPoPNonce runs [DPoPNonceCases] against the app build makes for a
@@ -41,18 +36,7 @@ func nonceConfig(iss *middlewaretest.Issuer, secret []byte, now time.Time) middl
 func runDPoPNonce(t *testing.T, iss *middlewaretest.Issuer, build func(v *middleware.Validator) http.Handler) {
 	t.Helper()
 	now := time.Now()
-	v, err := middleware.New(t.Context(), nonceConfig(iss, nonceSecret, now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wait, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := v.WaitReady(wait); err != nil {
-		t.Fatalf("keys of the test issuer not obtained: %v", err)
-	}
-	h := build(v)
-	t.Run("handler", func(t *testing.T) { RunHandler(t, h, DPoPNonceCases(t, iss, now)) })
-	t.Run("socket", func(t *testing.T) { RunURL(t, httptestServer(t, h), DPoPNonceCases(t, iss, now)) })
+	runWith(t, nonceConfig(iss, nonceSecret, now), build, func() []Case { return DPoPNonceCases(t, iss, now) })
 }
 
 // DPoPNonceCases returns the cases of server nonces for an app whose

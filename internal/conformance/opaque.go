@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -29,27 +28,10 @@ var (
 func runOpaque(t *testing.T, iss *middlewaretest.Issuer, build func(v *middleware.Validator) http.Handler) {
 	t.Helper()
 	iss.AddClient(middlewaretest.Client{ID: opaqueClient, Secret: opaqueSecret})
-	cfg := middleware.Config{
-		Issuer:             iss.URL,
-		Audiences:          []string{Audience},
-		HTTPClient:         iss.Client(),
-		KeyWait:            10 * time.Second,
-		MinRefreshInterval: 100 * time.Millisecond,
-		Introspection:      &middleware.Introspection{ClientID: opaqueClient, ClientSecret: opaqueSecret, CacheTTL: time.Minute},
-	}
-	v, err := middleware.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wait, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := v.WaitReady(wait); err != nil {
-		t.Fatalf("keys of the test issuer not obtained: %v", err)
-	}
+	cfg := suiteConfig(iss, 10*time.Second)
+	cfg.Introspection = &middleware.Introspection{ClientID: opaqueClient, ClientSecret: opaqueSecret, CacheTTL: time.Minute}
 	cases := OpaqueCases(iss)
-	h := build(v)
-	t.Run("handler", func(t *testing.T) { RunHandler(t, h, cases) })
-	t.Run("socket", func(t *testing.T) { RunURL(t, httptestServer(t, h), cases) })
+	runWith(t, cfg, build, func() []Case { return cases })
 
 	t.Run("endpoint failing", func(t *testing.T) {
 		failing := cfg

@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"testing"
@@ -45,28 +44,9 @@ func sourceToken(r *http.Request) (string, error) {
 func runSources(t *testing.T, iss *middlewaretest.Issuer, build func(v *middleware.Validator) http.Handler) {
 	t.Helper()
 	cases := SourceCases(iss)
-	v, err := middleware.New(t.Context(), middleware.Config{
-		Issuer:                        iss.URL,
-		Audiences:                     []string{Audience},
-		HTTPClient:                    iss.Client(),
-		KeyWait:                       10 * time.Second,
-		MinRefreshInterval:            100 * time.Millisecond,
-		TokenCookie:                   sourceCookie,
-		TokenFunc:                     sourceToken,
-		AllowUnauthenticatedPreflight: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wait, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := v.WaitReady(wait); err != nil {
-		t.Fatalf("keys of the test issuer not obtained: %v", err)
-	}
-	h := build(v)
-	t.Run("handler", func(t *testing.T) { RunHandler(t, h, cases) })
-	srv := httptestServer(t, h)
-	t.Run("socket", func(t *testing.T) { RunURL(t, srv, cases) })
+	cfg := suiteConfig(iss, 10*time.Second)
+	cfg.TokenCookie, cfg.TokenFunc, cfg.AllowUnauthenticatedPreflight = sourceCookie, sourceToken, true
+	runWith(t, cfg, build, func() []Case { return cases })
 }
 
 // preflight is the header of a CORS preflight request.

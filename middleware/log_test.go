@@ -434,15 +434,7 @@ func TestRefusalLogDiagnosis(t *testing.T) {
 // at run time by ResolveIssuer, as for one listed in ExtraIssuers.
 func TestRefusalLogIssuerRules(t *testing.T) {
 	a, b := hgKit(t), hgKit(t)
-	rules := middleware.Issuer{Audiences: []string{hgAPIB}}
-	res := &hgResolver{}
-	res.set(b.URL, &rules)
-	listed := rules
-	listed.Issuer = b.URL
-	for name, cfg := range map[string]middleware.Config{
-		"resolved": {ResolveIssuer: res.resolve},
-		"listed":   {ExtraIssuers: []middleware.Issuer{listed}},
-	} {
+	for name, cfg := range hgResolvedOrListed(b, middleware.Issuer{Audiences: []string{hgAPIB}}) {
 		t.Run(name, func(t *testing.T) {
 			var l hgLog
 			cfg.Logger = l.logger(slog.LevelDebug)

@@ -211,21 +211,27 @@ func TestLazyKeys(t *testing.T) {
 	})
 }
 
+// hgResolvedOrListed returns Configs that trust b with rules, by name: added
+// at run time by ResolveIssuer ("resolved"), and listed in ExtraIssuers
+// ("listed").
+func hgResolvedOrListed(b *middlewaretest.Issuer, rules middleware.Issuer) map[string]middleware.Config {
+	res := &hgResolver{}
+	res.set(b.URL, &rules)
+	listed := rules
+	listed.Issuer = b.URL
+	return map[string]middleware.Config{
+		"resolved": {ResolveIssuer: res.resolve},
+		"listed":   {ExtraIssuers: []middleware.Issuer{listed}},
+	}
+}
+
 // TestResolvedIssuerRulesAfterPipeline: the steps after the pipeline
 // (step-up here) read the rules of the issuer that accepted the token,
 // also for an issuer added at run time, as for one listed in ExtraIssuers:
 // its ACRClaim, not Config's.
 func TestResolvedIssuerRulesAfterPipeline(t *testing.T) {
 	a, b := hgKit(t), hgKit(t)
-	rules := middleware.Issuer{Audiences: []string{hgAPIB}, ACRClaim: "acrs"}
-	res := &hgResolver{}
-	res.set(b.URL, &rules)
-	listed := rules
-	listed.Issuer = b.URL
-	for name, cfg := range map[string]middleware.Config{
-		"resolved": {ResolveIssuer: res.resolve},
-		"listed":   {ExtraIssuers: []middleware.Issuer{listed}},
-	} {
+	for name, cfg := range hgResolvedOrListed(b, middleware.Issuer{Audiences: []string{hgAPIB}, ACRClaim: "acrs"}) {
 		t.Run(name, func(t *testing.T) {
 			v := hgReady(t, a, cfg)
 			tok := hgToken(b, middlewaretest.Spec{Audience: []string{hgAPIB}, Claims: map[string]any{"acrs": []string{"c2"}}})
